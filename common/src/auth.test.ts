@@ -1,0 +1,44 @@
+import { describe, expect, test } from "bun:test";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { createVerifier, signDevToken } from "./auth";
+
+const secret = "x".repeat(40);
+const verify = createVerifier({ jwtSecret: secret });
+const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+describe("JWT verification", () => {
+  test("accepts a valid HS256 token and returns sub", async () => {
+    expect(await verify(await signDevToken(secret, "a@x.dev"))).toEqual({ user: "a@x.dev" });
+  });
+  test("refuses expired, wrong-secret, alg none, and exp-less tokens", async () => {
+    await expect(verify(await signDevToken(secret, "a@x.dev", -10))).rejects.toThrow("token expired");
+    await expect(verify(await signDevToken("y".repeat(40), "a@x.dev"))).rejects.toThrow("invalid token");
+    const none = `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: "a@x.dev", exp: 9999999999 })}.`;
+    await expect(verify(none)).rejects.toThrow("unsupported token algorithm");
+    const noExp = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("a@x.dev").sign(new TextEncoder().encode(secret));
+    await expect(verify(noExp)).rejects.toThrow();
+    await expect(verify("garbage")).rejects.toThrow();
+  });
+  test("refuses an over-long or whitespace subject", async () => {
+    await expect(verify(await signDevToken(secret, "a".repeat(321)))).rejects.toThrow("invalid subject");
+    await expect(verify(await signDevToken(secret, "a b"))).rejects.toThrow("invalid subject");
+  });
+  test("issuer and audience are enforced when configured", async () => {
+    const v = createVerifier({ jwtSecret: secret, issuer: "auth", audience: "chat" });
+    await expect(v(await signDevToken(secret, "a@x.dev"))).rejects.toThrow();
+    expect(await v(await signDevToken(secret, "a@x.dev", 60, { issuer: "auth", audience: "chat" }))).toEqual({ user: "a@x.dev" });
+  });
+  test("JWKS: an RS256 token verifies against the key set served over HTTP, HS256 tokens are then refused", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("RS256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256" };
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ keys: [jwk] }) });
+    try {
+      const v = createVerifier({ jwksUrl: `http://127.0.0.1:${server.port}/jwks` });
+      const token = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: "k1" }).setSubject("r@x.dev").setExpirationTime("1h").sign(privateKey);
+      expect(await v(token)).toEqual({ user: "r@x.dev" });
+      await expect(v(await signDevToken(secret, "a@x.dev"))).rejects.toThrow("unsupported token algorithm");
+    } finally {
+      server.stop(true);
+    }
+  });
+});

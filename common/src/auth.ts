@@ -1,0 +1,70 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { SignJWT, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { AppError } from "./errors";
+import type { Config } from "./config";
+
+export interface Principal {
+  user: string;
+}
+export type Verifier = (token: string) => Promise<Principal>;
+
+const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
+export const MAX_USER_ID = 320;
+
+/** A verifier over the configured HS256 secret and/or JWKS; `exp` is required and `alg: none` never accepted. */
+export function createVerifier(auth: Config["auth"]): Verifier {
+  const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : undefined;
+  if (!secret && !jwks) throw new Error("AUTH_JWT_SECRET or AUTH_JWKS_URL must be set");
+  const common = { issuer: auth.issuer, audience: auth.audience, requiredClaims: ["exp", "sub"] };
+
+  return async (token) => {
+    if (!token || token.length > 8192) throw new AppError("unauthenticated", "missing or malformed token");
+    try {
+      const header = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as { alg?: string };
+      let payload;
+      if (header.alg === "HS256" && secret) payload = (await jwtVerify(token, secret, { ...common, algorithms: ["HS256"] })).payload;
+      else if (header.alg && ASYMMETRIC.includes(header.alg) && jwks) payload = (await jwtVerify(token, jwks, { ...common, algorithms: ASYMMETRIC })).payload;
+      else throw new AppError("unauthenticated", "unsupported token algorithm");
+      const sub = payload.sub;
+      if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_USER_ID || !isUserId(sub)) throw new AppError("unauthenticated", "invalid subject");
+      return { user: sub };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      const expired = (err as { code?: string }).code === "ERR_JWT_EXPIRED";
+      throw new AppError("unauthenticated", expired ? "token expired" : "invalid token");
+    }
+  };
+}
+
+/** User ids are email-like: printable, no whitespace or control characters. */
+export function isUserId(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0 && v.length <= MAX_USER_ID && /^[^\s\u0000-\u001f\u007f]+$/.test(v) && v !== "*";
+}
+
+export function bearer(header: string | null | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  return m?.[1];
+}
+
+/** Standalone only: the configured secret, or one generated once under DATA_DIR with mode 0600. */
+export function ensureDevSecret(dataDir: string, configured?: string): string {
+  if (configured) return configured;
+  const file = join(dataDir, "jwt-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString("base64url");
+  writeFileSync(file, secret + "\n", { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+export async function signDevToken(secret: string, user: string, ttlSeconds = 12 * 3600, extra: { issuer?: string; audience?: string } = {}): Promise<string> {
+  let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(user).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+  if (extra.issuer) jwt = jwt.setIssuer(extra.issuer);
+  if (extra.audience) jwt = jwt.setAudience(extra.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,29 @@
+import { expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "./config";
+
+test("defaults apply when nothing is set", () => {
+  const c = loadConfig({});
+  expect(c.port).toBe(8080);
+  expect(c.limits.frameBytes).toBe(16384);
+  expect(c.kafka).toBeUndefined();
+});
+
+test("a bad value stops start-up naming the variable, without echoing it", () => {
+  expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+  expect(() => loadConfig({ AUTH_JWT_SECRET: "short-secret-value" })).toThrow(/AUTH_JWT_SECRET/);
+  try {
+    loadConfig({ AUTH_JWT_SECRET: "short-secret-value" });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(String(e)).not.toContain("short-secret-value");
+  }
+  expect(() => loadConfig({ LOG_LEVEL: "chatty" })).toThrow(/LOG_LEVEL/);
+  expect(() => loadConfig({ CONTROLLER_URLS: "ftp://x" })).toThrow(/CONTROLLER_URLS/);
+});
+
+test("values are converted and lists split", () => {
+  const c = loadConfig({ PORT: "9000", KAFKA_BROKERS: "a:1, b:2", S3_ENDPOINT: "http://s3", S3_FORCE_PATH_STYLE: "false" });
+  expect(c.port).toBe(9000);
+  expect(c.kafka?.brokers).toEqual(["a:1", "b:2"]);
+  expect(c.s3?.forcePathStyle).toBe(false);
+});

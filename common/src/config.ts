@@ -1,0 +1,158 @@
+import { hostname } from "node:os";
+import Type, { type Static, type TObject } from "typebox";
+import Value from "typebox/value";
+
+/**
+ * Every setting, named as its environment variable. This table is the one
+ * place that reads configuration; README's configuration table mirrors it.
+ */
+const Int = (min: number, max: number, def: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: def, description });
+const Str = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
+
+export const Settings = Type.Object({
+  PORT: Int(1, 65535, 8080, "public HTTP port (standalone: WS + REST; distributed: the service's port)"),
+  HOST: Type.String({ minLength: 1, default: "0.0.0.0", description: "listen address" }),
+  DATA_DIR: Type.String({ minLength: 1, default: "./data", description: "standalone data directory" }),
+  LOG_LEVEL: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")], { default: "info" }),
+  PUBLIC_URL: Str("externally visible base URL, used in presigned URLs served by this process"),
+
+  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: "HS256 secret (at least 32 bytes)" })),
+  AUTH_JWKS_URL: Type.Optional(Type.String({ pattern: "^https?://", description: "JWKS URL for RS256/ES256/EdDSA" })),
+  AUTH_ISSUER: Str("required `iss`"),
+  AUTH_AUDIENCE: Str("required `aud`"),
+
+  LIMIT_FRAME_BYTES: Int(256, 1 << 20, 16384, "max WebSocket frame"),
+  LIMIT_TEXT_CHARS: Int(1, 100000, 4000, "max text message length"),
+  LIMIT_RATE_PER_SEC: Int(1, 100000, 20, "messages per second per connection"),
+  LIMIT_RATE_BURST: Int(1, 100000, 40, "burst per connection"),
+  LIMIT_HISTORY_PAGE: Int(1, 1000, 100, "max history page"),
+  LIMIT_ATTACHMENT_BYTES: Int(1, 5 * 1024 ** 3, 100 * 1024 * 1024, "max attachment size"),
+  LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
+  LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
+  DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
+
+  KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
+  KAFKA_TOPIC: Type.String({ minLength: 1, default: "chat.events" }),
+  KAFKA_PARTITIONS: Int(1, 10000, 12, "partitions when the topic is created (fixed afterwards: seq is the partition offset)"),
+  KAFKA_REPLICATION: Int(1, 10, 1, "replication factor when the topic is created"),
+  KAFKA_GROUP: Type.String({ minLength: 1, default: "chat-controllers" }),
+  MONGODB_URL: Str("mongodb:// URL; set = use MongoDB"),
+  MONGODB_DB: Type.String({ minLength: 1, default: "chat" }),
+  S3_ENDPOINT: Str("S3 endpoint URL; set = use S3"),
+  S3_BUCKET: Type.String({ minLength: 3, default: "chat-attachments" }),
+  S3_REGION: Type.String({ minLength: 1, default: "us-east-1" }),
+  S3_ACCESS_KEY_ID: Str("S3 access key"),
+  S3_SECRET_ACCESS_KEY: Str("S3 secret key"),
+  S3_FORCE_PATH_STYLE: Type.Boolean({ default: true }),
+
+  RELAY_ID: Str("relay identity (default: host-pid)"),
+  CONTROLLER_URLS: Str("relay: comma-separated controller base URLs (http://host:port)"),
+  CONTROLLER_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "shared secret relays present to controllers" })),
+  METRICS_TOKEN: Str("if set, /v1/metrics requires `Authorization: Bearer <token>`"),
+});
+export type SettingsT = Static<typeof Settings>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates a schema of env-named settings; a bad value throws naming the variable. */
+export function parseEnv<S extends TObject>(schema: S, env: Record<string, string | undefined>): Static<S> {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== "") picked[key] = raw;
+  }
+  const value = Value.Convert(schema, Value.Default(schema, picked)) as Record<string, unknown>;
+  const errors = [...Value.Errors(schema, value)];
+  if (errors.length) {
+    const lines = errors.map((e) => {
+      const name = e.instancePath.replace(/^\//, "") || (e.params as { requiredProperties?: string[] })?.requiredProperties?.join(",") || "?";
+      // Values are not echoed: they may be secrets.
+      return `${name}: ${e.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join("\n  ")}`);
+  }
+  return value as Static<S>;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: "debug" | "info" | "warn" | "error";
+  publicUrl?: string;
+  auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  limits: {
+    frameBytes: number;
+    textChars: number;
+    ratePerSec: number;
+    rateBurst: number;
+    historyPage: number;
+    attachmentBytes: number;
+    wsBufferBytes: number;
+    pendingAppends: number;
+    dedupeWindowMs: number;
+    teamName: number;
+    metaTags: number;
+    metaTagChars: number;
+    userIdChars: number;
+  };
+  kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
+  mongo?: { url: string; db: string };
+  s3?: { endpoint: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  relayId: string;
+  controllerUrls: string[];
+  controllerToken?: string;
+  metricsToken?: string;
+}
+
+const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const s = parseEnv(Settings, env);
+  const config: Config = {
+    port: s.PORT,
+    host: s.HOST,
+    dataDir: s.DATA_DIR,
+    logLevel: s.LOG_LEVEL,
+    publicUrl: s.PUBLIC_URL?.replace(/\/+$/, ""),
+    auth: { jwtSecret: s.AUTH_JWT_SECRET, jwksUrl: s.AUTH_JWKS_URL, issuer: s.AUTH_ISSUER, audience: s.AUTH_AUDIENCE },
+    limits: {
+      frameBytes: s.LIMIT_FRAME_BYTES,
+      textChars: s.LIMIT_TEXT_CHARS,
+      ratePerSec: s.LIMIT_RATE_PER_SEC,
+      rateBurst: s.LIMIT_RATE_BURST,
+      historyPage: s.LIMIT_HISTORY_PAGE,
+      attachmentBytes: s.LIMIT_ATTACHMENT_BYTES,
+      wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
+      pendingAppends: s.LIMIT_PENDING_APPENDS,
+      dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
+      teamName: 100,
+      metaTags: 20,
+      metaTagChars: 32,
+      userIdChars: 320,
+    },
+    kafka: s.KAFKA_BROKERS
+      ? { brokers: list(s.KAFKA_BROKERS), topic: s.KAFKA_TOPIC, partitions: s.KAFKA_PARTITIONS, replication: s.KAFKA_REPLICATION, group: s.KAFKA_GROUP }
+      : undefined,
+    mongo: s.MONGODB_URL ? { url: s.MONGODB_URL, db: s.MONGODB_DB } : undefined,
+    s3: s.S3_ENDPOINT
+      ? {
+          endpoint: s.S3_ENDPOINT,
+          bucket: s.S3_BUCKET,
+          region: s.S3_REGION,
+          accessKeyId: s.S3_ACCESS_KEY_ID,
+          secretAccessKey: s.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: s.S3_FORCE_PATH_STYLE,
+        }
+      : undefined,
+    relayId: s.RELAY_ID ?? `${hostname()}-${process.pid}`,
+    controllerUrls: list(s.CONTROLLER_URLS),
+    controllerToken: s.CONTROLLER_TOKEN,
+    metricsToken: s.METRICS_TOKEN,
+  };
+  for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
+  return Object.freeze(config);
+}

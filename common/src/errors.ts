@@ -1,0 +1,72 @@
+import { Code } from "@connectrpc/connect";
+
+/** The one catalog of error codes crossing any of our wire boundaries. */
+export const ERROR_CODES = [
+  "invalid_message",
+  "validation",
+  "unauthenticated",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "too_large",
+  "rate_limited",
+  "unavailable",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const httpStatus: Record<ErrorCode, number> = {
+  invalid_message: 400,
+  validation: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+};
+
+export const connectCode: Record<ErrorCode, Code> = {
+  invalid_message: Code.InvalidArgument,
+  validation: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  forbidden: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  conflict: Code.AlreadyExists,
+  too_large: Code.ResourceExhausted,
+  rate_limited: Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+  internal: Code.Internal,
+};
+
+/** WebSocket error frames use the PROTOCOL's smaller vocabulary. */
+export const wsErrorCode: Record<ErrorCode, string> = {
+  invalid_message: "invalid_message",
+  validation: "invalid_message",
+  unauthenticated: "forbidden",
+  forbidden: "forbidden",
+  not_found: "not_found",
+  conflict: "invalid_message",
+  too_large: "too_large",
+  rate_limited: "rate_limited",
+  unavailable: "unavailable",
+  internal: "unavailable",
+};
+
+/** Anything not an AppError is opaque to clients: driver messages can hold queries or credentials. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new AppError("internal", "internal error");
+}

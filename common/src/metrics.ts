@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Every metric of every service, on one registry per process (standalone shares one). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "chat_" });
+  const registers = [registry];
+  return {
+    registry,
+    wsConnections: new Gauge({ name: "chat_ws_connections", help: "open WebSocket connections", registers }),
+    wsRejected: new Counter({ name: "chat_ws_upgrades_refused_total", help: "refused WebSocket upgrades", labelNames: ["status"], registers }),
+    messagesIn: new Counter({ name: "chat_messages_in_total", help: "client frames by outcome", labelNames: ["outcome"], registers }),
+    framesOut: new Counter({ name: "chat_frames_out_total", help: "events fanned out by relays (one per topic publish)", registers }),
+    slowClosed: new Counter({ name: "chat_ws_slow_consumers_closed_total", help: "sockets closed with 1013", registers }),
+    appendSeconds: new Histogram({
+      name: "chat_log_append_seconds",
+      help: "time from accepting a message to durable in the log",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    persisted: new Counter({ name: "chat_messages_persisted_total", help: "messages written to the store by controllers", registers }),
+    published: new Counter({ name: "chat_events_published_total", help: "events handed to relay streams by controllers", registers }),
+    relayStreams: new Gauge({ name: "chat_controller_relay_streams", help: "open relay Subscribe streams", registers }),
+    logLag: new Gauge({ name: "chat_log_consumer_lag", help: "records appended but not yet consumed (where the log reports it)", registers }),
+    httpRequests: new Counter({ name: "chat_http_requests_total", help: "REST requests", labelNames: ["method", "route", "status"], registers }),
+    httpSeconds: new Histogram({
+      name: "chat_http_request_seconds",
+      help: "REST latency",
+      labelNames: ["method", "route"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,58 @@
+import type { Logger } from "@chat/common/log";
+import type { LogEntry, StoredMessage } from "@chat/common/message";
+import type { ConsumedRecord, MessageLog, MessageStore } from "@chat/common/ports";
+import type { Event } from "@chat/proto/chat/v1/controller_pb";
+import { toEvent } from "./events";
+import type { Hub } from "./hub";
+import type { Metrics } from "@chat/common/metrics";
+
+export interface IngestDeps {
+  log: MessageLog;
+  messages: MessageStore;
+  hub: Hub;
+  logger: Logger;
+  metrics: Metrics;
+  group: string;
+}
+
+/** One consumed batch: persist its messages (idempotently), then hand every event to the hub. */
+export async function ingestBatch(deps: Pick<IngestDeps, "messages" | "hub" | "logger" | "metrics">, batch: ConsumedRecord[], signal: AbortSignal): Promise<void> {
+  const stored: StoredMessage[] = [];
+  const events: Event[] = [];
+  for (const r of batch) {
+    let entry: LogEntry;
+    try {
+      entry = JSON.parse(r.value) as LogEntry;
+    } catch {
+      deps.logger.error("skipping undecodable log record", { seq: r.seq, channel_id: r.channelId });
+      continue;
+    }
+    if (entry.kind === "message") {
+      const { kind: _k, ...m } = entry;
+      stored.push({ ...m, seq: r.seq });
+    }
+    events.push(toEvent(entry, r.seq));
+  }
+  if (stored.length) await withRetry(() => deps.messages.insertMany(stored), deps.logger, signal);
+  deps.metrics.persisted.inc(stored.length);
+  deps.hub.publish(events);
+  deps.metrics.published.inc(events.length);
+}
+
+/** Persistence never gives up on a batch: the position is committed only after it succeeds. */
+async function withRetry(fn: () => Promise<void>, logger: Logger, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const delay = Math.min(5000, 100 * 2 ** attempt);
+      logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err });
+      await Bun.sleep(delay);
+    }
+  }
+}
+
+export function runIngest(deps: IngestDeps, signal: AbortSignal): Promise<void> {
+  return deps.log.consume({ group: deps.group, signal, handle: (batch) => ingestBatch(deps, batch, signal) });
+}

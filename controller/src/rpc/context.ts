@@ -1,0 +1,13 @@
+import type { Logger } from "@chat/common/log";
+import type { Metrics } from "@chat/common/metrics";
+import type { MessageStore, TeamStore } from "@chat/common/ports";
+import type { Hub } from "../hub";
+
+/** What the RPC handlers may touch. */
+export interface RpcContext {
+  hub: Hub;
+  teams: TeamStore;
+  messages: MessageStore;
+  logger: Logger;
+  metrics: Metrics;
+}

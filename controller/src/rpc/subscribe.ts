@@ -1,0 +1,24 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { SubscribeResponseSchema, type SubscribeRequest, type SubscribeResponse } from "@chat/proto/chat/v1/controller_pb";
+import type { RpcContext } from "./context";
+import { channelIds, relayId } from "./validate";
+
+/** Streams a relay's traffic until the call is aborted or the relay falls too far behind. */
+export async function* subscribe(rpc: RpcContext, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
+  const stream = rpc.hub.open(relayId(req.relayId), channelIds(req.channelIds));
+  rpc.metrics.relayStreams.set(rpc.hub.relayCount);
+  rpc.logger.info("relay subscribed", { relay_id: stream.relayId, channels: stream.interest.size });
+  try {
+    yield create(SubscribeResponseSchema, { events: [] });
+    for (;;) {
+      const events = await stream.next(ctx.signal);
+      if (events.length) yield create(SubscribeResponseSchema, { events });
+      else if (stream.closedReason || ctx.signal.aborted) break;
+    }
+  } finally {
+    rpc.hub.release(stream);
+    rpc.metrics.relayStreams.set(rpc.hub.relayCount);
+    rpc.logger.info("relay stream closed", { relay_id: stream.relayId, reason: stream.closedReason ?? "client gone" });
+  }
+}

@@ -1,0 +1,12 @@
+import { ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { connectCode } from "@chat/common/errors";
+import { UpdateInterestResponseSchema, type UpdateInterestRequest } from "@chat/proto/chat/v1/controller_pb";
+import type { RpcContext } from "./context";
+import { channelIds, relayId } from "./validate";
+
+export function updateInterest(rpc: RpcContext, req: UpdateInterestRequest) {
+  if (!rpc.hub.updateInterest(relayId(req.relayId), channelIds(req.add), channelIds(req.remove)))
+    throw new ConnectError("no open Subscribe stream for this relay", connectCode.not_found);
+  return create(UpdateInterestResponseSchema, {});
+}

@@ -1,0 +1,19 @@
+import type { Verifier } from "@chat/common/auth";
+import type { Config } from "@chat/common/config";
+import type { Logger } from "@chat/common/log";
+import type { Metrics } from "@chat/common/metrics";
+import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
+
+/** What the management routes may use, built by the composition root. */
+export interface ManagementDeps {
+  config: Config;
+  verify: Verifier;
+  teams: TeamStore;
+  messages: MessageStore;
+  log: MessageLog;
+  objects?: ObjectStore;
+  logger: Logger;
+  metrics: Metrics;
+  /** Readiness of each dependency, by name. */
+  checks: Record<string, () => Promise<void>>;
+}

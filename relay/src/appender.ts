@@ -1,0 +1,67 @@
+import { AppError } from "@chat/common/errors";
+import type { LogRecord, MessageLog } from "@chat/common/ports";
+
+interface Waiting {
+  record: LogRecord;
+  resolve: (seq: number) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Batches appends from every socket into one log request at a time: under load the
+ * batch grows, at rest a message goes out at once. The queue is bounded; past it the
+ * relay answers `unavailable` instead of buffering without limit.
+ */
+export class Appender {
+  private queue: Waiting[] = [];
+  private inFlight = false;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly log: MessageLog,
+    private readonly maxPending: number,
+    private readonly maxBatch = 2000,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  append(record: LogRecord): Promise<number> {
+    if (this.queue.length >= this.maxPending) return Promise.reject(new AppError("unavailable", "server busy, retry later"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ record, resolve, reject });
+      if (!this.inFlight) queueMicrotask(() => this.pump());
+    });
+  }
+
+  private pump(): void {
+    if (this.inFlight) return;
+    if (this.queue.length === 0) {
+      for (const w of this.idle.splice(0)) w();
+      return;
+    }
+    const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+    this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);
+    this.inFlight = true;
+    this.log
+      .append(batch.map((w) => w.record))
+      .then(
+        (seqs) => batch.forEach((w, i) => w.resolve(seqs[i]!)),
+        () => {
+          const err = new AppError("unavailable", "message log unavailable, retry later");
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+        this.pump();
+      });
+  }
+
+  /** Waits until everything accepted so far is durable or failed. */
+  drain(): Promise<void> {
+    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+}

@@ -1,0 +1,45 @@
+export interface AckInfo {
+  id: string;
+  seq: number;
+  ts: string;
+}
+
+/**
+ * client_msg_id idempotency: the first send of a key is remembered (pending, then its ack)
+ * for the window; a resend within it gets the same ack instead of a second message.
+ */
+export class Dedupe {
+  private readonly entries = new Map<string, { at: number; result: Promise<AckInfo> }>();
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxEntries = 200_000,
+  ) {}
+
+  get(user: string, clientMsgId: string, now = Date.now()): Promise<AckInfo> | undefined {
+    const key = `${user}\u0000${clientMsgId}`;
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (now - e.at > this.windowMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e.result;
+  }
+
+  /** Remembers `result`; forgets it if it fails, so that a retry can go through. */
+  remember(user: string, clientMsgId: string, result: Promise<AckInfo>, now = Date.now()): void {
+    const key = `${user}\u0000${clientMsgId}`;
+    this.entries.set(key, { at: now, result });
+    result.catch(() => {
+      if (this.entries.get(key)?.result === result) this.entries.delete(key);
+    });
+    if (this.entries.size > this.maxEntries) this.evict(now);
+  }
+
+  private evict(now: number): void {
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= this.maxEntries * 0.9 && now - e.at <= this.windowMs) break;
+      this.entries.delete(k);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { wsErrorCode, type AppError, type ErrorCode } from "@chat/common/errors";
+import type { AckInfo } from "./dedupe";
+
+export function errorFrame(code: ErrorCode, message: string, clientMsgId?: string): string {
+  const f: Record<string, string> = { event: "error", code: wsErrorCode[code], message };
+  if (clientMsgId) f.client_msg_id = clientMsgId;
+  return JSON.stringify(f);
+}
+
+export function errorFrameOf(err: AppError & { client_msg_id?: string }): string {
+  return errorFrame(err.code, err.message, err.client_msg_id);
+}
+
+export function ackFrame(ack: AckInfo, clientMsgId?: string): string {
+  return clientMsgId
+    ? `{"event":"ack","client_msg_id":${JSON.stringify(clientMsgId)},"id":"${ack.id}","seq":${ack.seq},"ts":"${ack.ts}"}`
+    : `{"event":"ack","id":"${ack.id}","seq":${ack.seq},"ts":"${ack.ts}"}`;
+}
+
+export function readyFrame(user: string, channels: Iterable<string>): string {
+  return JSON.stringify({ event: "ready", user, channels: [...channels] });
+}
+
+export function channelLeftFrame(channelId: string): string {
+  return `{"event":"channel_left","channel_id":"${channelId}"}`;
+}
+
+/** Upgrade refusals use the REST error envelope. */
+export function httpError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}

@@ -1,0 +1,71 @@
+# Shared helpers for scripts/infra/*.sh — sourced, not executed.
+# Cache (downloads/builds) survives between runs; state (data, logs, pids) is disposable.
+INFRA_CACHE=${INFRA_CACHE:-$HOME/.cache/chat-infra}
+INFRA_STATE=${INFRA_STATE:-/tmp/chat-infra}
+INFRA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mkdir -p "$INFRA_CACHE" "$INFRA_STATE"
+
+# Go builds share one module/build cache under INFRA_CACHE so rebuilds are fast.
+export GOPATH="$INFRA_CACHE/go" GOMODCACHE="$INFRA_CACHE/go/mod" GOCACHE="$INFRA_CACHE/go/build" GOBIN="$INFRA_CACHE/bin"
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+log() { printf '[%s] %s\n' "${SVC:-infra}" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Alive and really ours: pids get reused, so the cmdline must mention the state dir.
+pid_alive() {
+  local pid; pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$INFRA_STATE"
+}
+
+# start_bg PIDFILE LOGFILE CMD... — detached from the caller's session and stdout
+# (so `eval "$(up.sh)"` doesn't wait for the servers to exit).
+start_bg() {
+  local pidf=$1 logf=$2; shift 2
+  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  echo $! >"$pidf"
+}
+
+# wait_for SECONDS PIDFILE "LOGFILES" CMD... — poll CMD; on timeout or death print log tails and fail.
+wait_for() {
+  local timeout=$1 pidf=$2 logs=$3; shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$pidf"; then log "process died during start-up"
+    elif ((SECONDS >= deadline)); then log "not ready after ${timeout}s"
+    else sleep 0.2; continue; fi
+    # shellcheck disable=SC2086
+    tail -n 40 $logs >&2 || true
+    return 1
+  done
+}
+
+# stop_pid PIDFILE [SECONDS] — SIGTERM, bounded wait, then SIGKILL.
+stop_pid() {
+  local pidf=$1 timeout=${2:-20} pid
+  if ! pid_alive "$pidf"; then rm -f "$pidf"; log "not running"; return 0; fi
+  pid=$(cat "$pidf")
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + timeout))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after ${timeout}s; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$pidf"
+  log "stopped"
+}
+
+# Refuse to start when something we don't own already holds the port.
+ensure_port_free() { ! port_open "$1" || die "port $1 is already in use by another process"; }
+
+# logged LOGFILE CMD... — keep noisy build output out of the way; show its tail on failure.
+logged() {
+  local logf=$1 rc=0; shift
+  "$@" >"$logf" 2>&1 || rc=$?
+  ((rc == 0)) || { tail -n 30 "$logf" >&2; log "failed (exit $rc), full log: $logf"; }
+  return $rc
+}

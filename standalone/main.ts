@@ -1,0 +1,99 @@
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { openAdapters } from "@chat/common/adapters/index";
+import { createVerifier, ensureDevSecret } from "@chat/common/auth";
+import { ConfigError, loadConfig, type Config } from "@chat/common/config";
+import { configureLogging, log } from "@chat/common/log";
+import { createMetrics } from "@chat/common/metrics";
+import { createController } from "@chat/controller/service";
+import { createManagementApp } from "@chat/management/app";
+import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
+import { Relay, type SocketData } from "@chat/relay/service";
+
+/**
+ * Standalone mode: relay, controller and management in one process, the same services as
+ * in distributed mode, wired through embedded adapters and Connect's in-memory transport.
+ */
+export async function startStandalone(config: Config) {
+  const logger = log.child({ service: "standalone" });
+  const metrics = createMetrics();
+  const jwtSecret = ensureDevSecret(config.dataDir, config.auth.jwtSecret);
+  const verify = createVerifier({ ...config.auth, jwtSecret });
+  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: false });
+
+  const controller = createController({
+    log: adapters.log,
+    teams: adapters.teams,
+    messages: adapters.messages,
+    logger: logger.child({ component: "controller" }),
+    metrics,
+    group: config.kafka?.group ?? "controllers",
+    onFatal: (err) => {
+      logger.error("controller stopped consuming", { err });
+      process.exit(1);
+    },
+  });
+  const transport = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });
+  const relay = new Relay({
+    config,
+    verify,
+    log: adapters.log,
+    controllers: [{ name: "in-process", client: createClient(ControllerService, transport) }],
+    logger: logger.child({ component: "relay" }),
+    metrics,
+  });
+  const management = createManagementApp({
+    config,
+    verify,
+    teams: adapters.teams,
+    messages: adapters.messages,
+    log: adapters.log,
+    objects: adapters.objects,
+    logger: logger.child({ component: "management" }),
+    metrics,
+    checks: adapters.checks,
+  });
+
+  controller.start();
+  relay.start();
+  await relay.whenConnected();
+  const server = Bun.serve<SocketData>({
+    port: config.port,
+    hostname: config.host,
+    fetch: (req, server) => (new URL(req.url).pathname === "/v1/ws" ? relay.upgrade(req, server) : management.handle(req)),
+    websocket: relay.websocket,
+  });
+  relay.attach(server);
+  logger.info("listening", { url: `http://${config.host}:${server.port}`, data_dir: config.dataDir });
+
+  return {
+    port: server.port!,
+    /** Graceful: stop accepting, close sockets, make accepted messages durable, then stop consuming. */
+    async stop() {
+      await server.stop();
+      await relay.stop();
+      await controller.stop();
+      await adapters.close();
+      logger.info("stopped");
+    },
+  };
+}
+
+if (import.meta.main) {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(2);
+  }
+  configureLogging({ level: config.logLevel });
+  const app = await startStandalone(config);
+  let stopping = false;
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.on(sig, async () => {
+      if (stopping) return;
+      stopping = true;
+      await app.stop();
+      process.exit(0);
+    });
+}
