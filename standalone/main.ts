@@ -18,7 +18,7 @@ export async function startStandalone(config: Config) {
   const metrics = createMetrics();
   const jwtSecret = ensureDevSecret(config.dataDir, config.auth.jwtSecret);
   const verify = createVerifier({ ...config.auth, jwtSecret });
-  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: false });
+  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true });
 
   const controller = createController({
     log: adapters.log,
@@ -69,8 +69,9 @@ export async function startStandalone(config: Config) {
     port: server.port!,
     /** Graceful: stop accepting, close sockets, make accepted messages durable, then stop consuming. */
     async stop() {
-      await server.stop();
-      await relay.stop();
+      const closed = server.stop(); // stops accepting at once; resolves when open connections end
+      await relay.stop(); // closes sockets with 1001 and waits for accepted messages to become durable
+      await Promise.race([closed, Bun.sleep(10_000).then(() => server.stop(true))]);
       await controller.stop();
       await adapters.close();
       logger.info("stopped");

@@ -11,7 +11,7 @@ const Int = (min: number, max: number, def: number, description: string) =>
 const Str = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
 
 export const Settings = Type.Object({
-  PORT: Int(1, 65535, 8080, "public HTTP port (standalone: WS + REST; distributed: the service's port)"),
+  PORT: Int(0, 65535, 8080, "public HTTP port (0 = any free port) (standalone: WS + REST; distributed: the service's port)"),
   HOST: Type.String({ minLength: 1, default: "0.0.0.0", description: "listen address" }),
   DATA_DIR: Type.String({ minLength: 1, default: "./data", description: "standalone data directory" }),
   LOG_LEVEL: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")], { default: "info" }),

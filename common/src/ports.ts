@@ -58,15 +58,35 @@ export interface MessageStore {
 }
 
 export interface PresignedPut {
+  /** Absolute, or a path the host resolves against its own origin (a store serving its own URLs). */
   url: string;
+  /** Headers the upload must carry exactly as given (they are part of the signature). */
   headers: Record<string, string>;
   expiresAt: Date;
 }
 
-/** Attachment objects: presigned upload and download URLs. */
+export interface ObjectInfo {
+  size: number;
+  contentType: string;
+  filename?: string;
+}
+
+/**
+ * Attachment objects: presigned upload and download URLs. A presigned PUT accepts one body of
+ * exactly `size` bytes sent with `contentType`; anything else is refused and nothing is stored.
+ */
 export interface ObjectStore {
-  presignPut(key: string, opts: { contentType: string; size: number; expiresIn: number }): Promise<PresignedPut>;
+  presignPut(key: string, opts: { contentType: string; size: number; expiresIn: number; filename?: string }): Promise<PresignedPut>;
+  /** A URL (absolute, or a path as for PUT) that downloads the object until it expires, as an attachment named `filename`. */
   presignGet(key: string, opts: { expiresIn: number; filename?: string }): Promise<string>;
+  /** What was uploaded under `key`, or null if nothing (yet). */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /**
+   * Only for a store that serves its own presigned URLs (the filesystem one): the HTTP handler
+   * for them, which the host mounts at the store's `pathPrefix`, outside bearer authentication.
+   */
+  serve?(request: Request): Promise<Response>;
+  readonly pathPrefix?: string;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

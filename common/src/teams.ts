@@ -17,6 +17,8 @@ export interface Team {
 
 export type Role = "super_admin" | "admin" | "user" | "none";
 export function roleOf(team: Team, user: string): Role {
+  // A super_admin who left as the last member keeps the field but no role.
+  if (!team.members.includes(user)) return "none";
   if (team.super_admin === user) return "super_admin";
   if (team.admins.includes(user)) return "admin";
   if (team.members.includes(user)) return "user";
@@ -68,9 +70,10 @@ export function applyTeamOp(team: Team, actor: string, op: TeamOp, now = new Dat
     case "remove_member": {
       if (role === "user") throw forbid("only admins can remove members");
       if (op.user === actor) throw forbid("use leave to remove yourself");
-      if (!team.members.includes(op.user)) throw notFound("not a member");
       const target = roleOf(team, op.user);
-      if (role === "admin" && target !== "user") throw forbid("admins can remove user-level members only");
+      if (role === "admin" && (target === "admin" || target === "super_admin")) throw forbid("admins can remove user-level members only");
+      mustBeActive();
+      if (target === "none") throw notFound("not a member");
       next.members = without(next.members, op.user);
       next.admins = without(next.admins, op.user);
       return { team: next, events: [ev("member_left", op.user)] };
@@ -85,12 +88,14 @@ export function applyTeamOp(team: Team, actor: string, op: TeamOp, now = new Dat
     }
     case "remove_admin": {
       if (role !== "super_admin") throw forbid("only the super_admin can remove admins");
+      mustBeActive();
       if (op.user === team.super_admin) throw conflict("the super_admin stays an admin; transfer by leaving with a successor");
       if (!team.admins.includes(op.user)) throw notFound("not an admin");
       next.admins = without(next.admins, op.user);
       return { team: next, events: [ev("admin_removed", op.user)] };
     }
     case "leave": {
+      mustBeActive();
       const events: LogEntry[] = [];
       if (role === "super_admin") {
         const others = team.members.filter((m) => m !== actor);

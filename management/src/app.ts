@@ -1,5 +1,7 @@
 import { Elysia } from "elysia";
+import { attachmentRoutes, objectRoutes } from "./attachments/routes";
 import type { ManagementDeps } from "./context";
+import { docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
@@ -11,21 +13,30 @@ export function createManagementApp(deps: ManagementDeps) {
   const teams = new TeamService(deps.teams, deps.log, deps.logger);
   const requestLog = deps.logger.child({ component: "http" });
   const started = new WeakMap<Request, number>();
-  return new Elysia({ prefix: "/v1", normalize: false })
-    .onRequest(({ request }) => {
-      started.set(request, performance.now());
-    })
-    .onAfterResponse(({ request, route, set }) => {
-      const status = typeof set.status === "number" ? set.status : 200;
-      const seconds = (performance.now() - (started.get(request) ?? performance.now())) / 1000;
-      const r = route || "unmatched";
-      deps.metrics.httpRequests.inc({ method: request.method, route: r, status: String(status) });
-      deps.metrics.httpSeconds.observe({ method: request.method, route: r }, seconds);
-      requestLog.info("request", { method: request.method, route: r, status, ms: Math.round(seconds * 1000) });
-    })
-    .use(errorEnvelope(deps.logger))
-    .use(opsRoutes(deps))
-    .use(teamRoutes(deps, teams))
-    .use(messageRoutes(deps, teams));
+  const objects = deps.objects;
+  if (objects?.serve && !objects.pathPrefix?.startsWith("/v1/")) throw new Error("the object store must serve its URLs under /v1/");
+
+  return (
+    new Elysia({ prefix: "/v1", normalize: false })
+      .onRequest(({ request }) => {
+        started.set(request, performance.now());
+      })
+      // Runs once the response has been handed to the server, so a caller awaiting `handle` may see it a tick later.
+      .onAfterResponse(({ request, route, set, responseValue }) => {
+        const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
+        const seconds = (performance.now() - (started.get(request) ?? performance.now())) / 1000;
+        const r = route || "unmatched";
+        deps.metrics.httpRequests.inc({ method: request.method, route: r, status: String(status) });
+        deps.metrics.httpSeconds.observe({ method: request.method, route: r }, seconds);
+        requestLog.info("request", { method: request.method, route: r, status, ms: Math.round(seconds * 1000) });
+      })
+      .use(errorEnvelope(deps.logger))
+      .use(docsRoutes())
+      .use(opsRoutes(deps))
+      .use(teamRoutes(deps, teams))
+      .use(messageRoutes(deps, teams))
+      .use(attachmentRoutes(deps, teams, objects))
+      .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))
+  );
 }
 export type ManagementApp = ReturnType<typeof createManagementApp>;

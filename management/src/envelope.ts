@@ -1,9 +1,30 @@
-import { Elysia } from "elysia";
-import { AppError, httpStatus, toAppError } from "@chat/common/errors";
+import { Elysia, t } from "elysia";
+import { AppError, ERROR_CODES, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
 import type { Logger } from "@chat/common/log";
 
 export const ok = <T>(data: T) => ({ data });
-export const page = <T>(data: T[], next: string | number | null) => ({ data, next });
+export const page = <T, N extends string | number>(data: T[], next: N | null) => ({ data, next });
+
+export const ErrorBody = t.Object(
+  { error: t.Object({ code: t.UnionEnum([...ERROR_CODES]), message: t.String() }) },
+  { description: "the error envelope" },
+);
+const DESCRIPTIONS: Partial<Record<ErrorCode, string>> = {
+  validation: "invalid request: unknown field, wrong type, bad JSON",
+  unauthenticated: "missing, invalid or expired bearer token",
+  forbidden: "the caller's role does not allow this",
+  not_found: "no such team, member or object",
+  conflict: "state conflict (already a member, inactive team, ...)",
+  too_large: "over the configured limit",
+  unavailable: "a dependency is not available",
+};
+
+/** The error statuses a route can answer, for its OpenAPI entry (documentation only: onError writes them). */
+export function failures(...codes: ErrorCode[]) {
+  const out: Record<number, typeof ErrorBody> = {};
+  for (const c of codes) out[httpStatus[c]] = t.Object(ErrorBody.properties, { description: DESCRIPTIONS[c] ?? c });
+  return out;
+}
 
 /** Every failure leaves as `{"error":{"code","message"}}` with the catalog's status. */
 export const errorEnvelope = (logger: Logger) =>

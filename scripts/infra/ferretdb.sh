@@ -17,15 +17,15 @@ install() {
   log "building FerretDB wrapper (first build compiles modernc sqlite: ~1-2 min)"
   mkdir -p "$GOBIN"
   (cd "$SRC" && logged "$INFRA_CACHE/ferretdb-build.log" \
-    timeout 900 go build -trimpath -tags ferretdb_no_postgresql -o "$BIN.tmp" .)
-  mv "$BIN.tmp" "$BIN"
+    timeout 900 go build -trimpath -tags ferretdb_no_postgresql -o "$BIN.tmp.$$" .)
+  mv "$BIN.tmp.$$" "$BIN"
   for f in "$GOBIN"/chat-ferretdb-*; do [ "$f" = "$BIN" ] || rm -f "$f"; done  # builds of older sources
   log "built $BIN"
 }
 
 start() {
   if pid_alive "$PIDF"; then log "already running (pid $(cat "$PIDF"))"; return; fi
-  [ -x "$BIN" ] || install
+  [ -x "$BIN" ] || with_lock ferretdb install
   ensure_port_free "$FERRETDB_PORT"
   mkdir -p "$DIR/data"
   log "starting on 127.0.0.1:$FERRETDB_PORT"
@@ -36,7 +36,7 @@ start() {
 }
 
 case "${1:-}" in
-  install) install ;;
+  install) with_lock ferretdb install ;;
   start) start ;;
   stop) stop_pid "$PIDF" 20 ;;
   *) echo "usage: $0 {install|start|stop}" >&2; exit 2 ;;

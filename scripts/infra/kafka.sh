@@ -37,21 +37,23 @@ POM
   logged "$build/mvn.log" timeout 600 mvn -B -Dstyle.color=never -f "$build/pom.xml" \
     -Dmaven.repo.local="$INFRA_CACHE/m2" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB"
   touch "$LIB/.complete"
-  log "installed $(ls "$LIB"/*.jar | wc -l) jars into $LIB"
+  log "installed $(find "$LIB" -name "*.jar" | wc -l) jars into $LIB"
 }
 
 ready() { grep -q 'Kafka Server started' "$DIR/server.log" && port_open "$KAFKA_PORT"; }
 
 start() {
   if pid_alive "$PIDF"; then log "already running (pid $(cat "$PIDF"))"; return; fi
-  [ -f "$LIB/.complete" ] || install
+  [ -f "$LIB/.complete" ] || with_lock kafka install
   ensure_port_free "$KAFKA_PORT"
   ensure_port_free "$KAFKA_CONTROLLER_PORT"
   mkdir -p "$DIR/data"
+  # Static voter list (not --standalone/bootstrap.servers): the controller port isn't baked into
+  # the metadata log, so a restart with another KAFKA_CONTROLLER_PORT still works.
   cat >"$DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
@@ -89,9 +91,11 @@ L4J
               "-Dlog4j2.configurationFile=$DIR/log4j2.properties" -cp "$LIB/*")
   if [ ! -f "$DIR/data/meta.properties" ]; then
     # 16 random bytes, base64url without padding == Kafka's Uuid string form; saves a JVM start.
-    local cluster_id; cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # (A leading "-" would be parsed as an option, so draw again.)
+    local cluster_id=-
+    while [[ $cluster_id == -* ]]; do cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
     log "formatting storage (cluster id $cluster_id)"
-    "${java[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$DIR/server.properties" \
+    "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" \
       >>"$DIR/stdout.log" 2>&1 || { tail -n 20 "$DIR/stdout.log" >&2; die "storage format failed"; }
   fi
   log "starting on 127.0.0.1:$KAFKA_PORT"
@@ -103,7 +107,7 @@ L4J
 }
 
 case "${1:-}" in
-  install) install ;;
+  install) with_lock kafka install ;;
   start) start ;;
   stop) stop_pid "$PIDF" 30 ;;
   *) echo "usage: $0 {install|start|stop}" >&2; exit 2 ;;

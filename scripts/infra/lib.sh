@@ -1,9 +1,11 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the variables are used by the callers
 # Shared helpers for scripts/infra/*.sh — sourced, not executed.
 # Cache (downloads/builds) survives between runs; state (data, logs, pids) is disposable.
 INFRA_CACHE=${INFRA_CACHE:-$HOME/.cache/chat-infra}
 INFRA_STATE=${INFRA_STATE:-/tmp/chat-infra}
 INFRA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$INFRA_CACHE" "$INFRA_STATE"
+INFRA_STATE=$(cd "$INFRA_STATE" && pwd)  # absolute: pid_alive matches it in process command lines
 
 # Go builds share one module/build cache under INFRA_CACHE so rebuilds are fast.
 export GOPATH="$INFRA_CACHE/go" GOMODCACHE="$INFRA_CACHE/go/mod" GOCACHE="$INFRA_CACHE/go/build" GOBIN="$INFRA_CACHE/bin"
@@ -28,7 +30,8 @@ start_bg() {
   echo $! >"$pidf"
 }
 
-# wait_for SECONDS PIDFILE "LOGFILES" CMD... — poll CMD; on timeout or death print log tails and fail.
+# wait_for SECONDS PIDFILE "LOGFILES" CMD... — poll CMD; on timeout or death print the log
+# tails, stop the half-started process and fail.
 wait_for() {
   local timeout=$1 pidf=$2 logs=$3; shift 3
   local deadline=$((SECONDS + timeout))
@@ -38,6 +41,7 @@ wait_for() {
     else sleep 0.2; continue; fi
     # shellcheck disable=SC2086
     tail -n 40 $logs >&2 || true
+    stop_pid "$pidf" 10
     return 1
   done
 }
@@ -68,4 +72,11 @@ logged() {
   "$@" >"$logf" 2>&1 || rc=$?
   ((rc == 0)) || { tail -n 30 "$logf" >&2; log "failed (exit $rc), full log: $logf"; }
   return $rc
+}
+
+# with_lock NAME CMD... — one install of NAME at a time per INFRA_CACHE (parallel jobs share it).
+# The lock fd lives only in this subshell, so servers started later never inherit it.
+with_lock() {
+  local name=$1; shift
+  ( flock -w 900 9 || die "timed out waiting for the $name install lock"; "$@" ) 9>"$INFRA_CACHE/.$name.lock"
 }

@@ -96,7 +96,7 @@ CONF
 
 start() {
   if pid_alive "$PIDF"; then log "already running (pid $(cat "$PIDF"))"; return; fi
-  command -v nginx >/dev/null || install
+  command -v nginx >/dev/null || with_lock nginx install
   ensure_port_free "$NGINX_PORT"
   write_conf
   local nginx=(nginx -p "$DIR" -e "$DIR/error.log" -c "$DIR/nginx.conf")
@@ -109,7 +109,7 @@ start() {
 }
 
 case "${1:-}" in
-  install) install ;;
+  install) with_lock nginx install ;;
   start) start ;;
   stop) stop_pid "$PIDF" 10 ;;
   *) echo "usage: $0 {install|start|stop}" >&2; exit 2 ;;

@@ -45,7 +45,7 @@ ensure_bucket() {
 
 start() {
   if pid_alive "$PIDF"; then log "already running (pid $(cat "$PIDF"))"; ensure_bucket; return; fi
-  [ -x "$BIN" ] || install
+  [ -x "$BIN" ] || with_lock versitygw install
   ensure_port_free "$S3_PORT"
   mkdir -p "$DIR/data"
   log "starting on 127.0.0.1:$S3_PORT"
@@ -59,7 +59,7 @@ start() {
 }
 
 case "${1:-}" in
-  install) install ;;
+  install) with_lock versitygw install ;;
   start) start ;;
   stop) stop_pid "$PIDF" 20 ;;
   *) echo "usage: $0 {install|start|stop}" >&2; exit 2 ;;

@@ -59,7 +59,12 @@ export async function openAdapters(config: Config, logger: Logger, need: { log?:
       checks.s3 = () => objects!.ping();
     } else {
       const { FsObjectStore } = await import("./fs-objects");
-      objects = new FsObjectStore(join(config.dataDir, "objects"), config);
+      objects = new FsObjectStore({
+        dir: join(config.dataDir, "objects"),
+        secretFile: join(config.dataDir, "objects-secret"),
+        baseUrl: config.publicUrl,
+        logger: logger.child({ component: "objects" }),
+      });
       checks.objects = () => objects!.ping();
     }
     closers.push(() => objects!.close());

@@ -1,7 +1,129 @@
-import type { ObjectStore } from "../ports";
-// Placeholder: implemented in the distributed-mode work.
-export const S3ObjectStore = {
-  async connect(..._args: unknown[]): Promise<ObjectStore> {
-    throw new Error("S3ObjectStore is not implemented yet");
-  },
-};
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { contentDisposition } from "../attachments";
+import { ConfigError, type Config } from "../config";
+import type { Logger } from "../log";
+import type { ObjectInfo, ObjectStore, PresignedPut } from "../ports";
+
+type S3Config = NonNullable<Config["s3"]>;
+
+/** Sent with the upload, signed, so S3 keeps the display name next to the bytes. */
+const FILENAME_HEADER = "x-amz-meta-filename";
+
+/**
+ * Attachments in S3 (or MinIO, versitygw, ...). Presigned PUTs sign `content-type` and
+ * `content-length`, so S3 itself refuses a body of another size or type; presigned GETs name
+ * the file through `response-content-disposition`.
+ */
+export class S3ObjectStore implements ObjectStore {
+  private constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  /** Credentials come from the configuration only, never from the SDK's ambient provider chain. */
+  static async connect(config: S3Config, logger: Logger): Promise<S3ObjectStore> {
+    if (!config.accessKeyId || !config.secretAccessKey)
+      throw new ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set when S3_ENDPOINT is set");
+    const client = new S3Client({
+      endpoint: config.endpoint,
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      // Default checksums would put a CRC of the empty body into presigned PUT URLs.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: 3,
+    });
+    const store = new S3ObjectStore(client, config.bucket);
+    try {
+      await store.ensureBucket(logger);
+    } catch (err) {
+      client.destroy();
+      throw err;
+    }
+    return store;
+  }
+
+  private async ensureBucket(logger: Logger): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return;
+    } catch (err) {
+      if (status(err) !== 404) throw err;
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      logger.info("created bucket", { bucket: this.bucket });
+    } catch (err) {
+      // Another process created it first.
+      if ((err as { name?: string }).name !== "BucketAlreadyOwnedByYou" && status(err) !== 409) throw err;
+    }
+  }
+
+  async presignPut(key: string, o: { contentType: string; size: number; expiresIn: number; filename?: string }): Promise<PresignedPut> {
+    const headers: Record<string, string> = { "content-type": o.contentType };
+    if (o.filename) headers[FILENAME_HEADER] = encodeURIComponent(o.filename);
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: o.contentType,
+      ContentLength: o.size,
+      Metadata: o.filename ? { filename: headers[FILENAME_HEADER]! } : undefined,
+    });
+    const expiresAt = new Date(Date.now() + o.expiresIn * 1000);
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: o.expiresIn,
+      signableHeaders: new Set(["content-type", "content-length"]),
+      unhoistableHeaders: new Set([FILENAME_HEADER]),
+    });
+    return { url, headers, expiresAt };
+  }
+
+  async presignGet(key: string, o: { expiresIn: number; filename?: string }): Promise<string> {
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentDisposition: contentDisposition(o.filename) });
+    return getSignedUrl(this.client, command, { expiresIn: o.expiresIn });
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const info: ObjectInfo = { size: head.ContentLength ?? 0, contentType: head.ContentType ?? "application/octet-stream" };
+      const fn = head.Metadata?.filename;
+      if (fn) info.filename = safeDecode(fn);
+      return info;
+    } catch (err) {
+      if (status(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+function status(err: unknown): number | undefined {
+  if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode;
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,17 +1,31 @@
 import { Elysia, t } from "elysia";
+import { MESSAGE_TYPES } from "@chat/common/message";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { page } from "../envelope";
+import { failures, page } from "../envelope";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
 
 const HistoryQuery = t.Object(
   {
-    before: t.Optional(t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
-    limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100 })),
+    before: t.Optional(t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, multipleOf: 1, description: "only messages with a smaller seq: the `next` of the previous page" })),
+    limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100, multipleOf: 1, description: "page size (default 50, at most LIMIT_HISTORY_PAGE)" })),
   },
   { additionalProperties: false },
 );
+
+const Message = t.Object({
+  id: t.String(),
+  seq: t.Integer(),
+  channel_id: t.String(),
+  to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
+  type: t.UnionEnum([...MESSAGE_TYPES]),
+  data: t.String({ description: "text, or an attachment id" }),
+  ts: t.String({ format: "date-time" }),
+  from: t.String(),
+  client_msg_id: t.Optional(t.String()),
+});
+const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
 
 export const messageRoutes = (deps: ManagementDeps, teams: TeamService) =>
   new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify)).get(
@@ -22,5 +36,10 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) =>
       const items = await deps.messages.history(params.id, principal.user, { before: query.before, limit });
       return page(items, items.length === limit ? items[items.length - 1]!.seq : null);
     },
-    { params: IdParams, query: HistoryQuery, detail: { tags: ["messages"], summary: "History, newest first: broadcasts and the caller's DMs" } },
+    {
+      params: IdParams,
+      query: HistoryQuery,
+      response: { 200: MessagePage, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
+      detail: { tags: ["messages"], summary: "History, newest first: broadcasts and the caller's own DMs; `next` is the `before` of the next page" },
+    },
   );

@@ -1,42 +1,66 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { ManagementDeps } from "../context";
+import { ErrorBody } from "../envelope";
+
+const CHECK_TIMEOUT_MS = 2000;
+const Checks = t.Record(t.String(), t.UnionEnum(["ok", "down"]), { description: "each dependency by name" });
+const open = { security: [] as Record<string, string[]>[], tags: ["ops"] };
+
+/** Every check at once, each bounded by a timeout: one hung dependency cannot hang readiness. */
+async function runChecks(checks: ManagementDeps["checks"]) {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_TIMEOUT_MS)))]);
+        return [name, "ok"] as const;
+      } catch {
+        return [name, "down"] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return { checks: Object.fromEntries(results) as Record<string, "ok" | "down">, ready: results.every(([, s]) => s === "ok") };
+}
 
 /** Liveness, readiness (each dependency checked) and Prometheus metrics. */
 export const opsRoutes = (deps: ManagementDeps) =>
   new Elysia({ name: "ops" })
-    .get("/health", () => ({ data: { status: "ok" } }), { detail: { tags: ["ops"], summary: "Liveness" } })
+    .get("/health", () => ({ data: { status: "ok" as const } }), {
+      response: { 200: t.Object({ data: t.Object({ status: t.Literal("ok") }) }) },
+      detail: { ...open, summary: "Liveness: the process answers" },
+    })
     .get(
       "/ready",
       async ({ set }) => {
-        const results = await Promise.all(
-          Object.entries(deps.checks).map(async ([name, check]) => {
-            try {
-              await Promise.race([check(), new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 2000))]);
-              return [name, "ok"] as const;
-            } catch {
-              return [name, "down"] as const;
-            }
-          }),
-        );
-        const checks = Object.fromEntries(results);
-        const ready = results.every(([, s]) => s === "ok");
+        const { checks, ready } = await runChecks(deps.checks);
         if (!ready) {
           set.status = 503;
-          return { error: { code: "unavailable", message: "not ready" }, checks };
+          return { error: { code: "unavailable" as const, message: "not ready" }, checks };
         }
-        return { data: { status: "ready", checks } };
+        return { data: { status: "ready" as const, checks } };
       },
-      { detail: { tags: ["ops"], summary: "Readiness of every dependency" } },
+      {
+        response: {
+          200: t.Object({ data: t.Object({ status: t.Literal("ready"), checks: Checks }) }),
+          503: t.Object({ ...ErrorBody.properties, checks: Checks }, { description: "some dependency is down" }),
+        },
+        detail: { ...open, summary: "Readiness: every dependency (log, database, object store) answers" },
+      },
     )
     .get(
       "/metrics",
       async ({ headers, set }) => {
         if (deps.config.metricsToken && headers.authorization !== `Bearer ${deps.config.metricsToken}`) {
           set.status = 401;
-          return { error: { code: "unauthenticated", message: "metrics token required" } };
+          return { error: { code: "unauthenticated" as const, message: "metrics token required" } };
         }
         set.headers["content-type"] = deps.metrics.registry.contentType;
         return deps.metrics.registry.metrics();
       },
-      { detail: { tags: ["ops"], summary: "Prometheus metrics" } },
+      {
+        response: { 200: t.String({ description: "Prometheus text format" }), 401: ErrorBody },
+        detail: { ...open, summary: "Prometheus metrics (bearer METRICS_TOKEN when configured)" },
+      },
     );

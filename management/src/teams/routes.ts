@@ -1,12 +1,18 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import { teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { ok, page } from "../envelope";
-import { CreateTeam, IdParams, LeaveBody, ListQuery, MemberBody, MemberParams, PatchTeam, TeamView } from "./model";
+import { failures, ok, page } from "../envelope";
+import { CreateTeam, IdParams, LeaveBody, ListQuery, MemberBody, MemberParams, OneTeam, PatchTeam, TeamPage } from "./model";
 import type { TeamService } from "./service";
 
-const One = t.Object({ data: TeamView });
+const member = failures("validation", "unauthenticated", "forbidden", "not_found");
+/** Leaving needs no body: an empty one stands for `{}` (the JSON parser, next, refuses anything malformed). */
+const emptyBodyAsObject = async ({ request }: { request: Request }) => {
+  if (request.body === null || request.headers.get("content-length") === "0") return {};
+  return (await request.clone().text()).trim() === "" ? {} : undefined;
+};
+const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
 
 export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
   new Elysia({ name: "teams", normalize: false })
@@ -17,7 +23,12 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
         set.status = 201;
         return ok(teamView(await service.create(principal.user, body)));
       },
-      { body: CreateTeam, response: { 201: One }, detail: { tags: ["teams"], summary: "Create a team; the caller becomes its super_admin" } },
+      {
+        parse: "json",
+        body: CreateTeam,
+        response: { 201: OneTeam, ...failures("validation", "unauthenticated") },
+        detail: { tags: ["teams"], summary: "Create a team; the caller becomes its super_admin, an admin and a member" },
+      },
     )
     .get(
       "/teams",
@@ -26,23 +37,28 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
         const teams = await service.list(principal.user, { q: query.q, tag: query.tag, after: query.cursor, limit });
         return page(teams.map(teamView), teams.length === limit ? teams[teams.length - 1]!.id : null);
       },
-      { query: ListQuery, detail: { tags: ["teams"], summary: "The caller's teams" } },
+      {
+        query: ListQuery,
+        response: { 200: TeamPage, ...failures("validation", "unauthenticated") },
+        detail: { tags: ["teams"], summary: "The caller's teams by id, filtered by name text and meta tag; `next` is the cursor" },
+      },
     )
     .get("/teams/:id", async ({ principal, params }) => ok(teamView(await service.getAsMember(params.id, principal.user))), {
       params: IdParams,
-      response: { 200: One },
+      response: { 200: OneTeam, ...member },
       detail: { tags: ["teams"], summary: "A team (members only)" },
     })
     .patch("/teams/:id", async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
+      parse: "json",
       params: IdParams,
       body: PatchTeam,
-      response: { 200: One },
-      detail: { tags: ["teams"], summary: "Edit name, icon or tags (admins)" },
+      response: { 200: OneTeam, ...change },
+      detail: { tags: ["teams"], summary: "Edit name, icon or tags (admin, super_admin; active teams only)" },
     })
     .delete("/teams/:id", async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "deactivate" }))), {
       params: IdParams,
-      response: { 200: One },
-      detail: { tags: ["teams"], summary: "Deactivate (super_admin)" },
+      response: { 200: OneTeam, ...member },
+      detail: { tags: ["teams"], summary: "Deactivate (super_admin): no new messages are accepted; idempotent" },
     })
     .post(
       "/teams/:id/members",
@@ -50,12 +66,22 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
         set.status = 201;
         return ok(teamView(await service.change(params.id, principal.user, { op: "add_member", user: body.user_id })));
       },
-      { params: IdParams, body: MemberBody, response: { 201: One }, detail: { tags: ["members"], summary: "Add a user-level member (admins)" } },
+      {
+        parse: "json",
+        params: IdParams,
+        body: MemberBody,
+        response: { 201: OneTeam, ...change },
+        detail: { tags: ["members"], summary: "Add a user-level member (admin, super_admin); 409 if already a member" },
+      },
     )
     .delete(
       "/teams/:id/members/:user_id",
       async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_member", user: params.user_id }))),
-      { params: MemberParams, response: { 200: One }, detail: { tags: ["members"], summary: "Remove a member" } },
+      {
+        params: MemberParams,
+        response: { 200: OneTeam, ...change },
+        detail: { tags: ["members"], summary: "Remove a member (admin: user-level members only; super_admin: anyone but self)" },
+      },
     )
     .post(
       "/teams/:id/admins",
@@ -63,15 +89,35 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
         set.status = 201;
         return ok(teamView(await service.change(params.id, principal.user, { op: "add_admin", user: body.user_id })));
       },
-      { params: IdParams, body: MemberBody, response: { 201: One }, detail: { tags: ["members"], summary: "Elect an admin (super_admin)" } },
+      {
+        parse: "json",
+        params: IdParams,
+        body: MemberBody,
+        response: { 201: OneTeam, ...change },
+        detail: { tags: ["members"], summary: "Elect a member as admin (super_admin); 409 if not a member or already an admin" },
+      },
     )
     .delete(
       "/teams/:id/admins/:user_id",
       async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_admin", user: params.user_id }))),
-      { params: MemberParams, response: { 200: One }, detail: { tags: ["members"], summary: "Demote an admin (super_admin)" } },
+      {
+        params: MemberParams,
+        response: { 200: OneTeam, ...change },
+        detail: { tags: ["members"], summary: "Demote an admin to user level (super_admin); 404 if not an admin" },
+      },
     )
     .post(
       "/teams/:id/leave",
       async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "leave", successor: body?.successor }))),
-      { params: IdParams, body: t.Optional(LeaveBody), response: { 200: One }, detail: { tags: ["members"], summary: "Leave the team" } },
+      {
+        // No body means `{}`; anything else must be valid JSON (an optional body would swallow parse errors).
+        parse: [emptyBodyAsObject, "json"],
+        params: IdParams,
+        body: LeaveBody,
+        response: { 200: OneTeam, ...change },
+        detail: {
+          tags: ["members"],
+          summary: "Leave the team; a super_admin names a successor (409 otherwise) unless last, then the team is deactivated",
+        },
+      },
     );

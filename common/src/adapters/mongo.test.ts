@@ -1,0 +1,180 @@
+import { describe, expect, test } from "bun:test";
+import { MongoClient } from "mongodb";
+import { messageStoreContract } from "../contracts/message-store.contract";
+import { teamStoreContract } from "../contracts/team-store.contract";
+import { AppError } from "../errors";
+import { objectId } from "../ids";
+import type { Logger } from "../log";
+import type { StoredMessage } from "../message";
+import { newTeam } from "../teams";
+import { escapeRegex, MongoStore } from "./mongo-store";
+
+const url = process.env.MONGODB_URL;
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+/** A fresh database per store, dropped when the store is closed. */
+async function freshStore(): Promise<MongoStore> {
+  const store = await MongoStore.connect({ url: url!, db: `chat_test_${objectId()}` }, quiet);
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await store.db.dropDatabase().catch(() => undefined);
+    await close();
+  };
+  return store;
+}
+
+const message = (channel: string, seq: number, extra: Partial<StoredMessage> = {}): StoredMessage => ({
+  id: objectId(),
+  channel_id: channel,
+  seq,
+  from: "a@x.dev",
+  to: "*",
+  type: "text",
+  data: `m${seq}`,
+  ts: new Date().toISOString(),
+  ...extra,
+});
+
+/**
+ * Each call hands an operator object where a primitive belongs; every one must be refused
+ * with `validation` before any query runs (without a server, a query would fail `unavailable`).
+ */
+function injectionCases(open: () => Promise<MongoStore>) {
+  const op = { $ne: 1 } as unknown as string;
+  const opNum = { $gt: 0 } as unknown as number;
+  const team = newTeam(objectId(), "a@x.dev", { name: "T" });
+  const ch = objectId();
+  const cases: [string, (s: MongoStore) => Promise<unknown>][] = [
+    ["get(id)", (s) => s.get(op)],
+    ["listForUser(user)", (s) => s.listForUser(op, { limit: 10 })],
+    ["listForUser(tag)", (s) => s.listForUser("a@x.dev", { tag: op, limit: 10 })],
+    ["listForUser(q)", (s) => s.listForUser("a@x.dev", { q: op, limit: 10 })],
+    ["listForUser(after)", (s) => s.listForUser("a@x.dev", { after: op, limit: 10 })],
+    ["listForUser(limit)", (s) => s.listForUser("a@x.dev", { limit: opNum })],
+    ["channelsOf(user)", (s) => s.channelsOf(op)],
+    ["replace(team.id)", (s) => s.replace({ ...team, id: op }, 1)],
+    ["replace(expectedVersion)", (s) => s.replace(team, opNum)],
+    ["create(members)", (s) => s.create({ ...team, id: objectId(), members: [op] })],
+    ["history(channel)", (s) => s.history(op, "a@x.dev", { limit: 10 })],
+    ["history(viewer)", (s) => s.history(ch, op, { limit: 10 })],
+    ["history(before)", (s) => s.history(ch, "a@x.dev", { before: opNum, limit: 10 })],
+    ["since(channel)", (s) => s.since(op, undefined, 0, 10)],
+    ["since(viewer)", (s) => s.since(ch, op, 0, 10)],
+    ["since(after)", (s) => s.since(ch, "a@x.dev", opNum, 10)],
+    ["insertMany(id)", (s) => s.insertMany([message(ch, 1, { id: op })])],
+    ["insertMany(channel_id)", (s) => s.insertMany([message(op, 1)])],
+  ];
+  for (const [name, call] of cases) {
+    test(`{ $ne/$gt } as ${name} is refused before reaching a filter`, async () => {
+      const s = await open();
+      try {
+        const err = await call(s).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(AppError);
+        expect((err as AppError).code).toBe("validation");
+      } finally {
+        await s.close();
+      }
+    });
+  }
+}
+
+describe("MongoStore without a server", () => {
+  injectionCases(async () => new MongoStore(new MongoClient("mongodb://127.0.0.1:9/", { serverSelectionTimeoutMS: 300 }), "none", quiet));
+
+  test("an unreachable server is `unavailable`, not a driver error", async () => {
+    const s = new MongoStore(new MongoClient("mongodb://127.0.0.1:9/", { serverSelectionTimeoutMS: 300 }), "none", quiet);
+    try {
+      await expect(s.get(objectId())).rejects.toMatchObject({ code: "unavailable" });
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("escapeRegex makes every metacharacter literal", () => {
+    const q = String.raw`a.b*c+d?e^f$g{h}i(j)k|l[m]n\o`;
+    expect(new RegExp(escapeRegex(q)).test(q)).toBe(true);
+    expect(new RegExp(`^${escapeRegex(".*")}$`).test("abc")).toBe(false);
+  });
+});
+
+if (!url) {
+  test.skip("MongoStore contracts and adapter tests (set MONGODB_URL to run)", () => {});
+} else {
+  teamStoreContract("mongodb", freshStore);
+  messageStoreContract("mongodb", freshStore);
+
+  describe("MongoStore against a server", () => {
+    injectionCases(async () => {
+      // A stored team a `{ $ne: ... }` filter would match, so a leak could not go unnoticed.
+      const s = await freshStore();
+      await s.create(newTeam(objectId(), "a@x.dev", { name: "T", meta_tags: ["x"] }));
+      return s;
+    });
+
+    test("indexes exist after connect", async () => {
+      const s = await freshStore();
+      try {
+        const keys = async (c: string) => (await s.db.collection(c).listIndexes().toArray()).map((i) => JSON.stringify(i.key));
+        expect(await keys("messages")).toContain(JSON.stringify({ channel_id: 1, seq: 1 }));
+        const teams = await keys("teams");
+        expect(teams).toContain(JSON.stringify({ members: 1, _id: 1 }));
+        expect(teams).toContain(JSON.stringify({ meta_tags: 1 }));
+      } finally {
+        await s.close();
+      }
+    });
+
+    test("documents: ObjectId _id, Date doc/ts; optional fields absent when unset", async () => {
+      const s = await freshStore();
+      try {
+        const t = newTeam(objectId(), "a@x.dev", { name: "No icon" });
+        await s.create(t);
+        const got = (await s.get(t.id))!;
+        expect(got).toEqual(t);
+        expect("icon" in got).toBe(false);
+        const raw = (await s.db.collection("teams").findOne({}))!;
+        expect(raw._id.constructor.name).toBe("ObjectId");
+        expect(raw.doc).toBeInstanceOf(Date);
+
+        const ch = objectId();
+        const plain = message(ch, 1);
+        const keyed = message(ch, 2, { client_msg_id: "c-1", to: "b@x.dev" });
+        await s.insertMany([plain, keyed]);
+        const [one, two] = await s.since(ch, undefined, 0, 10);
+        expect(one).toEqual(plain);
+        expect("client_msg_id" in one!).toBe(false);
+        expect(two).toEqual(keyed);
+        const rawMsg = (await s.db.collection("messages").findOne({ seq: 1 }))!;
+        expect(rawMsg._id.toHexString()).toBe(plain.id);
+      } finally {
+        await s.close();
+      }
+    });
+
+    test("insertMany stores the new messages of a batch that partly exists", async () => {
+      const s = await freshStore();
+      try {
+        const ch = objectId();
+        const old = [message(ch, 1), message(ch, 2)];
+        await s.insertMany(old);
+        await s.insertMany([old[0]!, message(ch, 3), old[1]!, message(ch, 4)]);
+        expect((await s.since(ch, undefined, 0, 10)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+      } finally {
+        await s.close();
+      }
+    });
+
+    test("a malformed team id is absent, a malformed cursor is a validation error", async () => {
+      const s = await freshStore();
+      try {
+        expect(await s.get("not-an-id")).toBeNull();
+        await expect(s.listForUser("a@x.dev", { after: "nope", limit: 5 })).rejects.toMatchObject({ code: "validation" });
+      } finally {
+        await s.close();
+      }
+    });
+  });
+}

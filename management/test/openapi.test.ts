@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import SwaggerParser from "@apidevtools/swagger-parser";
+import { backends, createHarness, type Harness } from "./harness";
+
+describe("OpenAPI document", () => {
+  let h: Harness;
+  let doc: any;
+  beforeAll(async () => {
+    h = await createHarness(backends[0]!);
+    const r = await h.call("GET", "/v1/openapi.json");
+    expect(r.status).toBe(200);
+    doc = r.json;
+  });
+  afterAll(() => h.close());
+
+  test("is a valid OpenAPI 3 document (swagger-parser)", async () => {
+    expect(doc.openapi).toStartWith("3.");
+    const api = await SwaggerParser.validate(structuredClone(doc));
+    expect(api.info.title).toBe("Chat management API");
+  });
+
+  test("the validator is not a rubber stamp", async () => {
+    const broken = structuredClone(doc);
+    broken.paths["/v1/teams"].post.responses = { "201": { content: {} } }; // a response without its required description
+    await expect(SwaggerParser.validate(broken)).rejects.toThrow();
+  });
+
+  test("documents every served route with its responses, errors and security", () => {
+    const hidden = ["/v1/objects/", "/v1/docs"];
+    const served = h.app.routes
+      .filter((r) => !hidden.some((p) => r.path.startsWith(p)))
+      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m} ${p}`));
+    expect(documented.sort()).toEqual(served.sort());
+    const open = ["/v1/health", "/v1/ready", "/v1/metrics", "/v1/openapi.json"];
+    for (const [path, ops] of Object.entries<any>(doc.paths))
+      for (const [method, op] of Object.entries<any>(ops)) {
+        const where = `${method} ${path}`;
+        expect({ where, summary: typeof op.summary }).toEqual({ where, summary: "string" });
+        expect(Object.keys(op.responses).some((s) => s.startsWith("2") || s === "302")).toBe(true);
+        if (open.includes(path)) expect({ where, security: op.security }).toEqual({ where, security: [] });
+        else {
+          expect({ where, security: op.security }).toEqual({ where, security: undefined }); // the document-wide bearer requirement
+          expect({ where, has401: "401" in op.responses }).toEqual({ where, has401: true });
+        }
+      }
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.securitySchemes.bearer.scheme).toBe("bearer");
+  });
+
+  test("request schemas are the ones enforced: closed objects with the protocol's limits", () => {
+    const body = (p: string, m: string) => doc.paths[p][m].requestBody.content["application/json"].schema;
+    const create = body("/v1/teams", "post");
+    expect(create.additionalProperties).toBe(false);
+    expect(create.properties.name.maxLength).toBe(100);
+    expect(create.properties.meta_tags.maxItems).toBe(20);
+    expect(body("/v1/teams/{id}/attachments", "post").required.sort()).toEqual(["content_type", "filename", "size", "type"]);
+    const params = doc.paths["/v1/teams/{id}/members/{user_id}"].delete.parameters.map((p: any) => [p.name, p.in]);
+    expect(params).toEqual([["id", "path"], ["user_id", "path"]]);
+  });
+
+  test("the docs page is served and reads the document", async () => {
+    const r = await h.call("GET", "/v1/docs");
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("text/html");
+    expect(r.text).toContain("openapi.json");
+  });
+});

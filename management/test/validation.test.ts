@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SignJWT } from "jose";
+import { objectId } from "@chat/common/ids";
+import type { Team } from "@chat/common/teams";
+import { backends, createHarness, reportSkippedBackends, type Harness, type Reply } from "./harness";
+
+const NE = { $ne: null };
+const expectEnvelope = (r: Reply, status: number, code: string) => {
+  expect({ status: r.status, code: r.json?.error?.code, hasMessage: typeof r.json?.error?.message === "string" }).toEqual({ status, code, hasMessage: true });
+  expect(r.headers.get("content-type")).toStartWith("application/json");
+};
+
+for (const backend of backends) {
+  describe(`request validation (${backend.name})`, () => {
+    let h: Harness;
+    let S: string;
+    let U: string;
+    let team: Team;
+    let T: string;
+    beforeAll(async () => {
+      h = await createHarness(backend);
+      S = h.user("super");
+      U = h.user("user");
+      team = await h.seedTeam({ super_admin: S, members: [U], meta_tags: ["alpha"] });
+      T = `/v1/teams/${team.id}`;
+    });
+    afterAll(() => h.close());
+
+    /** Every route that takes a body, with a valid body to vary. */
+    const bodies = () => [
+      { method: "POST", path: "/v1/teams", body: { name: "Valid", icon: "https://x.dev/i.png", meta_tags: ["a"] } },
+      { method: "PATCH", path: T, body: { name: "Valid", icon: "https://x.dev/i.png", meta_tags: ["a"] } },
+      { method: "POST", path: `${T}/members`, body: { user_id: "someone@x.dev" } },
+      { method: "POST", path: `${T}/admins`, body: { user_id: U } },
+      { method: "POST", path: `${T}/leave`, body: { successor: U } },
+      { method: "POST", path: `${T}/attachments`, body: { type: "image", content_type: "image/png", size: 10, filename: "a.png" } },
+    ];
+
+    test("unknown fields in any body are refused with 400", async () => {
+      for (const b of bodies()) {
+        const r = await h.call(b.method, b.path, { as: S, body: { ...b.body, extra: 1 } });
+        expectEnvelope(r, 400, "validation");
+        expect(r.json.error.message).toContain("extra");
+      }
+      // Nothing changed: no request got through half-validated.
+      expect((await h.store.get(team.id))!.version).toBe(team.version);
+    });
+
+    test("an operator object in any body field is refused with 400", async () => {
+      for (const b of bodies())
+        for (const field of Object.keys(b.body)) {
+          const r = await h.call(b.method, b.path, { as: S, body: { ...b.body, [field]: NE } });
+          expectEnvelope(r, 400, "validation");
+        }
+      expect((await h.store.get(team.id))!.version).toBe(team.version);
+    });
+
+    test("an operator in any query parameter is refused with 400", async () => {
+      const queries = [
+        ["/v1/teams", ["q", "tag", "cursor", "limit"]],
+        [`${T}/messages`, ["before", "limit"]],
+      ] as const;
+      for (const [path, keys] of queries)
+        for (const k of keys) {
+          // qs-style objects, and JSON text where the parameter is typed (the name filter `q` takes any text literally).
+          expectEnvelope(await h.call("GET", `${path}?${k}[$ne]=1`, { as: S }), 400, "validation");
+          if (k !== "q") expectEnvelope(await h.call("GET", `${path}?${k}=${encodeURIComponent(JSON.stringify(NE))}`, { as: S }), 400, "validation");
+        }
+      const literal = await h.call("GET", `/v1/teams?q=${encodeURIComponent('{"$ne":null}')}`, { as: S });
+      expect([literal.status, literal.json.data]).toEqual([200, []]);
+    });
+
+    test("an operator in any path parameter is refused with 400", async () => {
+      const ne = encodeURIComponent(JSON.stringify(NE));
+      for (const [method, path] of [
+        ["GET", `/v1/teams/${ne}`],
+        ["PATCH", `/v1/teams/${ne}`],
+        ["DELETE", `/v1/teams/${ne}`],
+        ["GET", `/v1/teams/${ne}/messages`],
+        ["DELETE", `${T}/members/${ne}`],
+        ["DELETE", `${T}/admins/${ne}`],
+        ["GET", `/v1/attachments/${ne}/${objectId()}`],
+        ["GET", `/v1/attachments/${team.id}/${ne}`],
+      ] as const) {
+        const r = await h.call(method, path, { as: S, body: method === "PATCH" ? { name: "x" } : undefined });
+        expectEnvelope(r, 400, "validation");
+      }
+    });
+
+    test("oversize and malformed values are refused with 400", async () => {
+      const cases: [string, string, unknown][] = [
+        ["POST", "/v1/teams", { name: "" }],
+        ["POST", "/v1/teams", { name: "x".repeat(101) }],
+        ["POST", "/v1/teams", { name: "   " }],
+        ["POST", "/v1/teams", { name: "line\nbreak" }],
+        ["POST", "/v1/teams", { name: "ok", meta_tags: Array.from({ length: 21 }, (_, i) => `t${i}`) }],
+        ["POST", "/v1/teams", { name: "ok", meta_tags: ["x".repeat(33)] }],
+        ["POST", "/v1/teams", { name: "ok", meta_tags: ["Upper"] }],
+        ["POST", "/v1/teams", { name: "ok", meta_tags: [""] }],
+        ["POST", "/v1/teams", { name: "ok", meta_tags: "alpha" }],
+        ["POST", "/v1/teams", { name: "ok", icon: "javascript:alert(1)" }],
+        ["POST", "/v1/teams", { name: "ok", icon: `https://x.dev/${"a".repeat(2048)}` }],
+        ["PATCH", T, { name: "x".repeat(101) }],
+        ["PATCH", T, { meta_tags: ["bad tag"] }],
+        ["POST", `${T}/members`, { user_id: `${"u".repeat(315)}@x.dev` }],
+        ["POST", `${T}/members`, { user_id: "" }],
+        ["POST", `${T}/members`, { user_id: "has space@x.dev" }],
+        ["POST", `${T}/members`, { user_id: "*" }],
+        ["POST", `${T}/members`, {}],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "image/png", size: 10, filename: "f".repeat(1025) }],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "image/png", size: 0, filename: "a.png" }],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "image/png", size: 1.5, filename: "a.png" }],
+        ["POST", `${T}/attachments`, { type: "sticker", content_type: "image/png", size: 10, filename: "a.png" }],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "image", size: 10, filename: "a.png" }],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "image/png; charset=x", size: 10, filename: "a.png" }],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "text/html", size: 10, filename: "a.html" }],
+        ["POST", `${T}/attachments`, { type: "file", content_type: "text/html", size: 10, filename: "" }],
+      ];
+      for (const [method, path, body] of cases) {
+        const r = await h.call(method, path, { as: S, body });
+        if (r.status !== 400) throw new Error(`${method} ${path} ${JSON.stringify(body).slice(0, 80)} -> ${r.status}`);
+        expectEnvelope(r, 400, "validation");
+      }
+      for (const q of ["q=" + "x".repeat(101), "limit=101", "limit=0", "limit=abc", "limit=1.5", "cursor=zz", "tag=UP"])
+        expectEnvelope(await h.call("GET", `/v1/teams?${q}`, { as: S }), 400, "validation");
+      for (const q of ["before=0", "before=-1", "before=1.5", "limit=101", "limit=0"]) expectEnvelope(await h.call("GET", `${T}/messages?${q}`, { as: S }), 400, "validation");
+      expectEnvelope(await h.call("DELETE", `${T}/members/${"u".repeat(321)}`, { as: S }), 400, "validation");
+      expectEnvelope(await h.call("GET", "/v1/teams/507F191E810C19729DE860EA", { as: S }), 400, "validation");
+      expect((await h.store.get(team.id))!.version).toBe(team.version);
+    });
+
+    test("an attachment over LIMIT_ATTACHMENT_BYTES is 413", async () => {
+      const limit = h.config.limits.attachmentBytes;
+      const r = await h.call("POST", `${T}/attachments`, { as: U, body: { type: "video", content_type: "video/mp4", size: limit + 1, filename: "big.mp4" } });
+      expectEnvelope(r, 413, "too_large");
+      const atLimit = await h.call("POST", `${T}/attachments`, { as: U, body: { type: "video", content_type: "video/mp4", size: limit, filename: "ok.mp4" } });
+      expect(atLimit.status).toBe(201);
+    });
+
+    test("bad JSON, empty and non-object bodies are refused with 400", async () => {
+      for (const b of bodies()) {
+        for (const raw of ["{bad", '{"name": "x",}', "", "null", "[]", '"text"', "42"]) {
+          if (b.path.endsWith("/leave") && raw === "") continue; // leaving takes no body
+          const r = await h.call(b.method, b.path, { as: S, raw });
+          if (r.status !== 400) throw new Error(`${b.method} ${b.path} ${JSON.stringify(raw)} -> ${r.status} ${r.text}`);
+          expectEnvelope(r, 400, "validation");
+        }
+        const form = await h.call(b.method, b.path, { as: S, raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+        expectEnvelope(form, 400, "validation");
+      }
+      // Malformed JSON never counts as "no successor": the super_admin is still there.
+      expect((await h.store.get(team.id))!.members).toContain(S);
+    });
+
+    test("leave takes no body, an empty body or an empty object", async () => {
+      for (const c of [{ raw: undefined }, { raw: "" }, { raw: "{}" }, { raw: "  {}  " }]) {
+        const t = await h.seedTeam({ super_admin: S, members: [U] });
+        const r = await h.call("POST", `/v1/teams/${t.id}/leave`, { as: U, raw: c.raw });
+        expect([r.status, r.json.data?.members]).toEqual([200, [S]]);
+      }
+    });
+
+    test("tokens: missing, malformed, wrongly signed, expired or alg:none are 401", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const sign = (secret: string, exp: number) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(S).setExpirationTime(exp).sign(new TextEncoder().encode(secret));
+      const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: S, exp: now + 60 })).toString("base64url")}.`;
+      for (const token of [undefined, "garbage", await sign("another-secret-".padEnd(48, "y"), now + 60), await sign("test-secret-".padEnd(48, "x"), now - 60), none]) {
+        const r = await h.call("GET", `/v1/teams/${team.id}`, { token, headers: token ? {} : { authorization: "Basic abc" } });
+        expectEnvelope(r, 401, "unauthenticated");
+      }
+    });
+
+    test("unknown routes are 404 in the envelope", async () => {
+      expectEnvelope(await h.call("GET", "/v1/nope", { as: S }), 404, "not_found");
+      expectEnvelope(await h.call("PUT", T, { as: S, body: {} }), 404, "not_found");
+    });
+  });
+}
+reportSkippedBackends("request validation");

@@ -1,0 +1,236 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { setDefaultTimeout } from "bun:test";
+import { signDevToken } from "@chat/common/auth";
+
+// End-to-end tests start processes and wait on real sockets; each wait has its own deadline.
+setDefaultTimeout(30_000);
+
+export const SECRET = "e2e-secret-".padEnd(48, "x");
+const ROOT = join(import.meta.dir, "..");
+const children = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+/** A chat server under test: the standalone process, or the distributed stack named by E2E_BASE_URL. */
+export interface Target {
+  base: string; // http://host:port
+  ws: string; // ws://host:port/v1/ws
+  token(user: string, ttl?: number): Promise<string>;
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
+  restart(): Promise<void>;
+  logs: string[];
+}
+
+/** Starts `bun standalone/main.ts` on a free port with its own DATA_DIR and waits for its "listening" line. */
+export async function startStandalone(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), "chat-e2e-"))): Promise<Target> {
+  const logs: string[] = [];
+  let proc: Subprocess<"ignore", "pipe", "inherit">;
+  let port = 0;
+  const spawn = async () => {
+    proc = Bun.spawn(["bun", "standalone/main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: "info", ...env },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    children.add(proc);
+    void proc.exited.then(() => children.delete(proc));
+    port = await waitForListening(proc, logs);
+  };
+  await spawn();
+  const target: Target = {
+    get base() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get ws() {
+      return `ws://127.0.0.1:${port}/v1/ws`;
+    },
+    token: (user, ttl) => signDevToken(SECRET, user, ttl),
+    async stop(signal = "SIGTERM") {
+      proc.kill(signal);
+      await proc.exited;
+    },
+    async restart() {
+      await spawn();
+    },
+    logs,
+  };
+  return target;
+}
+
+async function waitForListening(proc: Subprocess<"ignore", "pipe", "inherit">, logs: string[]): Promise<number> {
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening:\n${logs.join("\n")}`);
+    buf += decoder.decode(value, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      logs.push(line);
+      if (line.includes('"msg":"listening"')) {
+        const port = Number(/:(\d+)$/.exec(JSON.parse(line).url)![1]);
+        // keep draining stdout so the child never blocks on a full pipe
+        void (async () => {
+          for (;;) {
+            const r = await reader.read();
+            if (r.done) return;
+            for (const l of decoder.decode(r.value, { stream: true }).split("\n")) if (l) logs.push(l);
+            if (logs.length > 5000) logs.splice(0, logs.length - 5000);
+          }
+        })();
+        return port;
+      }
+    }
+  }
+}
+
+/** The distributed stack when E2E_BASE_URL is set (it cannot be restarted from here). */
+export function remoteTarget(base: string, secret: string): Target {
+  return {
+    base,
+    ws: base.replace(/^http/, "ws") + "/v1/ws",
+    token: (user, ttl) => signDevToken(secret, user, ttl),
+    stop: async () => {},
+    restart: async () => {},
+    logs: [],
+  };
+}
+
+export async function api(t: Target, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(t.base + path, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    redirect: "manual",
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed };
+}
+
+export type Frame = Record<string, any>;
+
+/** A WebSocket client that queues every frame and lets a test await the next one matching a predicate. */
+export class Client {
+  readonly frames: Frame[] = [];
+  private cursor = 0;
+  private waiters: (() => void)[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private closeWaiters: (() => void)[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.addEventListener("message", (e) => {
+      this.frames.push(JSON.parse(String(e.data)));
+      for (const w of this.waiters.splice(0)) w();
+    });
+    ws.addEventListener("close", (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+      for (const w of [...this.waiters.splice(0), ...this.closeWaiters.splice(0)]) w();
+    });
+  }
+
+  /** Opens a socket and waits for its `ready` frame. */
+  static async connect(t: Target, token: string, query = "", via: "header" | "query" = "header"): Promise<Client> {
+    const url = via === "query" ? `${t.ws}?access_token=${encodeURIComponent(token)}${query ? "&" + query : ""}` : `${t.ws}${query ? "?" + query : ""}`;
+    const ws = via === "header" ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } } as any) : new WebSocket(url);
+    const c = new Client(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(), { once: true });
+      ws.addEventListener("error", () => reject(new Error("websocket failed to open")), { once: true });
+    });
+    const ready = await c.next((f) => f.event === "ready");
+    if (!ready) throw new Error("no ready frame");
+    return c;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** The next frame (after those already taken) matching `pred`; frames before it that don't match are skipped. */
+  async next(pred: (f: Frame) => boolean = () => true, timeoutMs = 10_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (this.cursor < this.frames.length) {
+        const f = this.frames[this.cursor++]!;
+        if (pred(f)) return f;
+      }
+      if (this.closed) throw new Error(`socket closed (${this.closed.code}) while waiting`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The first frame ever received matching `pred`, waiting for it if needed; independent of `next`'s cursor. */
+  async find(pred: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    let scanned = 0;
+    for (;;) {
+      for (; scanned < this.frames.length; scanned++) if (pred(this.frames[scanned]!)) return this.frames[scanned]!;
+      if (this.closed) throw new Error(`socket closed (${this.closed.code}) while waiting`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends and waits for this message's ack (or error) by client_msg_id. */
+  async request(frame: Frame & { client_msg_id: string }): Promise<Frame> {
+    this.send(frame);
+    return this.find((f) => (f.event === "ack" || f.event === "error") && f.client_msg_id === frame.client_msg_id);
+  }
+
+  messages(channel?: string): Frame[] {
+    return this.frames.filter((f) => f.event === "message" && (!channel || f.channel_id === channel));
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const p = new Promise<void>((r) => this.closeWaiters.push(r));
+    this.ws.close();
+    return p;
+  }
+
+  waitClosed(): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((r) => this.closeWaiters.push(() => r(this.closed!)));
+  }
+}
+
+let seq = 0;
+export const uniqueUser = (name: string) => `${name}-${Date.now().toString(36)}-${++seq}@e2e.dev`;
+
+export async function createTeam(t: Target, owner: string, members: string[] = [], name = "Team"): Promise<string> {
+  const tok = await t.token(owner);
+  const res = await api(t, "POST", "/v1/teams", tok, { name });
+  if (res.status !== 201) throw new Error(`create team: ${res.status} ${JSON.stringify(res.body)}`);
+  for (const m of members) {
+    const r = await api(t, "POST", `/v1/teams/${res.body.data.id}/members`, tok, { user_id: m });
+    if (r.status !== 201) throw new Error(`add member: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return res.body.data.id;
+}
