@@ -1,8 +1,9 @@
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { openAdapters } from "@chat/common/adapters/index";
 import { createVerifier, ensureDevSecret } from "@chat/common/auth";
-import { ConfigError, loadConfig, type Config } from "@chat/common/config";
-import { configureLogging, log } from "@chat/common/log";
+import type { Config } from "@chat/common/config";
+import { log } from "@chat/common/log";
+import { runMain } from "@chat/common/service-main";
 import { createMetrics } from "@chat/common/metrics";
 import { createController } from "@chat/controller/service";
 import { createManagementApp } from "@chat/management/app";
@@ -79,22 +80,4 @@ export async function startStandalone(config: Config) {
   };
 }
 
-if (import.meta.main) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(2);
-  }
-  configureLogging({ level: config.logLevel });
-  const app = await startStandalone(config);
-  let stopping = false;
-  for (const sig of ["SIGINT", "SIGTERM"] as const)
-    process.on(sig, async () => {
-      if (stopping) return;
-      stopping = true;
-      await app.stop();
-      process.exit(0);
-    });
-}
+if (import.meta.main) await runMain("standalone", startStandalone);

@@ -46,6 +46,7 @@ export const Settings = Type.Object({
   S3_SECRET_ACCESS_KEY: Str("S3 secret key"),
   S3_FORCE_PATH_STYLE: Type.Boolean({ default: true }),
 
+  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "controller: HTTP/1.1 port for /v1/health, /v1/ready, /v1/metrics" })),
   RELAY_ID: Str("relay identity (default: host-pid)"),
   CONTROLLER_URLS: Str("relay: comma-separated controller base URLs (http://host:port)"),
   CONTROLLER_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "shared secret relays present to controllers" })),
@@ -102,6 +103,7 @@ export interface Config {
   kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
   mongo?: { url: string; db: string };
   s3?: { endpoint: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  opsPort?: number;
   relayId: string;
   controllerUrls: string[];
   controllerToken?: string;
@@ -148,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           forcePathStyle: s.S3_FORCE_PATH_STYLE,
         }
       : undefined,
+    opsPort: s.OPS_PORT,
     relayId: s.RELAY_ID ?? `${hostname()}-${process.pid}`,
     controllerUrls: list(s.CONTROLLER_URLS),
     controllerToken: s.CONTROLLER_TOKEN,

@@ -1,7 +1,8 @@
 import { openAdapters } from "@chat/common/adapters/index";
 import { createVerifier } from "@chat/common/auth";
-import { ConfigError, loadConfig, type Config } from "@chat/common/config";
-import { configureLogging, log } from "@chat/common/log";
+import type { Config } from "@chat/common/config";
+import { log } from "@chat/common/log";
+import { requireDistributed, runMain } from "@chat/common/service-main";
 import { createMetrics } from "@chat/common/metrics";
 import { createManagementApp } from "./app";
 
@@ -38,22 +39,4 @@ export async function startManagement(config: Config) {
   };
 }
 
-if (import.meta.main) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(2);
-  }
-  configureLogging({ level: config.logLevel });
-  const service = await startManagement(config);
-  let stopping = false;
-  for (const sig of ["SIGINT", "SIGTERM"] as const)
-    process.on(sig, async () => {
-      if (stopping) return;
-      stopping = true;
-      await service.stop();
-      process.exit(0);
-    });
-}
+if (import.meta.main) await runMain("management", startManagement, requireDistributed("kafka", "mongo"));

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The distributed topology on loopback: Kafka + FerretDB + versitygw (scripts/infra), 2 controllers,
+# 2 relays, 1 management, nginx in front on :8088.
+#   eval "$(scripts/dist.sh start)"   # prints the env a client needs (E2E_BASE_URL, AUTH_JWT_SECRET, ...)
+#   scripts/dist.sh stop
+set -euo pipefail
+SVC=dist
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/infra/lib.sh"
+DIST="$INFRA_STATE/dist"
+mkdir -p "$DIST"
+
+# Dev-only secrets, generated once per state dir (never in the repo).
+secret() { [ -s "$DIST/$1" ] || (umask 077 && head -c 36 /dev/urandom | base64 | tr -d '\n/+=' >"$DIST/$1"); cat "$DIST/$1"; }
+
+start_service() { # NAME PORT ENV... -- CMD...
+  local name=$1 ready_url=$2; shift 2
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  pid_alive "$DIST/$name.pid" && { log "$name already running"; return; }
+  # the trailing argument marks the process as ours for pid_alive (it checks the command line)
+  start_bg "$DIST/$name.pid" "$DIST/$name.log" env "${envs[@]}" "$@" "--state=$INFRA_STATE"
+  wait_for 60 "$DIST/$name.pid" "$DIST/$name.log" curl -fsS "$ready_url" || die "$name did not become ready"
+  log "$name ready"
+}
+
+start() {
+  eval "$("$ROOT/scripts/infra/up.sh")"
+  local common=(KAFKA_BROKERS="$KAFKA_BROKERS" MONGODB_URL="$MONGODB_URL" S3_ENDPOINT="$S3_ENDPOINT" S3_BUCKET="$S3_BUCKET"
+    S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" S3_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" S3_FORCE_PATH_STYLE=true S3_REGION="$S3_REGION"
+    AUTH_JWT_SECRET="$(secret jwt)" CONTROLLER_TOKEN="$(secret controller)" HOST=127.0.0.1 LOG_LEVEL="${LOG_LEVEL:-info}"
+    KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}" DATA_DIR="$DIST/data")
+  cd "$ROOT"
+  for i in 1 2; do
+    start_service "controller$i" "http://127.0.0.1:905$i/v1/ready" "${common[@]}" PORT="5005$i" OPS_PORT="905$i" -- bun controller/src/main.ts
+  done
+  for i in 1 2; do
+    start_service "relay$i" "http://127.0.0.1:818$i/v1/ready" "${common[@]}" PORT="818$i" RELAY_ID="relay$i" \
+      CONTROLLER_URLS="http://127.0.0.1:50051,http://127.0.0.1:50052" -- bun relay/src/main.ts
+  done
+  start_service management "http://127.0.0.1:8190/v1/ready" "${common[@]}" PORT=8190 PUBLIC_URL="http://127.0.0.1:${NGINX_PORT:-8088}" -- bun management/src/main.ts
+  "$ROOT/scripts/infra/nginx.sh" install >&2
+  "$ROOT/scripts/infra/nginx.sh" start >&2
+  wait_for 30 "$INFRA_STATE/nginx/nginx.pid" "$INFRA_STATE/nginx/error.log" curl -fsS "http://127.0.0.1:${NGINX_PORT:-8088}/v1/ready" || die "nginx not ready"
+  cat <<ENV
+export E2E_BASE_URL=http://127.0.0.1:${NGINX_PORT:-8088}
+export AUTH_JWT_SECRET=$(secret jwt)
+ENV
+  log "distributed stack up behind http://127.0.0.1:${NGINX_PORT:-8088} (logs: $DIST)"
+}
+
+stop() {
+  "$ROOT/scripts/infra/nginx.sh" stop >&2 || true
+  for name in management relay1 relay2 controller1 controller2; do SVC=$name stop_pid "$DIST/$name.pid" 20 || true; done
+  "$ROOT/scripts/infra/down.sh" >&2 || true
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 {start|stop}" >&2; exit 2 ;;
+esac
