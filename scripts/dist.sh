@@ -26,7 +26,9 @@ start_service() { # NAME PORT ENV... -- CMD...
 }
 
 start() {
-  eval "$("$ROOT/scripts/infra/up.sh")"
+  local infra_env
+  infra_env=$("$ROOT/scripts/infra/up.sh")
+  eval "$infra_env"
   local common=(KAFKA_BROKERS="$KAFKA_BROKERS" MONGODB_URL="$MONGODB_URL" S3_ENDPOINT="$S3_ENDPOINT" S3_BUCKET="$S3_BUCKET"
     S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" S3_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" S3_FORCE_PATH_STYLE=true S3_REGION="$S3_REGION"
     AUTH_JWT_SECRET="$(secret jwt)" CONTROLLER_TOKEN="$(secret controller)" HOST=127.0.0.1 LOG_LEVEL="${LOG_LEVEL:-info}"
@@ -43,6 +45,7 @@ start() {
   "$ROOT/scripts/infra/nginx.sh" install >&2
   "$ROOT/scripts/infra/nginx.sh" start >&2
   wait_for 30 "$INFRA_STATE/nginx/nginx.pid" "$INFRA_STATE/nginx/error.log" curl -fsS "http://127.0.0.1:${NGINX_PORT:-8088}/v1/ready" || die "nginx not ready"
+  echo "$infra_env"
   cat <<ENV
 export E2E_BASE_URL=http://127.0.0.1:${NGINX_PORT:-8088}
 export AUTH_JWT_SECRET=$(secret jwt)

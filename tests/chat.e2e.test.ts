@@ -277,3 +277,13 @@ describe("resume", () => {
     await Promise.all([a1, b1].map((c) => c.close()));
   });
 });
+
+test("a team created while connected is joined live by the creator's sockets", async () => {
+  const a = uniqueUser("a");
+  const c = await Client.connect(t, await t.token(a));
+  const team = await createTeam(t, a);
+  expect(await c.find((f) => f.event === "member_joined" && f.channel_id === team)).toMatchObject({ user: a, by: a });
+  const ack = await c.request(text(team, "first!", { client_msg_id: cmid() }));
+  expect(await c.find((f) => f.event === "message" && f.id === ack.id)).toMatchObject({ data: "first!" });
+  await c.close();
+});

@@ -24,6 +24,8 @@ export class TeamService {
   async create(creator: string, fields: { name: string; icon?: string; meta_tags?: string[] }): Promise<Team> {
     const team = newTeam(objectId(), creator, fields);
     await this.teams.create(team);
+    // The creator's open sockets join the new team live, like any added member's.
+    await this.publish(team.id, [JSON.stringify({ kind: "member_joined", channel_id: team.id, user: creator, by: creator, ts: team.doc })]);
     return team;
   }
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The project's whole test run (README's test command; .ci/run calls it):
+#   1. typecheck, and the generated protobuf code is fresh
+#   2. unit + contract tests on the embedded adapters + end-to-end tests against a standalone process
+#   3. real Kafka 4.1 / FerretDB (MongoDB wire) / versitygw (S3), installed from registries: every adapter's
+#      contract suite and the management tests run against them
+#   4. the distributed topology (2 controllers, 2 relays, management, nginx): the end-to-end suite through nginx
+# TEST_INFRA=0 stops after step 2 (no Java/Go needed). Everything started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export INFRA_STATE=${INFRA_STATE:-/tmp/chat-infra-test}
+results=$(mktemp)
+started=0
+
+phase() { printf '\n==> %s\n' "$*"; }
+# run_bun LABEL ARGS... — bun test, its output kept for the totals
+run_bun() {
+  local label=$1 out; shift
+  out=$(mktemp)
+  phase "$label"
+  local rc=0
+  bun test "$@" 2>&1 | tee "$out" | grep -v '^{"time"' || rc=${PIPESTATUS[0]}
+  # bun prints " N pass", " N skip", " N fail" at the end of a run
+  awk -v l="$label" '/^ *[0-9]+ pass$/{p=$1} /^ *[0-9]+ skip$/{s=$1} /^ *[0-9]+ fail$/{f=$1} END{print l, p+0, f+0, s+0}' "$out" >>"$results"
+  rm -f "$out"
+  return "$rc"
+}
+cleanup() {
+  if ((started)); then phase "stopping the distributed stack"; "$ROOT/scripts/dist.sh" stop >/dev/null 2>&1 || true; fi
+  if [ -s "$results" ]; then
+    awk '{p+=$2; f+=$3; s+=$4; printf "  %-40s %4d passed, %d failed, %d skipped\n", $1, $2, $3, $4} END{printf "\n%d passed, %d failed, %d skipped\n", p, f, s}' "$results"
+  fi
+  rm -f "$results"
+}
+trap cleanup EXIT
+
+phase "typecheck and generated code"
+bun x tsc --noEmit -p .
+bun run --silent proto:gen >/dev/null
+git diff --exit-code --stat -- proto/gen || { echo "proto/gen is stale: run 'bun run proto:gen' and commit" >&2; exit 1; }
+
+run_bun embedded
+
+[ "${TEST_INFRA:-1}" = 0 ] && exit 0
+
+phase "starting real infrastructure and the distributed stack (cached installs)"
+rm -rf "$INFRA_STATE"
+started=1
+t0=$SECONDS
+eval "$(scripts/dist.sh start)"
+echo "infrastructure and services ready in $((SECONDS - t0))s"
+
+run_bun real-infra common management
+run_bun distributed-e2e tests

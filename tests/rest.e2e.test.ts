@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Client, api, createTeam, uniqueUser, type Target } from "./harness";
+import { openTarget } from "./target";
+
+let t: Target;
+beforeAll(async () => {
+  t = await openTarget();
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+test("history pages newest first with a seq cursor, through the public port", async () => {
+  const a = uniqueUser("a");
+  const team = await createTeam(t, a);
+  const c = await Client.connect(t, await t.token(a));
+  const acks: any[] = [];
+  for (let i = 0; i < 7; i++) acks.push(await c.request({ channel_id: team, to: "*", type: "text", data: `h${i}`, client_msg_id: `h-${i}` }));
+  // Delivery implies persistence (controllers store before they publish): then history has it.
+  await c.find((f) => f.event === "message" && f.id === acks[6].id);
+  const tok = await t.token(a);
+  const p1 = await api(t, "GET", `/v1/teams/${team}/messages?limit=3`, tok);
+  expect(p1.status).toBe(200);
+  expect(p1.body.data.map((m: any) => m.data)).toEqual(["h6", "h5", "h4"]);
+  const p2 = await api(t, "GET", `/v1/teams/${team}/messages?limit=3&before=${p1.body.next}`, tok);
+  expect(p2.body.data.map((m: any) => m.data)).toEqual(["h3", "h2", "h1"]);
+  expect(p1.body.data[0]).toMatchObject({ id: acks[6].id, seq: acks[6].seq, from: a, to: "*", type: "text" });
+  expect((await api(t, "GET", `/v1/teams/${team}/messages`, await t.token(uniqueUser("x")))).status).toBe(403);
+  await c.close();
+});
+
+test("attachment round-trip: upload by presigned URL, message referencing it, member download, outsider refused", async () => {
+  const [a, b, out] = [uniqueUser("a"), uniqueUser("b"), uniqueUser("out")];
+  const team = await createTeam(t, a, [b]);
+  const bytes = new TextEncoder().encode("%PDF-1.4 fake pdf bytes ".repeat(100));
+  const created = await api(t, "POST", `/v1/teams/${team}/attachments`, await t.token(a), { type: "file", content_type: "application/pdf", size: bytes.length, filename: "report.pdf" });
+  expect(created.status).toBe(201);
+  const { attachment_id, upload_url, upload_headers } = created.body.data;
+  expect(attachment_id).toMatch(new RegExp(`^${team}/[0-9a-f]{24}$`));
+  const put = await fetch(upload_url, { method: "PUT", headers: upload_headers, body: bytes });
+  expect(put.status).toBeLessThan(300);
+
+  const a1 = await Client.connect(t, await t.token(a));
+  const b1 = await Client.connect(t, await t.token(b));
+  const ack = await a1.request({ channel_id: team, to: "*", type: "file", data: attachment_id, client_msg_id: "att-1" });
+  expect(ack.event).toBe("ack");
+  const m = await b1.find((f) => f.event === "message" && f.id === ack.id);
+  expect(m.data).toBe(attachment_id);
+  const other = await createTeam(t, a);
+  const foreign = await a1.request({ channel_id: other, to: "*", type: "file", data: attachment_id, client_msg_id: "att-2" });
+  expect(foreign).toMatchObject({ event: "error", code: "invalid_message" }); // an attachment of another team
+
+  const get = await api(t, "GET", `/v1/attachments/${m.data}`, await t.token(b));
+  expect(get.status).toBe(302);
+  const location = (await fetch(`${t.base}/v1/attachments/${m.data}`, { headers: { authorization: `Bearer ${await t.token(b)}` }, redirect: "manual" })).headers.get("location")!;
+  const download = await fetch(new URL(location, t.base));
+  expect(download.status).toBe(200);
+  expect(new Uint8Array(await download.arrayBuffer())).toEqual(bytes);
+  expect((await api(t, "GET", `/v1/attachments/${m.data}`, await t.token(out))).status).toBe(403);
+  await Promise.all([a1.close(), b1.close()]);
+});
