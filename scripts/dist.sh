@@ -19,6 +19,9 @@ start_service() { # NAME PORT ENV... -- CMD...
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
   pid_alive "$DIST/$name.pid" && { log "$name already running"; return; }
+  (umask 077 && printf '%s\n' "${envs[@]}" >"$DIST/$name.env") # holds dev secrets
+  echo "$ready_url" >"$DIST/$name.ready"
+  echo "$*" >"$DIST/$name.cmd"
   # the trailing argument marks the process as ours for pid_alive (it checks the command line)
   start_bg "$DIST/$name.pid" "$DIST/$name.log" env "${envs[@]}" "$@" "--state=$INFRA_STATE"
   wait_for 60 "$DIST/$name.pid" "$DIST/$name.log" curl -fsS "$ready_url" || die "$name did not become ready"
@@ -53,6 +56,15 @@ ENV
   log "distributed stack up behind http://127.0.0.1:${NGINX_PORT:-8088} (logs: $DIST)"
 }
 
+# restart NAME: SIGTERM one service and start it again with the environment it had (for failure tests).
+restart() {
+  local name=$1 envf="$DIST/$1.env"
+  [ -f "$envf" ] || die "unknown service: $name"
+  SVC=$name stop_pid "$DIST/$name.pid" 20
+  # shellcheck disable=SC2046
+  start_service "$name" "$(cat "$DIST/$name.ready")" $(cat "$envf") -- $(cat "$DIST/$name.cmd")
+}
+
 stop() {
   "$ROOT/scripts/infra/nginx.sh" stop >&2 || true
   for name in management relay1 relay2 controller1 controller2; do SVC=$name stop_pid "$DIST/$name.pid" 20 || true; done
@@ -62,5 +74,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 {start|stop}" >&2; exit 2 ;;
+  restart) restart "${2:?service name}" ;;
+  *) echo "usage: $0 {start|stop|restart NAME}" >&2; exit 2 ;;
 esac
