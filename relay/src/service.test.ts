@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
+import { createVerifier, signDevToken } from "@chat/common/auth";
+import { loadConfig } from "@chat/common/config";
+import { log } from "@chat/common/log";
+import { createMetrics } from "@chat/common/metrics";
+import { ControllerService, EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
+import { Relay, type SocketData } from "./service";
+
+// The relay against a scripted controller: the test decides when the backlog read returns
+// and which live events arrive meanwhile, to pin down resume's ordering rules.
+const CH = "6b06d90e68a988520eac2a79";
+const SECRET = "relay-test-secret".padEnd(40, "x");
+const ev = (seq: number, to = "*", from = "a@x.dev"): Event =>
+  create(EventSchema, {
+    kind: EventKind.MESSAGE,
+    channelId: CH,
+    seq: BigInt(seq),
+    to,
+    from,
+    frame: JSON.stringify({ event: "message", seq, channel_id: CH, to, from }),
+  });
+
+let push: (events: Event[]) => void = () => {};
+let backlog: { resolve: (events: Event[]) => void; afterSeq: bigint } | undefined;
+let backlogAsked: () => void = () => {};
+
+const transport = createRouterTransport((router) =>
+  router.service(ControllerService, {
+    async *subscribe(_req, ctx) {
+      const queue: Event[][] = [];
+      let wake: (() => void) | undefined;
+      push = (events) => {
+        queue.push(events);
+        wake?.();
+      };
+      yield { events: [] };
+      while (!ctx.signal.aborted) {
+        if (!queue.length) await new Promise<void>((r) => (wake = r));
+        while (queue.length) yield { events: queue.shift()! };
+      }
+    },
+    updateInterest: () => ({}),
+    getUserChannels: () => ({ channelIds: [CH] }),
+    getChannel: () => ({ found: true, active: true, members: ["a@x.dev", "b@x.dev"] }),
+    fetchSince: (req) =>
+      new Promise((resolve) => {
+        backlog = { resolve: (events) => resolve({ events }), afterSeq: req.afterSeq };
+        backlogAsked();
+      }),
+  }),
+);
+
+const config = loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "test-relay" });
+const relay = new Relay({
+  config,
+  verify: createVerifier(config.auth),
+  log: new EmbeddedLog(mkdtempSync(join(tmpdir(), "relay-test-"))),
+  controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }],
+  logger: log.child({ test: "relay" }),
+  metrics: createMetrics(),
+});
+let server: ReturnType<typeof Bun.serve<SocketData>>;
+
+beforeAll(async () => {
+  relay.start();
+  await relay.whenConnected();
+  server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.upgrade(req, s), websocket: relay.websocket });
+  relay.attach(server);
+});
+afterAll(async () => {
+  await relay.stop();
+  server.stop(true);
+});
+
+test("resume: live events that arrive while the backlog is read are delivered after it, once, and only if visible", async () => {
+  const open = async (user: string, query = "") => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws${query}`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
+    const frames: any[] = [];
+    let onFrame = () => {};
+    ws.onmessage = (e) => {
+      frames.push(JSON.parse(String(e.data)));
+      onFrame();
+    };
+    const waitFor = (pred: () => boolean) => new Promise<void>((r) => ((onFrame = () => pred() && r()), onFrame()));
+    await waitFor(() => frames.length > 0); // ready
+    return { ws, frames, waitFor };
+  };
+  // A live socket of the sender: once it has seq 10, the relay has dispatched everything pushed before.
+  const a = await open("a@x.dev");
+  const asked = new Promise<void>((r) => (backlogAsked = r));
+  const b = open("b@x.dev", `?since=${CH}:5`);
+  const { ws, frames, waitFor } = await b;
+
+  await asked;
+  expect(backlog!.afterSeq).toBe(5n);
+  // While the backlog read is pending: a duplicate of what it will return, a DM b may not see, and new traffic.
+  push([ev(7), ev(8, "c@x.dev", "a@x.dev"), ev(9), ev(10, "b@x.dev")]);
+  await a.waitFor(() => a.frames.some((f) => f.seq === 10));
+  expect(frames.map((f) => f.event)).toEqual(["ready"]);
+  backlog!.resolve([ev(6), ev(7)]);
+  await waitFor(() => frames.length >= 5);
+  push([ev(11)]); // after the resume the socket is on the live topic
+  await waitFor(() => frames.length >= 6);
+  expect(frames.slice(1).map((f) => f.seq)).toEqual([6, 7, 9, 10, 11]);
+  ws.close();
+  a.ws.close();
+});
