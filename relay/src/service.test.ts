@@ -29,6 +29,8 @@ const ev = (seq: number, to = "*", from = "a@x.dev"): Event =>
 let push: (events: Event[]) => void = () => {};
 let backlog: { resolve: (events: Event[]) => void; afterSeq: bigint } | undefined;
 let backlogAsked: () => void = () => {};
+let holdBacklog = true;
+let members = ["a@x.dev", "b@x.dev"];
 
 const transport = createRouterTransport((router) =>
   router.service(ControllerService, {
@@ -46,10 +48,11 @@ const transport = createRouterTransport((router) =>
       }
     },
     updateInterest: () => ({}),
-    getUserChannels: () => ({ channelIds: [CH] }),
-    getChannel: () => ({ found: true, active: true, members: ["a@x.dev", "b@x.dev"] }),
+    getUserChannels: (req) => ({ channelIds: members.includes(req.userId) ? [CH] : [] }),
+    getChannel: () => ({ found: true, active: true, members }),
     fetchSince: (req) =>
       new Promise((resolve) => {
+        if (!holdBacklog) return resolve({ events: [] });
         backlog = { resolve: (events) => resolve({ events }), afterSeq: req.afterSeq };
         backlogAsked();
       }),
@@ -110,4 +113,36 @@ test("resume: live events that arrive while the backlog is read are delivered af
   expect(frames.slice(1).map((f) => f.seq)).toEqual([6, 7, 9, 10, 11]);
   ws.close();
   a.ws.close();
+});
+
+const membership = (kind: EventKind, user: string, seq: number): Event =>
+  create(EventSchema, { kind, channelId: CH, seq: BigInt(seq), to: user, from: "a@x.dev", frame: JSON.stringify({ event: EventKind[kind], user, seq }) });
+
+test("membership events out of order: sockets follow the team as stored, not a stale event", async () => {
+  holdBacklog = false;
+  const open = async (user: string) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
+    const frames: any[] = [];
+    let onFrame = () => {};
+    ws.onmessage = (e) => {
+      frames.push(JSON.parse(String(e.data)));
+      onFrame();
+    };
+    const waitFor = (pred: () => boolean) => new Promise<void>((r) => ((onFrame = () => pred() && r()), onFrame()));
+    await waitFor(() => frames.length > 0);
+    return { ws, frames, waitFor };
+  };
+  const b = await open("b@x.dev");
+  members = ["a@x.dev", "b@x.dev"]; // b was removed (v5) and added back (v6): the store says member
+  const c = await open("c@x.dev"); // c was added (v5) and removed (v6): the store says not a member
+  push([membership(EventKind.MEMBER_LEFT, "b@x.dev", 20), membership(EventKind.MEMBER_JOINED, "c@x.dev", 21)]);
+  await b.waitFor(() => b.frames.some((f) => f.event === "channel_left"));
+  push([ev(22)]);
+  // b is back on the channel (resumed from the stale event's seq) and gets new traffic; c never joined
+  await b.waitFor(() => b.frames.some((f) => f.seq === 22));
+  expect(c.frames.some((f) => f.seq === 22)).toBe(false);
+  expect(c.frames[0]).toMatchObject({ event: "ready", channels: [] });
+  expect(c.frames.some((f) => f.event === "MEMBER_JOINED")).toBe(false);
+  b.ws.close();
+  c.ws.close();
 });

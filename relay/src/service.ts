@@ -343,13 +343,14 @@ export class Relay {
         break;
       case EventKind.MEMBER_JOINED:
         this.cache.invalidate(ch);
-        this.joined(ev.to, ch, seq);
         this.publish(broadcastTopic(ch), ev.frame);
+        if (this.userSockets.has(ev.to)) void this.reconcile(ev.to, ch, seq, ev.frame);
         break;
       case EventKind.MEMBER_LEFT:
         this.cache.invalidate(ch);
-        this.left(ev.to, ch);
+        this.left(ev.to, ch); // at once: a removed member must not receive one more message
         this.publish(broadcastTopic(ch), ev.frame);
+        if (this.userSockets.has(ev.to)) void this.reconcile(ev.to, ch, seq);
         break;
       case EventKind.ADMIN_ADDED:
       case EventKind.ADMIN_REMOVED:
@@ -363,20 +364,26 @@ export class Relay {
     if (resuming) for (const ws of resuming) this.bufferForResume(ws, ch, ev);
   }
 
-  /** A user's unfiltered sockets join a team live; the relay fills any gap before its interest took hold. */
-  private joined(user: string, ch: string, seq: number): void {
-    const sockets = this.userSockets.get(user);
-    if (!sockets) return;
-    for (const ws of sockets) {
-      if (ws.data.filtered || ws.data.channels.has(ch) || ws.data.closed) continue;
-      const fresh = !this.upstream.has(ch);
+  /**
+   * Brings a user's sockets in line with the team as stored now, not as one event says: events of
+   * one team written by two management processes can reach the log out of order. Sockets that
+   * join catch up from the event's seq through the resume path, so nothing in between is missed.
+   */
+  private async reconcile(user: string, ch: string, seq: number, joinedFrame?: string): Promise<void> {
+    let info: ChannelInfo;
+    try {
+      info = await this.cache.get(ch);
+    } catch (err) {
+      this.logger.warn("membership reconcile failed", { channel_id: ch, err: String(err) });
+      return;
+    }
+    if (!info.active || !info.members.has(user)) return;
+    for (const ws of this.userSockets.get(user) ?? []) {
+      if (ws.data.filtered || ws.data.closed || ws.data.channels.has(ch)) continue;
       ws.data.channels.add(ch);
-      const added = this.upstream.add(ch);
-      this.subscribeTopics(ws, ch);
-      if (fresh) {
-        this.lastSeq.set(ch, seq);
-        void this.recover(ch, seq, added);
-      }
+      const interest = this.upstream.add(ch);
+      if (joinedFrame) this.send(ws, joinedFrame);
+      void this.resume(ws, ch, seq, interest);
     }
   }
 
@@ -406,13 +413,14 @@ export class Relay {
    * `?since=<ch>:<seq>`: the socket stays off the channel's topics while its backlog is read;
    * live events meanwhile are buffered for it, then everything goes out in seq order, once.
    */
-  private async resume(ws: WS, ch: string, after: number): Promise<void> {
+  private async resume(ws: WS, ch: string, after: number, interest: Promise<void> = Promise.resolve()): Promise<void> {
     const r: Resume = { floor: after, buffer: [] };
     ws.data.resuming.set(ch, r);
     let set = this.catchingUp.get(ch);
     if (!set) this.catchingUp.set(ch, (set = new Set()));
     set.add(ws);
     try {
+      await interest; // the backlog is read only once the controllers forward this channel to us
       for (;;) {
         const page = await this.upstream.client.fetchSince({ channelId: ch, viewer: ws.data.user, afterSeq: BigInt(r.floor), limit: FETCH_PAGE });
         if (ws.data.resuming.get(ch) !== r) return;
@@ -446,18 +454,17 @@ export class Relay {
   private recoverAll(channels: string[]): void {
     for (const ch of channels) {
       const last = this.lastSeq.get(ch);
-      if (last !== undefined) void this.recover(ch, last, Promise.resolve());
+      if (last !== undefined) void this.recover(ch, last);
     }
   }
 
   /** Holds a channel's live events, reads the store after `after`, then delivers both merged in seq order. */
-  private async recover(ch: string, after: number, interestReady: Promise<void>): Promise<void> {
+  private async recover(ch: string, after: number): Promise<void> {
     if (this.syncing.has(ch)) return;
     const held: Event[] = [];
     this.syncing.set(ch, held);
     const fetched: Event[] = [];
     try {
-      await interestReady;
       let cursor = after;
       for (;;) {
         const page = await this.upstream.client.fetchSince({ channelId: ch, viewer: "", afterSeq: BigInt(cursor), limit: FETCH_PAGE });
