@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { Client, api, createTeam, startStandalone, uniqueUser, type Target } from "./harness";
 import { distributed } from "./target";
+
+// Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
+setDefaultTimeout(60_000);
 
 // These tests kill and restart the server process, so they run against a standalone process of their own.
 describe.skipIf(distributed)("durability (standalone process)", () => {

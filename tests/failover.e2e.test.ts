@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { Client, createTeam, uniqueUser, type Target } from "./harness";
 import { openTarget } from "./target";
+
+// Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
+setDefaultTimeout(60_000);
 
 const script = process.env.E2E_DIST_SCRIPT;
 const restart = async (name: string) => {

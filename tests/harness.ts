@@ -2,11 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { setDefaultTimeout } from "bun:test";
 import { signDevToken } from "@chat/common/auth";
-
-// End-to-end tests start processes and wait on real sockets; each wait has its own deadline.
-setDefaultTimeout(30_000);
 
 export const SECRET = "e2e-secret-".padEnd(48, "x");
 const ROOT = join(import.meta.dir, "..");

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import { Client, api, createTeam, uniqueUser, type Target } from "./harness";
 import { openTarget } from "./target";
+
+// Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
+setDefaultTimeout(60_000);
 
 let t: Target;
 beforeAll(async () => {
