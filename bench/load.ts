@@ -224,6 +224,13 @@ function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
+/** Busy and total jiffies of the whole machine (all CPUs), from /proc/stat. */
+function sampleMachine(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
 function machine() {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   const mem = readFileSync("/proc/meminfo", "utf8");
@@ -720,11 +727,13 @@ export async function run(o: Options) {
     let metricsBefore = metricsBefore0;
     let procBefore: (ProcSample | undefined)[] = procConnected;
     let cpuBefore = process.cpuUsage();
+    let machineBefore = sampleMachine();
     const warmupDone = (async () => {
       await Bun.sleep(o.warmup * 1000);
       metricsBefore = await scrape(metricsUrls);
       procBefore = procs.map((p) => sampleProc(p.pid));
       cpuBefore = process.cpuUsage();
+      machineBefore = sampleMachine();
     })();
 
     let scheduler: Timer | undefined;
@@ -773,6 +782,7 @@ export async function run(o: Options) {
     clearInterval(scheduler);
     clearInterval(watchdog);
     const cpuMeasured = process.cpuUsage(cpuBefore);
+    const machineAfter = sampleMachine();
     const procAfter = procs.map((p) => sampleProc(p.pid));
     const loaderAfter = sampleProc(process.pid);
 
@@ -798,6 +808,10 @@ export async function run(o: Options) {
     const perSocketKiB = (a: ProcSample | undefined, b: ProcSample | undefined) => (a && b && ready ? Math.round(((b.rssKiB - a.rssKiB) / ready) * 10) / 10 : null);
     const round = (x: number) => Math.round(x * 10) / 10;
     const appendSum = Object.entries(diffMetrics(metricsBefore, metricsAfter));
+    // Everything on the machine, in "percent of one CPU" like the per-process figures (2 CPUs = 200%).
+    const machineBusyPct = round(((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total)) * info.nproc * 100);
+    const loaderCpuPct = round(((cpuMeasured.user + cpuMeasured.system) / 1e6 / D) * 100);
+    const serverCpuPct = procs.reduce((n, _, i) => n + (cpuPct(procBefore[i], procAfter[i]) ?? 0), 0);
 
     const result = {
       label: o.label,
@@ -850,12 +864,13 @@ export async function run(o: Options) {
       })),
       server_metrics_delta: Object.fromEntries(appendSum),
       loader: {
-        cpu_pct: round(((cpuMeasured.user + cpuMeasured.system) / 1e6 / D) * 100),
+        cpu_pct: loaderCpuPct,
         rss_mib_connected: mib(loaderConnected?.rssKiB),
         rss_mib_end: mib(loaderAfter?.rssKiB),
         loop_lag_ms: { p99: loopLag.summary().p99, max: round(loopLagMaxMs) },
         scheduler_skipped: schedulerSkipped,
       },
+      machine_cpu: { busy_pct: machineBusyPct, of_pct: info.nproc * 100, other_processes_pct: round(Math.max(0, machineBusyPct - loaderCpuPct - serverCpuPct)) },
       server_log: logProblems(server.logFile),
       loadavg_at_end: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
       timeline: Array.from({ length: Math.min(seconds, Math.ceil(o.warmup + o.duration + 1)) }, (_, i) => ({
@@ -902,6 +917,7 @@ function printSummary(r: Result, timeline: boolean): void {
     ...r.server.map(
       (s) => `   server ${s.name}(${s.pid}): rss setup ${s.rss_mib_setup} MiB, connected ${s.rss_mib_connected} MiB (${s.rss_kib_per_socket} KiB/socket), end ${s.rss_mib_end} MiB, peak ${s.hwm_mib} MiB, cpu ${s.cpu_pct}%`,
     ),
+    `   machine cpu busy ${r.machine_cpu.busy_pct}% of ${r.machine_cpu.of_pct}% (other processes ~${r.machine_cpu.other_processes_pct}%); load avg ${r.machine.loadavg_at_start} -> ${r.loadavg_at_end}`,
     `   loader: cpu ${r.loader.cpu_pct}%, rss ${r.loader.rss_mib_end} MiB, loop lag p99 ${r.loader.loop_lag_ms.p99} ms max ${r.loader.loop_lag_ms.max} ms, scheduler skipped ${r.loader.scheduler_skipped}`,
   );
   if (Object.keys(r.server_metrics_delta).length) lines.push(`   server metrics Δ ${JSON.stringify(r.server_metrics_delta)}`);

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { Client, api, createTeam, uniqueUser, type Target } from "./harness";
-import { distributed, openTarget } from "./target";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Client, api, createTeam, uniqueUser } from "./harness";
+import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
 setDefaultTimeout(60_000);
 
-let t: Target;
-beforeAll(async () => {
-  t = await openTarget();
-});
-afterAll(async () => {
-  await t.stop();
-});
+const t = useTarget();
 
 const text = (channel_id: string, data: string, extra: Record<string, unknown> = {}): any => ({ channel_id, to: "*", type: "text", data, ...extra });
 let n = 0;

@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { Client, api, createTeam, startStandalone, uniqueUser, type Target } from "./harness";
-import { distributed } from "./target";
+import { Client, api, createTeam, startStandalone, uniqueUser } from "./harness";
+import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
 setDefaultTimeout(60_000);
 
 // These tests kill and restart the server process, so they run against a standalone process of their own.
 describe.skipIf(distributed)("durability (standalone process)", () => {
-  let t: Target;
-  beforeAll(async () => {
-    t = await startStandalone();
-  });
-  afterAll(async () => {
-    await t.stop();
-  });
+  const t = useTarget(() => startStandalone());
 
   test("every acked message survives a SIGKILL right after its ack", async () => {
     const a = uniqueUser("a");
@@ -75,13 +69,7 @@ async function stalledSocket(base: string, token: string): Promise<{ sock: Socke
 }
 
 describe.skipIf(distributed)("slow consumers (standalone process)", () => {
-  let t: Target;
-  beforeAll(async () => {
-    t = await startStandalone({ LIMIT_WS_BUFFER_BYTES: "65536", LIMIT_RATE_PER_SEC: "100000", LIMIT_RATE_BURST: "100000" });
-  });
-  afterAll(async () => {
-    await t.stop();
-  });
+  const t = useTarget(() => startStandalone({ LIMIT_WS_BUFFER_BYTES: "65536", LIMIT_RATE_PER_SEC: "100000", LIMIT_RATE_BURST: "100000" }));
 
   test("a client that stops reading is closed with 1013 instead of being buffered without bound", async () => {
     const [a, slow] = [uniqueUser("a"), uniqueUser("slow")];

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { Client, createTeam, uniqueUser, type Target } from "./harness";
-import { openTarget } from "./target";
+import { Client, createTeam, uniqueUser } from "./harness";
+import { useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
 setDefaultTimeout(60_000);
@@ -14,13 +14,7 @@ const restart = async (name: string) => {
 
 // Needs the distributed stack and its control script (scripts/test.sh sets E2E_DIST_SCRIPT).
 describe.skipIf(!script)("failover (distributed stack)", () => {
-  let t: Target;
-  beforeAll(async () => {
-    t = await openTarget();
-  });
-  afterAll(async () => {
-    await t.stop();
-  });
+  const t = useTarget();
 
   test("controllers restarted one after the other under traffic: every acked message is delivered once, in order", async () => {
     const [a, b] = [uniqueUser("a"), uniqueUser("b")];

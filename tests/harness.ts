@@ -155,32 +155,24 @@ export class Client {
   }
 
   /** The next frame (after those already taken) matching `pred`; frames before it that don't match are skipped. */
-  async next(pred: (f: Frame) => boolean = () => true, timeoutMs = 10_000): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      while (this.cursor < this.frames.length) {
-        const f = this.frames[this.cursor++]!;
-        if (pred(f)) return f;
-      }
-      if (this.closed) throw new Error(`socket closed (${this.closed.code}) while waiting`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  next(pred: (f: Frame) => boolean = () => true, timeoutMs = 10_000): Promise<Frame> {
+    return this.scan(pred, timeoutMs, () => this.cursor, (i) => (this.cursor = i));
   }
 
   /** The first frame ever received matching `pred`, waiting for it if needed; independent of `next`'s cursor. */
-  async find(pred: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
+  find(pred: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
     let scanned = 0;
+    return this.scan(pred, timeoutMs, () => scanned, (i) => (scanned = i));
+  }
+
+  private async scan(pred: (f: Frame) => boolean, timeoutMs: number, from: () => number, moveTo: (i: number) => void): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (; scanned < this.frames.length; scanned++) if (pred(this.frames[scanned]!)) return this.frames[scanned]!;
+      for (let i = from(); i < this.frames.length; ) {
+        const f = this.frames[i++]!;
+        moveTo(i);
+        if (pred(f)) return f;
+      }
       if (this.closed) throw new Error(`socket closed (${this.closed.code}) while waiting`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`);

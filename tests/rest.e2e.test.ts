@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
-import { Client, api, createTeam, uniqueUser, type Target } from "./harness";
-import { openTarget } from "./target";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { Client, api, createTeam, uniqueUser } from "./harness";
+import { useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
 setDefaultTimeout(60_000);
 
-let t: Target;
-beforeAll(async () => {
-  t = await openTarget();
-});
-afterAll(async () => {
-  await t.stop();
-});
+const t = useTarget();
 
 test("history pages newest first with a seq cursor, through the public port", async () => {
   const a = uniqueUser("a");

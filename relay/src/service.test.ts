@@ -81,19 +81,21 @@ afterAll(async () => {
   server.stop(true);
 });
 
-test("resume: live events that arrive while the backlog is read are delivered after it, once, and only if visible", async () => {
-  const open = async (user: string, query = "") => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws${query}`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
-    const frames: any[] = [];
-    let onFrame = () => {};
-    ws.onmessage = (e) => {
-      frames.push(JSON.parse(String(e.data)));
-      onFrame();
-    };
-    const waitFor = (pred: () => boolean) => new Promise<void>((r) => ((onFrame = () => pred() && r()), onFrame()));
-    await waitFor(() => frames.length > 0); // ready
-    return { ws, frames, waitFor };
+/** A socket of `user` whose frames the test can wait on; resolves after its ready frame. */
+async function open(user: string, query = "") {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws${query}`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
+  const frames: any[] = [];
+  let onFrame = () => {};
+  ws.onmessage = (e) => {
+    frames.push(JSON.parse(String(e.data)));
+    onFrame();
   };
+  const waitFor = (pred: () => boolean) => new Promise<void>((r) => ((onFrame = () => pred() && r()), onFrame()));
+  await waitFor(() => frames.length > 0); // ready
+  return { ws, frames, waitFor };
+}
+
+test("resume: live events that arrive while the backlog is read are delivered after it, once, and only if visible", async () => {
   // A live socket of the sender: once it has seq 10, the relay has dispatched everything pushed before.
   const a = await open("a@x.dev");
   const asked = new Promise<void>((r) => (backlogAsked = r));
@@ -120,18 +122,6 @@ const membership = (kind: EventKind, user: string, seq: number): Event =>
 
 test("membership events out of order: sockets follow the team as stored, not a stale event", async () => {
   holdBacklog = false;
-  const open = async (user: string) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
-    const frames: any[] = [];
-    let onFrame = () => {};
-    ws.onmessage = (e) => {
-      frames.push(JSON.parse(String(e.data)));
-      onFrame();
-    };
-    const waitFor = (pred: () => boolean) => new Promise<void>((r) => ((onFrame = () => pred() && r()), onFrame()));
-    await waitFor(() => frames.length > 0);
-    return { ws, frames, waitFor };
-  };
   const b = await open("b@x.dev");
   members = ["a@x.dev", "b@x.dev"]; // b was removed (v5) and added back (v6): the store says member
   const c = await open("c@x.dev"); // c was added (v5) and removed (v6): the store says not a member

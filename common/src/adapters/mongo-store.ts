@@ -22,18 +22,8 @@ import type { Team } from "../teams";
 
 export type MongoConfig = NonNullable<Config["mongo"]>;
 
-interface TeamDoc {
-  _id: ObjectId;
-  name: string;
-  icon?: string;
-  active: boolean;
-  meta_tags: string[];
-  members: string[];
-  admins: string[];
-  super_admin: string;
-  doc: Date;
-  version: number;
-}
+/** A Team as stored: `_id` an ObjectId, `doc` a Date. */
+type TeamDoc = Omit<Team, "id" | "doc"> & { _id: ObjectId; doc: Date };
 
 interface MessageDoc {
   _id: ObjectId;

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { tracked } from "./tracked";
 import type { ConsumedRecord, MessageLog } from "../ports";
 
 /** Reads from `log` as `group` until `count` records arrived, then stops the consumer. */
@@ -20,15 +21,7 @@ export async function consumeN(log: MessageLog, group: string, count: number): P
 /** The behaviour every MessageLog adapter must show; `make` returns a fresh, empty log. */
 export function messageLogContract(name: string, make: () => Promise<MessageLog>) {
   describe(`MessageLog contract: ${name}`, () => {
-    const opened: MessageLog[] = [];
-    const open = async () => {
-      const l = await make();
-      opened.push(l);
-      return l;
-    };
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((l) => l.close()));
-    });
+    const open = tracked(make);
 
     test("append resolves with seqs strictly increasing within a channel", async () => {
       const log = await open();

@@ -1,19 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { tracked } from "./tracked";
 import { objectId } from "../ids";
 import type { StoredMessage } from "../message";
 import type { MessageStore } from "../ports";
 
 export function messageStoreContract(name: string, make: () => Promise<MessageStore>) {
   describe(`MessageStore contract: ${name}`, () => {
-    const opened: MessageStore[] = [];
-    const open = async () => {
-      const s = await make();
-      opened.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((s) => s.close()));
-    });
+    const open = tracked(make);
     const msg = (channel: string, seq: number, from: string, to = "*"): StoredMessage => ({
       id: objectId(),
       channel_id: channel,

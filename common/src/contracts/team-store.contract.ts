@@ -1,19 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { tracked } from "./tracked";
 import { objectId } from "../ids";
 import type { TeamStore } from "../ports";
 import { applyTeamOp, newTeam } from "../teams";
 
 export function teamStoreContract(name: string, make: () => Promise<TeamStore>) {
   describe(`TeamStore contract: ${name}`, () => {
-    const opened: TeamStore[] = [];
-    const open = async () => {
-      const s = await make();
-      opened.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((s) => s.close()));
-    });
+    const open = tracked(make);
 
     test("create then get round-trips the document; a duplicate id is a conflict", async () => {
       const s = await open();
