@@ -1,6 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Client, createTeam, uniqueUser, type Target } from "./harness";
-import { useTarget } from "./target";
+import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
 setDefaultTimeout(60_000);
@@ -9,7 +9,7 @@ setDefaultTimeout(60_000);
 // these tests pin sockets to particular relays instead of trusting the load balancer's spread.
 const relays = (process.env.E2E_RELAY_URLS ?? "").split(",").filter(Boolean);
 
-describe.skipIf(relays.length < 2)("across relays (distributed stack)", () => {
+describe.skipIf(relays.length < 2 || !distributed)("across relays (distributed stack)", () => {
   const t = useTarget();
   const on = (i: number) => ({ ws: relays[i]!.replace(/^http/, "ws") + "/v1/ws" }) as Target;
 
