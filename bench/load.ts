@@ -307,7 +307,13 @@ async function startStandaloneServer(extraEnv: Record<string, string>, keepData:
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`standalone server exited (${proc.exitCode}); see ${dataDir}`);
+    if (proc.exitCode !== null) {
+      let err = "";
+      try {
+        err = readFileSync(join(dataDir, "server.err"), "utf8").trim();
+      } catch {}
+      throw new Error(`standalone server exited (${proc.exitCode}): ${err || `see ${dataDir}`}`);
+    }
     try {
       if ((await fetch(`${base}/v1/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
     } catch {}

@@ -3,7 +3,7 @@
 #   bench/scenarios.sh standalone   # fresh standalone server per scenario
 #   bench/scenarios.sh memory       # server RSS with N idle sockets
 #   bench/scenarios.sh dist         # the distributed stack behind nginx; start it first:
-#       eval "$(LIMIT_RATE_PER_SEC=1000000 LIMIT_RATE_BURST=1000000 INFRA_STATE=/tmp/chat-infra-bench scripts/dist.sh start)"
+#       eval "$(LIMIT_RATE_PER_SEC=100000 LIMIT_RATE_BURST=100000 INFRA_STATE=/tmp/chat-infra-bench scripts/dist.sh start)"
 # Results are appended as JSON lines to bench/results/<suite>.jsonl (or $OUT).
 # Before each scenario it waits (at most QUIET_WAIT s) for the machine to be under QUIET_PCT% busy,
 # since other work on a 2-core box skews every number; the JSON records what was competing.
@@ -42,7 +42,7 @@ run() { # LABEL load.ts-ARGS...
   bun bench/load.ts --label "$label" --json-out "$OUT" "$@" | grep -v '^{' || echo "[scenarios] $label failed" >&2
 }
 
-UNLIMITED=(--server-env LIMIT_RATE_PER_SEC=1000000 --server-env LIMIT_RATE_BURST=1000000)
+UNLIMITED=(--server-env LIMIT_RATE_PER_SEC=100000 --server-env LIMIT_RATE_BURST=100000)
 
 case $suite in
   standalone)

@@ -15,5 +15,5 @@ await main(process.argv.slice(2), {
   window: "8",
   duration: "20",
   warmup: "5",
-  "server-env": "LIMIT_RATE_PER_SEC=1000000,LIMIT_RATE_BURST=1000000",
+  "server-env": "LIMIT_RATE_PER_SEC=100000,LIMIT_RATE_BURST=100000",
 });

@@ -21,7 +21,7 @@ export function createMetrics() {
     persisted: new Counter({ name: "chat_messages_persisted_total", help: "messages written to the store by controllers", registers }),
     published: new Counter({ name: "chat_events_published_total", help: "events handed to relay streams by controllers", registers }),
     relayStreams: new Gauge({ name: "chat_controller_relay_streams", help: "open relay Subscribe streams", registers }),
-    logLag: new Gauge({ name: "chat_log_consumer_lag", help: "records appended but not yet consumed (where the log reports it)", registers }),
+    logLag: new Gauge({ name: "chat_log_consumer_lag", help: "records behind the last consumed batch, by log partition", labelNames: ["partition"], registers }),
     httpRequests: new Counter({ name: "chat_http_requests_total", help: "REST requests", labelNames: ["method", "route", "status"], registers }),
     httpSeconds: new Histogram({
       name: "chat_http_request_seconds",

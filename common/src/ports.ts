@@ -11,6 +11,12 @@ export interface ConsumedRecord extends LogRecord {
   seq: number;
 }
 
+/** Where a consumed batch sits: its partition, and how many records are still behind it there. */
+export interface ConsumePosition {
+  partition: string;
+  lag: number;
+}
+
 /** The durable, per-channel-ordered message log (Kafka, or the embedded log). */
 export interface MessageLog {
   /** Resolves with each record's seq once all of them are durable; rejects if none is. */
@@ -19,7 +25,7 @@ export interface MessageLog {
    * Delivers batches in log order per channel until `signal` aborts. A batch's
    * position is committed only after `handle` resolves, so a crash redelivers it.
    */
-  consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[]) => Promise<void> }): Promise<void>;
+  consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

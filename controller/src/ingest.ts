@@ -1,6 +1,6 @@
 import type { Logger } from "@chat/common/log";
 import type { LogEntry, StoredMessage } from "@chat/common/message";
-import type { ConsumedRecord, MessageLog, MessageStore } from "@chat/common/ports";
+import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore } from "@chat/common/ports";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import { toEvent } from "./events";
 import type { Hub } from "./hub";
@@ -16,7 +16,12 @@ export interface IngestDeps {
 }
 
 /** One consumed batch: persist its messages (idempotently), then hand every event to the hub. */
-export async function ingestBatch(deps: Pick<IngestDeps, "messages" | "hub" | "logger" | "metrics">, batch: ConsumedRecord[], signal: AbortSignal): Promise<void> {
+export async function ingestBatch(
+  deps: Pick<IngestDeps, "messages" | "hub" | "logger" | "metrics">,
+  batch: ConsumedRecord[],
+  position: ConsumePosition,
+  signal: AbortSignal,
+): Promise<void> {
   const stored: StoredMessage[] = [];
   const events: Event[] = [];
   for (const r of batch) {
@@ -37,6 +42,7 @@ export async function ingestBatch(deps: Pick<IngestDeps, "messages" | "hub" | "l
   deps.metrics.persisted.inc(stored.length);
   deps.hub.publish(events);
   deps.metrics.published.inc(events.length);
+  deps.metrics.logLag.set({ partition: position.partition }, position.lag);
 }
 
 /** Persistence never gives up on a batch: the position is committed only after it succeeds. */
@@ -54,5 +60,5 @@ async function withRetry(fn: () => Promise<void>, logger: Logger, signal: AbortS
 }
 
 export function runIngest(deps: IngestDeps, signal: AbortSignal): Promise<void> {
-  return deps.log.consume({ group: deps.group, signal, handle: (batch) => ingestBatch(deps, batch, signal) });
+  return deps.log.consume({ group: deps.group, signal, handle: (batch, position) => ingestBatch(deps, batch, position, signal) });
 }

@@ -40,6 +40,8 @@ export interface SocketData {
   inbox: string[];
   bucket: TokenBucket;
   resuming: Map<string, Resume>;
+  openedAt: number;
+  framesIn: number;
 }
 type WS = ServerWebSocket<SocketData>;
 
@@ -97,7 +99,7 @@ export class Relay {
       perMessageDeflate: false,
       open: (ws) => this.onOpen(ws),
       message: (ws, raw) => this.onMessage(ws, raw),
-      close: (ws) => this.onClose(ws),
+      close: (ws, code) => this.onClose(ws, code),
     };
   }
 
@@ -180,6 +182,8 @@ export class Relay {
       inbox: [],
       bucket: new TokenBucket(this.limits.ratePerSec, this.limits.rateBurst),
       resuming: new Map(),
+      openedAt: performance.now(),
+      framesIn: 0,
     };
     if (!server.upgrade(req, { data })) return httpError(400, "validation", "WebSocket upgrade failed");
     return undefined;
@@ -209,8 +213,16 @@ export class Relay {
     for (const raw of ws.data.inbox.splice(0)) void this.handle(ws, raw);
   }
 
-  private onClose(ws: WS): void {
+  private onClose(ws: WS, code: number): void {
     ws.data.closed = true;
+    // One summary line per connection (the token never reaches the log).
+    this.logger.info("socket closed", {
+      user: ws.data.user,
+      code,
+      channels: ws.data.channels.size,
+      frames_in: ws.data.framesIn,
+      ms: Math.round(performance.now() - ws.data.openedAt),
+    });
     this.sockets.delete(ws);
     const mine = this.userSockets.get(ws.data.user);
     mine?.delete(ws);
@@ -249,6 +261,7 @@ export class Relay {
   // ---- client → server ----
 
   private onMessage(ws: WS, raw: string | Buffer): void {
+    ws.data.framesIn++;
     if (typeof raw !== "string") return this.send(ws, errorFrame("invalid_message", "frames must be JSON text"));
     if (!ws.data.ready) {
       if (ws.data.inbox.length < this.limits.rateBurst) ws.data.inbox.push(raw);

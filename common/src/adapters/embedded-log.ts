@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ConsumedRecord, LogRecord, MessageLog } from "../ports";
+import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
 
 interface Pending {
   records: LogRecord[];
@@ -66,9 +66,10 @@ export class EmbeddedLog implements MessageLog {
     for (const w of waiters) w();
   }
 
-  async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[]) => Promise<void> }): Promise<void> {
+  async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number]>("SELECT seq, channel_id, value FROM log WHERE seq > ? ORDER BY seq LIMIT 1000");
     const commit = this.db.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq");
+    const newest = this.db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log");
     let position = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
     while (!opts.signal.aborted && !this.closed) {
       const rows = read.all(position);
@@ -84,8 +85,12 @@ export class EmbeddedLog implements MessageLog {
         });
         continue;
       }
-      await opts.handle(rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })));
-      position = rows[rows.length - 1]!.seq;
+      const last = rows[rows.length - 1]!.seq;
+      await opts.handle(
+        rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })),
+        { partition: "0", lag: (newest.get()?.m ?? last) - last },
+      );
+      position = last;
       commit.run(opts.group, position);
       if (++this.commitsSinceTrim >= 100) this.trim();
     }

@@ -2,7 +2,7 @@ import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
-import type { ConsumedRecord, LogRecord, MessageLog } from "../ports";
+import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
 
 export type KafkaConfig = NonNullable<Config["kafka"]>;
 
@@ -227,7 +227,7 @@ export class KafkaLog implements MessageLog {
     }
   }
 
-  async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[]) => Promise<void> }): Promise<void> {
+  async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
     if (this.closing) throw new AppError("unavailable", "message log closed");
     const run = this.runConsumer(opts);
     const tracked = run.catch(() => undefined);
@@ -239,7 +239,7 @@ export class KafkaLog implements MessageLog {
     }
   }
 
-  private async runConsumer({ group, signal, handle }: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[]) => Promise<void> }): Promise<void> {
+  private async runConsumer({ group, signal, handle }: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
     const t = this.tuning;
     const stopping = () => signal.aborted || this.stopConsumers.signal.aborted;
     if (stopping()) return;
@@ -278,7 +278,7 @@ export class KafkaLog implements MessageLog {
           // A long handle (the controller retries persistence) must not cost us the group membership.
           const beat = setInterval(() => void heartbeat().catch(() => undefined), t.heartbeatIntervalMs);
           try {
-            await handle(records);
+            await handle(records, { partition: String(batch.partition), lag: Math.max(0, Number(batch.offsetLag())) });
           } finally {
             clearInterval(beat);
           }

@@ -61,6 +61,24 @@ export function messageLogContract(name: string, make: () => Promise<MessageLog>
       expect((await consumeN(log, "other", 3)).map((r) => r.value)).toEqual(["a", "b", "c"]);
     });
 
+    test("each batch reports its partition and the records still behind it (none after the last)", async () => {
+      const log = await open();
+      await log.append(Array.from({ length: 5 }, (_, i) => ({ channelId: "lag", value: String(i) })));
+      const positions: { partition: string; lag: number }[] = [];
+      let got = 0;
+      const ac = new AbortController();
+      await log.consume({
+        group: "lag",
+        signal: ac.signal,
+        handle: async (batch, position) => {
+          positions.push(position);
+          if ((got += batch.length) >= 5) ac.abort();
+        },
+      });
+      expect(positions.every((p) => typeof p.partition === "string" && p.lag >= 0)).toBe(true);
+      expect(positions.at(-1)!.lag).toBe(0);
+    });
+
     test("a consumer waiting on an empty log wakes for a new append", async () => {
       const log = await open();
       const pending = consumeN(log, "w", 1);
