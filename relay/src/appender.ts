@@ -21,6 +21,8 @@ export class Appender {
     private readonly log: MessageLog,
     private readonly maxPending: number,
     private readonly maxBatch = 2000,
+    /** Under the log's request limit (Kafka topics we create accept 16 MiB). */
+    private readonly maxBatchBytes = 4 * 1024 * 1024,
   ) {}
 
   get pending(): number {
@@ -41,8 +43,13 @@ export class Appender {
       for (const w of this.idle.splice(0)) w();
       return;
     }
-    const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
-    this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);
+    let n = 0;
+    for (let bytes = 0; n < this.queue.length && n < this.maxBatch; n++) {
+      bytes += this.queue[n]!.record.value.length;
+      if (bytes > this.maxBatchBytes && n > 0) break;
+    }
+    const batch = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+    this.queue = batch === this.queue ? [] : this.queue.slice(n);
     this.inFlight = true;
     this.log
       .append(batch.map((w) => w.record))

@@ -1,0 +1,58 @@
+import { expect, test } from "bun:test";
+import type { LogRecord, MessageLog } from "@chat/common/ports";
+import { Appender } from "./appender";
+
+/** Lets queued continuations run (the appender schedules its next request from a settled promise). */
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** A log whose appends complete when the test says so, recording each request. */
+function scriptedLog() {
+  const requests: LogRecord[][] = [];
+  const pending: (() => void)[] = [];
+  let next = 1;
+  const log: MessageLog = {
+    append: (records) => {
+      requests.push(records);
+      return new Promise((resolve) => pending.push(() => resolve(records.map(() => next++))));
+    },
+    consume: async () => {},
+    ping: async () => {},
+    close: async () => {},
+  };
+  return { log, requests, completeOne: () => pending.shift()!() };
+}
+
+test("one request at a time; what arrives meanwhile goes out as the next batch, in order", async () => {
+  const { log, requests, completeOne } = scriptedLog();
+  const a = new Appender(log, 100);
+  const first = a.append({ channelId: "c", value: "1" });
+  await Promise.resolve();
+  const rest = [2, 3, 4].map((i) => a.append({ channelId: "c", value: String(i) }));
+  expect(requests.map((r) => r.map((x) => x.value))).toEqual([["1"]]);
+  completeOne();
+  expect(await first).toBe(1);
+  await tick();
+  expect(requests.map((r) => r.map((x) => x.value))).toEqual([["1"], ["2", "3", "4"]]);
+  completeOne();
+  expect(await Promise.all(rest)).toEqual([2, 3, 4]);
+  await a.drain();
+});
+
+test("a batch stays under the byte limit, and past the pending bound the answer is unavailable", async () => {
+  const { log, requests, completeOne } = scriptedLog();
+  const a = new Appender(log, 4, 2000, 10);
+  const big = "x".repeat(6);
+  const all = [a.append({ channelId: "c", value: "first" })];
+  await Promise.resolve();
+  for (let i = 0; i < 4; i++) all.push(a.append({ channelId: "c", value: big }));
+  await expect(a.append({ channelId: "c", value: "over" })).rejects.toMatchObject({ code: "unavailable" });
+  completeOne();
+  await tick();
+  expect(requests[1]!.length).toBe(1); // 6 + 6 bytes would pass the 10-byte limit
+  while (requests.length < 5) {
+    completeOne();
+    await tick();
+  }
+  completeOne();
+  expect((await Promise.all(all)).length).toBe(5);
+});
