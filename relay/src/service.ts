@@ -2,7 +2,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { bearer, type Verifier } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
 import { AppError, toAppError } from "@chat/common/errors";
-import { isObjectId, objectId } from "@chat/common/ids";
+import { objectId } from "@chat/common/ids";
 import type { Logger } from "@chat/common/log";
 import { parseOutgoing, type LogEntry } from "@chat/common/message";
 import type { Metrics } from "@chat/common/metrics";
@@ -10,6 +10,7 @@ import type { MessageLog } from "@chat/common/ports";
 import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 import { Appender } from "./appender";
 import { ChannelCache, type ChannelInfo } from "./channel-cache";
+import { parseConnectParams } from "./connect-params";
 import { Dedupe } from "./dedupe";
 import { ackFrame, channelLeftFrame, errorFrame, errorFrameOf, httpError, readyFrame } from "./frames";
 import { TokenBucket } from "./rate-limit";
@@ -45,8 +46,6 @@ export interface SocketData {
 }
 type WS = ServerWebSocket<SocketData>;
 
-const MAX_CHANNEL_PARAMS = 100;
-const SINCE = /^([0-9a-f]{24}):(\d{1,15})$/;
 const FETCH_PAGE = 1000;
 const MAX_RESUME_BUFFER = 10_000;
 const broadcastTopic = (ch: string) => `c:${ch}`;
@@ -147,15 +146,11 @@ export class Relay {
       this.deps.metrics.wsRejected.inc({ status: "401" });
       return httpError(401, "unauthenticated", toAppError(err).message);
     }
-    const named = url.searchParams.getAll("channel_id");
-    const sinceParams = url.searchParams.getAll("since");
-    if (named.length > MAX_CHANNEL_PARAMS || sinceParams.length > MAX_CHANNEL_PARAMS) return httpError(400, "validation", "too many channel_id or since parameters");
-    if (!named.every(isObjectId)) return httpError(400, "validation", "channel_id must be a team id");
-    const since = new Map<string, number>();
-    for (const s of sinceParams) {
-      const m = SINCE.exec(s);
-      if (!m) return httpError(400, "validation", "since must be <channel_id>:<seq>");
-      since.set(m[1]!, Number(m[2]));
+    let named: string[], since: Map<string, number>;
+    try {
+      ({ named, since } = parseConnectParams(url.searchParams));
+    } catch (err) {
+      return httpError(400, "validation", toAppError(err).message);
     }
     let mine: string[];
     try {
