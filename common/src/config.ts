@@ -40,6 +40,7 @@ export const Settings = Type.Object({
   MONGODB_URL: Str("mongodb:// URL; set = use MongoDB"),
   MONGODB_DB: Type.String({ minLength: 1, default: "chat" }),
   S3_ENDPOINT: Str("S3 endpoint URL; set = use S3"),
+  S3_PUBLIC_ENDPOINT: Type.Optional(Type.String({ pattern: "^https?://", description: "endpoint clients use, put in presigned URLs (default: S3_ENDPOINT)" })),
   S3_BUCKET: Type.String({ minLength: 3, default: "chat-attachments" }),
   S3_REGION: Type.String({ minLength: 1, default: "us-east-1" }),
   S3_ACCESS_KEY_ID: Str("S3 access key"),
@@ -102,7 +103,7 @@ export interface Config {
   };
   kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
   mongo?: { url: string; db: string };
-  s3?: { endpoint: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  s3?: { endpoint: string; publicEndpoint: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   opsPort?: number;
   relayId: string;
   controllerUrls: string[];
@@ -143,6 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     s3: s.S3_ENDPOINT
       ? {
           endpoint: s.S3_ENDPOINT,
+          publicEndpoint: s.S3_PUBLIC_ENDPOINT ?? s.S3_ENDPOINT,
           bucket: s.S3_BUCKET,
           region: s.S3_REGION,
           accessKeyId: s.S3_ACCESS_KEY_ID,

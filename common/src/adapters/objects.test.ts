@@ -29,6 +29,23 @@ const s3 = process.env.S3_ENDPOINT ? loadConfig(process.env).s3 : undefined;
 if (s3) {
   // A fresh bucket each run, so connect's create-if-missing is exercised too.
   objectStoreContract(`s3 (${s3.endpoint})`, () => S3ObjectStore.connect({ ...s3, bucket: `chat-test-${objectId()}` }, log));
+  // Presigned URLs name the endpoint clients use (S3_PUBLIC_ENDPOINT), not the one this process talks to.
+  const publicEndpoint = s3.endpoint.replace("127.0.0.1", "localhost");
+  if (publicEndpoint !== s3.endpoint)
+    test("s3: presigned URLs carry S3_PUBLIC_ENDPOINT and work there", async () => {
+      const store = await S3ObjectStore.connect({ ...s3, publicEndpoint, bucket: `chat-test-${objectId()}` }, log);
+      try {
+        const key = `${objectId()}/${objectId()}`;
+        const put = await store.presignPut(key, { contentType: "text/plain", size: 5, expiresIn: 60 });
+        expect(new URL(put.url).host).toBe(new URL(publicEndpoint).host);
+        expect((await fetch(put.url, { method: "PUT", headers: put.headers, body: "hello" })).status).toBe(200);
+        const get = await store.presignGet(key, { expiresIn: 60 });
+        expect(new URL(get).host).toBe(new URL(publicEndpoint).host);
+        expect(await (await fetch(get)).text()).toBe("hello");
+      } finally {
+        await store.close();
+      }
+    });
 } else {
   test.skip("ObjectStore contract: s3 — S3_ENDPOINT is not set", () => {});
 }

@@ -5,6 +5,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  type S3ClientConfig,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
@@ -26,28 +27,33 @@ const FILENAME_HEADER = "x-amz-meta-filename";
 export class S3ObjectStore implements ObjectStore {
   private constructor(
     private readonly client: S3Client,
+    /** Signs URLs for the endpoint clients use; presigning does no I/O, so that host need not be reachable from here. */
+    private readonly presigner: S3Client,
     private readonly bucket: string,
   ) {}
 
   /** Credentials come from the configuration only, never from the SDK's ambient provider chain. */
   static async connect(config: S3Config, logger: Logger): Promise<S3ObjectStore> {
-    if (!config.accessKeyId || !config.secretAccessKey)
-      throw new ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set when S3_ENDPOINT is set");
-    const client = new S3Client({
-      endpoint: config.endpoint,
+    const { accessKeyId, secretAccessKey } = config;
+    if (!accessKeyId || !secretAccessKey) throw new ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set when S3_ENDPOINT is set");
+    const options = (endpoint: string): S3ClientConfig => ({
+      endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,
-      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      credentials: { accessKeyId, secretAccessKey },
       // Default checksums would put a CRC of the empty body into presigned PUT URLs.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: 3,
     });
-    const store = new S3ObjectStore(client, config.bucket);
+    const client = new S3Client(options(config.endpoint));
+    const presigner = config.publicEndpoint === config.endpoint ? client : new S3Client(options(config.publicEndpoint));
+    const store = new S3ObjectStore(client, presigner, config.bucket);
     try {
       await store.ensureBucket(logger);
     } catch (err) {
       client.destroy();
+      presigner.destroy();
       throw err;
     }
     return store;
@@ -80,7 +86,7 @@ export class S3ObjectStore implements ObjectStore {
       Metadata: o.filename ? { filename: headers[FILENAME_HEADER]! } : undefined,
     });
     const expiresAt = new Date(Date.now() + o.expiresIn * 1000);
-    const url = await getSignedUrl(this.client, command, {
+    const url = await getSignedUrl(this.presigner, command, {
       expiresIn: o.expiresIn,
       signableHeaders: new Set(["content-type", "content-length"]),
       unhoistableHeaders: new Set([FILENAME_HEADER]),
@@ -90,7 +96,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async presignGet(key: string, o: { expiresIn: number; filename?: string }): Promise<string> {
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentDisposition: contentDisposition(o.filename) });
-    return getSignedUrl(this.client, command, { expiresIn: o.expiresIn });
+    return getSignedUrl(this.presigner, command, { expiresIn: o.expiresIn });
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
@@ -112,6 +118,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+    if (this.presigner !== this.client) this.presigner.destroy();
   }
 }
 
