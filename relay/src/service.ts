@@ -245,6 +245,7 @@ export class Relay {
 
   private closeSlow(ws: WS): void {
     if (ws.data.closed) return;
+    ws.data.closed = true; // nothing more is sent; the sweep does not count it twice
     this.deps.metrics.slowClosed.inc();
     ws.close(1013, "client too slow");
   }
