@@ -9,355 +9,14 @@
  * `bun bench/load.ts --help` lists every option; each has a BENCH_* environment equivalent.
  * Only loopback targets are accepted (see bench/README.md).
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { appendFileSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import type { Subprocess } from "bun";
 import { signDevToken } from "@chat/common/auth";
-import { Histogram, type Summary } from "./hist";
-
-const ROOT = join(import.meta.dir, "..");
-
-// ---------------------------------------------------------------- options
-
-type Kind = "string" | "number" | "boolean" | "list";
-interface Spec {
-  kind: Kind;
-  env?: string;
-  def?: string | number | boolean;
-  min?: number;
-  max?: number;
-  help: string;
-}
-
-const SPECS = {
-  standalone: { kind: "boolean", env: "BENCH_STANDALONE", def: false, help: "start a standalone server (temp DATA_DIR, free port, own secret); the default when no --url is given" },
-  url: { kind: "string", env: "BENCH_URL", help: "base URL of a running server (loopback only), e.g. http://127.0.0.1:8088; AUTH_JWT_SECRET must be set. Falls back to E2E_BASE_URL" },
-  teams: { kind: "number", env: "BENCH_TEAMS", def: 10, min: 1, max: 100_000, help: "teams to create" },
-  members: { kind: "number", env: "BENCH_MEMBERS", def: 10, min: 1, max: 10_000, help: "members per team (owner included); every user is in exactly one team" },
-  sockets: { kind: "number", env: "BENCH_SOCKETS", min: 0, max: 60_000, help: "WebSockets to open (default teams*members: one per user; more = extra connections per user)" },
-  senders: { kind: "number", env: "BENCH_SENDERS", min: 0, max: 60_000, help: "sockets that send (default all), spread evenly over the sockets" },
-  rate: { kind: "number", env: "BENCH_RATE", def: 100, min: 0, max: 1_000_000, help: "open loop: total messages/s over all senders (0 = idle sockets only)" },
-  "closed-loop": { kind: "boolean", env: "BENCH_CLOSED_LOOP", def: false, help: "closed loop: each sender keeps --window messages in flight, sending the next on ack/error (ignores --rate)" },
-  window: { kind: "number", env: "BENCH_WINDOW", def: 1, min: 1, max: 1000, help: "closed loop: messages in flight per sender" },
-  size: { kind: "number", env: "BENCH_SIZE", def: 64, min: 32, max: 4000, help: "bytes of `data` per message (ASCII)" },
-  dm: { kind: "number", env: "BENCH_DM", def: 0, min: 0, max: 1, help: "fraction of messages sent as DMs to a random teammate instead of `*`" },
-  duration: { kind: "number", env: "BENCH_DURATION", def: 20, min: 1, max: 3600, help: "measured seconds" },
-  warmup: { kind: "number", env: "BENCH_WARMUP", def: 5, min: 0, max: 600, help: "seconds of traffic before measuring" },
-  drain: { kind: "number", env: "BENCH_DRAIN", def: 10, min: 0, max: 120, help: "max seconds to wait for outstanding acks/deliveries after sending stops" },
-  via: { kind: "string", env: "BENCH_VIA", def: "header", help: "how sockets present the token: header | query (?access_token=)" },
-  "connect-concurrency": { kind: "number", env: "BENCH_CONNECT_CONCURRENCY", def: 64, min: 1, max: 2000, help: "sockets connecting at once" },
-  "setup-concurrency": { kind: "number", env: "BENCH_SETUP_CONCURRENCY", def: 16, min: 1, max: 512, help: "teams being created over REST at once" },
-  "ack-timeout": { kind: "number", env: "BENCH_ACK_TIMEOUT", def: 10, min: 1, max: 600, help: "closed loop: seconds without progress before a sender's window is given up" },
-  "server-env": { kind: "list", help: "KEY=VALUE for the --standalone server (repeatable), e.g. LIMIT_RATE_PER_SEC=100000" },
-  "server-pids": { kind: "string", env: "BENCH_SERVER_PIDS", help: "pids (or name:pid) of an external server's processes, comma-separated, to sample RSS and CPU from /proc" },
-  "metrics-url": { kind: "list", env: "BENCH_METRICS_URLS", help: "Prometheus endpoints to diff before/after (repeatable or comma-separated; default <url>/v1/metrics)" },
-  label: { kind: "string", env: "BENCH_LABEL", def: "", help: "scenario name, copied into the JSON result" },
-  "json-out": { kind: "string", env: "BENCH_JSON_OUT", help: "also append the JSON result line to this file" },
-  timeline: { kind: "boolean", env: "BENCH_TIMELINE", def: false, help: "print a per-second timeline in the summary" },
-  "keep-data": { kind: "boolean", def: false, help: "keep the --standalone DATA_DIR (and its server.log) afterwards" },
-  help: { kind: "boolean", def: false, help: "this text" },
-} satisfies Record<string, Spec>;
-
-type Name = keyof typeof SPECS;
-export interface Options {
-  standalone: boolean;
-  url?: string;
-  teams: number;
-  members: number;
-  sockets: number;
-  senders: number;
-  rate: number;
-  closedLoop: boolean;
-  window: number;
-  size: number;
-  dm: number;
-  duration: number;
-  warmup: number;
-  drain: number;
-  via: "header" | "query";
-  connectConcurrency: number;
-  setupConcurrency: number;
-  ackTimeout: number;
-  serverEnv: Record<string, string>;
-  serverPids: { name: string; pid: number }[];
-  metricsUrls: string[];
-  label: string;
-  jsonOut?: string;
-  timeline: boolean;
-  keepData: boolean;
-}
-
-function usage(): string {
-  const lines = ["usage: bun bench/load.ts [options]", ""];
-  for (const [name, s] of Object.entries(SPECS) as [Name, Spec][]) {
-    const flag = `--${name}${s.kind === "boolean" ? "" : s.kind === "list" ? " <v> (repeatable)" : " <v>"}`;
-    const extra = [s.env ? `env ${s.env}` : "", s.def !== undefined && s.def !== "" ? `default ${s.def}` : ""].filter(Boolean).join(", ");
-    lines.push(`  ${flag.padEnd(34)} ${s.help}${extra ? ` [${extra}]` : ""}`);
-  }
-  return lines.join("\n");
-}
-
-/** Flags win over BENCH_* variables, which win over defaults; every value is range-checked. */
-export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env, overrides: Partial<Record<Name, string>> = {}): Options | "help" {
-  const parsed = parseArgs({
-    args: argv,
-    options: Object.fromEntries(
-      (Object.entries(SPECS) as [Name, Spec][]).map(([n, s]) => [n, { type: s.kind === "boolean" ? ("boolean" as const) : ("string" as const), multiple: s.kind === "list" }]),
-    ),
-    strict: true,
-    allowPositionals: false,
-  }).values as Record<string, string | boolean | string[] | undefined>;
-  if (parsed.help) return "help";
-
-  const raw = (n: Name): string | boolean | string[] | undefined => {
-    const s: Spec = SPECS[n];
-    if (parsed[n] !== undefined) return parsed[n];
-    if (s.env && env[s.env] !== undefined && env[s.env] !== "") return s.kind === "list" ? env[s.env]!.split(",") : env[s.env];
-    if (overrides[n] !== undefined) return overrides[n];
-    return s.def as string | boolean | undefined;
-  };
-  const num = (n: Name): number | undefined => {
-    const v = raw(n);
-    if (v === undefined) return undefined;
-    const x = Number(v);
-    const s: Spec = SPECS[n];
-    if (!Number.isFinite(x) || (s.min !== undefined && x < s.min) || (s.max !== undefined && x > s.max))
-      throw new Error(`--${n}: expected a number in [${s.min}, ${s.max}], got ${JSON.stringify(v)}`);
-    return x;
-  };
-  const str = (n: Name) => {
-    const v = raw(n);
-    return v === undefined ? undefined : String(v);
-  };
-  const bool = (n: Name) => {
-    const v = raw(n);
-    return v === true || v === "1" || v === "true";
-  };
-  const list = (n: Name) => {
-    const v = raw(n);
-    return (Array.isArray(v) ? v : typeof v === "string" ? [v] : []).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
-  };
-
-  const url = str("url") ?? (bool("standalone") ? undefined : env.E2E_BASE_URL);
-  const teams = Math.floor(num("teams")!);
-  const members = Math.floor(num("members")!);
-  const sockets = Math.floor(num("sockets") ?? teams * members);
-  const via = str("via");
-  if (via !== "header" && via !== "query") throw new Error("--via: header or query");
-  const serverEnv: Record<string, string> = {};
-  for (const kv of list("server-env")) {
-    const i = kv.indexOf("=");
-    if (i <= 0) throw new Error(`--server-env: expected KEY=VALUE, got ${kv}`);
-    serverEnv[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  const serverPids = list("server-pids").map((p) => {
-    const [name, pid] = p.includes(":") ? p.split(":") : [p, p];
-    if (!/^\d+$/.test(pid ?? "")) throw new Error(`--server-pids: not a pid: ${p}`);
-    return { name: name!, pid: Number(pid) };
-  });
-  if (url) assertLoopback(url);
-  const metricsUrls = list("metrics-url");
-  for (const m of metricsUrls) assertLoopback(m);
-  return {
-    standalone: !url,
-    url: url?.replace(/\/+$/, ""),
-    teams,
-    members,
-    sockets,
-    senders: Math.min(sockets, Math.floor(num("senders") ?? sockets)),
-    rate: num("rate")!,
-    closedLoop: bool("closed-loop"),
-    window: Math.floor(num("window")!),
-    size: Math.floor(num("size")!),
-    dm: num("dm")!,
-    duration: num("duration")!,
-    warmup: num("warmup")!,
-    drain: num("drain")!,
-    via,
-    connectConcurrency: Math.floor(num("connect-concurrency")!),
-    setupConcurrency: Math.floor(num("setup-concurrency")!),
-    ackTimeout: num("ack-timeout")!,
-    serverEnv,
-    serverPids,
-    metricsUrls,
-    label: str("label") ?? "",
-    jsonOut: str("json-out"),
-    timeline: bool("timeline"),
-    keepData: bool("keep-data"),
-  };
-}
-
-/** Load is only ever aimed at servers on this machine. */
-function assertLoopback(url: string): void {
-  const host = new URL(url).hostname;
-  if (!["127.0.0.1", "localhost", "[::1]", "::1"].includes(host)) throw new Error(`refusing to load a non-loopback target: ${host}`);
-}
-
-// ---------------------------------------------------------------- /proc sampling
-
-const CLK_TCK = (() => {
-  try {
-    return Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-interface ProcSample {
-  rssKiB: number;
-  hwmKiB: number;
-  cpuTicks: number;
-}
-
-function sampleProc(pid: number): ProcSample | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from #3 (state) on
-    return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM"), cpuTicks: Number(f[11]) + Number(f[12]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Busy and total jiffies of the whole machine (all CPUs), from /proc/stat. */
-function sampleMachine(): { busy: number; total: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
-}
-
-function machine() {
-  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
-  const mem = readFileSync("/proc/meminfo", "utf8");
-  return {
-    nproc: navigator.hardwareConcurrency,
-    cpu_model: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
-    mem_total_gib: Math.round(Number(/^MemTotal:\s+(\d+)/m.exec(mem)?.[1] ?? 0) / 1024 / 1024),
-    bun: Bun.version,
-    loadavg_at_start: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
-  };
-}
-
-// ---------------------------------------------------------------- metrics scraping
-
-const WATCHED = /^(chat_messages_in_total|chat_ws_slow_consumers_closed_total|chat_frames_out_total|chat_ws_upgrades_refused_total|chat_log_append_seconds_sum|chat_log_append_seconds_count|chat_messages_persisted_total)(\{[^}]*\})?\s+([0-9.eE+-]+)$/;
-
-async function scrape(urls: string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  await Promise.all(
-    urls.map(async (u) => {
-      try {
-        const res = await fetch(u, { signal: AbortSignal.timeout(5000) });
-        if (!res.ok) return;
-        for (const line of (await res.text()).split("\n")) {
-          const m = WATCHED.exec(line);
-          if (m) out.set(m[1]! + (m[2] ?? ""), (out.get(m[1]! + (m[2] ?? "")) ?? 0) + Number(m[3]));
-        }
-      } catch {}
-    }),
-  );
-  return out;
-}
-
-function diffMetrics(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of after) {
-    const d = v - (before.get(k) ?? 0);
-    if (d !== 0) out[k] = Math.round(d * 1e6) / 1e6;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- standalone server
-
-interface Server {
-  base: string;
-  secret: string;
-  pid?: number;
-  logFile?: string;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
-
-async function startStandaloneServer(extraEnv: Record<string, string>, keepData: boolean): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), "chat-bench-"));
-  const secret = randomBytes(36).toString("base64url");
-  const port = await freePort();
-  const logFile = join(dataDir, "server.log");
-  const proc: Subprocess = Bun.spawn(["bun", "standalone/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, LOG_LEVEL: "info", ...extraEnv },
-    stdout: Bun.file(logFile),
-    stderr: Bun.file(join(dataDir, "server.err")),
-    stdin: "ignore",
-  });
-  const kill = () => proc.kill("SIGKILL");
-  process.on("exit", kill);
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (proc.exitCode !== null) {
-      let err = "";
-      try {
-        err = readFileSync(join(dataDir, "server.err"), "utf8").trim();
-      } catch {}
-      throw new Error(`standalone server exited (${proc.exitCode}): ${err || `see ${dataDir}`}`);
-    }
-    try {
-      if ((await fetch(`${base}/v1/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {}
-    if (Date.now() > deadline) {
-      kill();
-      throw new Error(`standalone server not ready after 30 s; see ${dataDir}`);
-    }
-    await Bun.sleep(100);
-  }
-  return {
-    base,
-    secret,
-    pid: proc.pid,
-    logFile,
-    async stop() {
-      proc.kill("SIGTERM");
-      await Promise.race([proc.exited, Bun.sleep(15_000)]);
-      if (proc.exitCode === null) kill();
-      process.off("exit", kill);
-      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** warn/error lines of the server's JSON log, grouped by message. */
-function logProblems(file: string | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (!file) return out;
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return out;
-  }
-  for (const line of text.split("\n")) {
-    if (!line.includes('"level":"warn"') && !line.includes('"level":"error"')) continue;
-    try {
-      const e = JSON.parse(line) as { level: string; msg: string };
-      const k = `${e.level}: ${e.msg}`;
-      out[k] = (out[k] ?? 0) + 1;
-    } catch {}
-  }
-  return out;
-}
+import { Histogram, type Summary } from "./lib/hist";
+import { parseOptions, usage, type Name, type Options } from "./lib/options";
+import { StalledReader } from "./lib/stalled";
+import { startStandaloneServer, type Server } from "./lib/standalone";
+import { CLK_TCK, diffMetrics, logProblems, machine, sampleMachine, sampleProc, scrape, type ProcSample } from "./lib/sys";
 
 // ---------------------------------------------------------------- helpers
 
@@ -372,7 +31,9 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T, i: number)
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
+const restHist = new Histogram();
 async function rest(base: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const begin = performance.now();
   const res = await fetch(base + path, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
@@ -380,6 +41,7 @@ async function rest(base: string, method: string, path: string, token: string, b
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
+  restHist.record((performance.now() - begin) * 1000);
   let json: any = text;
   try {
     json = JSON.parse(text);
@@ -387,8 +49,8 @@ async function rest(base: string, method: string, path: string, token: string, b
   return { status: res.status, json };
 }
 
-/** Reads a decimal integer starting at `i`; `readEnd` is left on the first non-digit. */
 let readEnd = 0;
+/** Reads a decimal integer starting at `i` (-1 if there is none); `readEnd` is left on the first non-digit. */
 function readInt(s: string, i: number): number {
   let n = 0;
   const start = i;
@@ -400,6 +62,16 @@ function readInt(s: string, i: number): number {
   }
   readEnd = i;
   return i === start ? -1 : n;
+}
+
+/** Least-squares slope of y over x (one decimal), null with fewer than two distinct x. */
+function slope(points: [number, number][]): number | null {
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  const sxx = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
+  if (n < 2 || sxx === 0) return null;
+  return Math.round((points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) / sxx) * 10) / 10;
 }
 
 const inc = (rec: Record<string, number>, k: string, by = 1) => {
@@ -429,8 +101,8 @@ const MSG_PREFIX = '{"event":"message"';
 export async function run(o: Options) {
   const info = machine();
   const runId = Date.now().toString(36) + randomBytes(2).toString("hex");
-  const log = (s: string) => console.error(`[load ${((performance.now() - started) / 1000).toFixed(1)}s] ${s}`);
   const started = performance.now();
+  const log = (s: string) => console.error(`[load ${((performance.now() - started) / 1000).toFixed(1)}s] ${s}`);
 
   let server: Server;
   if (o.standalone) {
@@ -480,7 +152,7 @@ export async function run(o: Options) {
     const setupSec = (performance.now() - tSetup) / 1000;
     const restCalls = o.teams * o.members;
     log(`setup: ${o.teams} teams, ${U} users, ${restCalls} REST calls in ${setupSec.toFixed(1)} s (${(restCalls / setupSec).toFixed(0)} req/s)`);
-    await Bun.sleep(500);
+    await Bun.sleep(o.settle * 1000);
     const procSetup = procs.map((p) => sampleProc(p.pid));
 
     // ---- connect
@@ -503,7 +175,7 @@ export async function run(o: Options) {
     let mEnd = Infinity;
     let sending = false;
     const seconds = Math.ceil(o.warmup + o.duration + o.drain) + 5;
-    const tl = { sent: new Uint32Array(seconds), acked: new Uint32Array(seconds), delivered: new Uint32Array(seconds), errors: new Uint32Array(seconds), closes: new Uint32Array(seconds), ackMaxUs: new Float64Array(seconds), e2eMaxUs: new Float64Array(seconds) };
+    const tl = { sent: new Uint32Array(seconds), acked: new Uint32Array(seconds), delivered: new Uint32Array(seconds), errors: new Uint32Array(seconds), closes: new Uint32Array(seconds), ackMaxUs: new Float64Array(seconds), e2eMaxUs: new Float64Array(seconds), serverRssKiB: new Float64Array(seconds) };
     const sec = (us: number) => (us < t0 ? 0 : Math.min(seconds - 1, Math.floor((us - t0) / 1e6)));
     const inWindow = (tUs: number) => tUs >= mStart && tUs < mEnd;
     const nowUs = () => Math.floor(performance.now() * 1000);
@@ -585,7 +257,7 @@ export async function run(o: Options) {
       }
     };
 
-    const onOther = (s: Sock, raw: string, f: Record<string, any>) => {
+    const onOther = (s: Sock, f: Record<string, any>) => {
       switch (f.event) {
         case "ready":
           s.ready = true;
@@ -619,7 +291,6 @@ export async function run(o: Options) {
         }
         default:
           foreignFrames++; // membership events etc.; none are expected once the run starts
-          void raw;
       }
     };
 
@@ -650,7 +321,7 @@ export async function run(o: Options) {
         foreignFrames++;
         return;
       }
-      onOther(s, raw, f);
+      onOther(s, f);
     };
 
     const connect = (s: Sock) =>
@@ -699,13 +370,28 @@ export async function run(o: Options) {
       });
 
     const metricsBefore0 = await scrape(metricsUrls);
-    const tConnect = performance.now();
-    await pool(socks, o.connectConcurrency, connect);
-    const connectSec = (performance.now() - tConnect) / 1000;
+    const rssNow = () => procs.reduce((n, p) => n + (sampleProc(p.pid)?.rssKiB ?? 0), 0);
+    const rssSteps: { sockets: number; rssKiB: number }[] = [{ sockets: 0, rssKiB: rssNow() }];
+    let connectSec = 0;
+    for (let k = 1; k <= o.steps; k++) {
+      const part = socks.slice(Math.floor(((k - 1) * o.sockets) / o.steps), Math.floor((k * o.sockets) / o.steps));
+      const tConnect = performance.now();
+      await pool(part, o.connectConcurrency, connect);
+      connectSec += (performance.now() - tConnect) / 1000;
+      if (k < o.steps) {
+        await Bun.sleep(o.settle * 1000);
+        rssSteps.push({ sockets: socks.filter((s) => s.open).length, rssKiB: rssNow() });
+      }
+    }
+    const stalled: StalledReader[] = [];
+    for (let k = 0; k < o.stalledReaders; k++) stalled.push(new StalledReader(server.base, tokens[Math.floor((k * U) / o.stalledReaders)]!));
+    const stalledOk = (await Promise.all(stalled.map((r) => r.stall()))).filter(Boolean).length;
+    if (o.stalledReaders) log(`${stalledOk}/${o.stalledReaders} stalled readers connected and no longer reading`);
     const ready = socks.filter((s) => s.ready && s.open).length;
     log(`connected ${ready}/${o.sockets} sockets in ${connectSec.toFixed(1)} s${Object.keys(connectFailures).length ? ` (failures: ${JSON.stringify(connectFailures)})` : ""}`);
-    await Bun.sleep(2000); // let the server settle before the idle-memory sample
+    await Bun.sleep(o.settle * 1000);
     const procConnected = procs.map((p) => sampleProc(p.pid));
+    rssSteps.push({ sockets: ready, rssKiB: procConnected.reduce((n, p) => n + (p?.rssKiB ?? 0), 0) });
     const loaderConnected = sampleProc(process.pid);
 
     // ---- traffic
@@ -716,6 +402,10 @@ export async function run(o: Options) {
     let loopLagMaxMs = 0;
     const loopLag = new Histogram();
     let lagPrev = performance.now();
+    // Server RSS once a second (summed over its processes): growth under load shows up here.
+    const rssTimer = setInterval(() => {
+      tl.serverRssKiB[sec(nowUs())] = procs.reduce((n, p) => n + (sampleProc(p.pid)?.rssKiB ?? 0), 0);
+    }, 1000);
     const lagTimer = setInterval(() => {
       const now = performance.now();
       const lag = Math.max(0, now - lagPrev - 50);
@@ -799,14 +489,21 @@ export async function run(o: Options) {
     const unacked = inflight();
     const metricsAfter = await scrape(metricsUrls);
     clearInterval(lagTimer);
+    clearInterval(rssTimer);
 
     // ---- teardown
     for (const s of socks) {
       s.closedByUs = true;
       s.ws?.close(1000);
     }
+    for (const r of stalled) r.resume();
     const closeUntil = performance.now() + 5000;
-    while (performance.now() < closeUntil && socks.some((s) => s.open)) await Bun.sleep(50);
+    while (performance.now() < closeUntil && (socks.some((s) => s.open) || stalled.some((r) => !r.ended && r.closeCode === undefined))) await Bun.sleep(50);
+    const stalledCloses: Record<string, number> = {};
+    for (const r of stalled) {
+      inc(stalledCloses, r.closeCode !== undefined ? String(r.closeCode) : r.ended ? "tcp closed without close frame" : "still open");
+      r.destroy();
+    }
 
     const D = o.duration;
     const cpuPct = (a: ProcSample | undefined, b: ProcSample | undefined) => (a && b ? Math.round(((b.cpuTicks - a.cpuTicks) / CLK_TCK / D) * 1000) / 10 : null);
@@ -837,9 +534,12 @@ export async function run(o: Options) {
         duration: o.duration,
         warmup: o.warmup,
         via: o.via,
+        steps: o.steps,
+        settle: o.settle,
+        stalled_readers: o.stalledReaders,
         server_env: o.serverEnv,
       },
-      setup: { seconds: Math.round(setupSec * 100) / 100, rest_calls: restCalls, rest_errors: restErrors },
+      setup: { seconds: Math.round(setupSec * 100) / 100, rest_calls: restCalls, rest_errors: restErrors, rest_ms: restHist.summary() },
       connect: { ready, failed: connectFailures, seconds: Math.round(connectSec * 100) / 100, per_s: round(ready / connectSec), latency_ms: connectHist.summary() },
       sent: sentInWindow,
       accepted: acked,
@@ -857,6 +557,7 @@ export async function run(o: Options) {
       other_frames: foreignFrames,
       errors,
       server_closes: serverCloses,
+      stalled_readers: o.stalledReaders ? { connected: stalledOk, closes: stalledCloses, server_slow_closed: (metricsAfter.get("chat_ws_slow_consumers_closed_total") ?? 0) - (metricsBefore0.get("chat_ws_slow_consumers_closed_total") ?? 0), mib_buffered_per_reader: Math.round(stalled.reduce((n, r) => n + r.bytes, 0) / Math.max(1, stalled.length) / 104857.6) / 10 } : null,
       totals: { sent: sentTotal, acked: ackedTotal, delivered: deliveredTotal },
       server: procs.map((p, i) => ({
         name: p.name,
@@ -868,6 +569,8 @@ export async function run(o: Options) {
         rss_kib_per_socket: perSocketKiB(procSetup[i], procConnected[i]),
         cpu_pct: cpuPct(procBefore[i], procAfter[i]),
       })),
+      server_rss_steps: rssSteps.map((r) => ({ sockets: r.sockets, rss_mib: mib(r.rssKiB) })),
+      server_rss_kib_per_socket_fit: o.steps > 1 ? slope(rssSteps.map((r) => [r.sockets, r.rssKiB])) : null,
       server_metrics_delta: Object.fromEntries(appendSum),
       loader: {
         cpu_pct: loaderCpuPct,
@@ -888,6 +591,7 @@ export async function run(o: Options) {
         closes: tl.closes[i],
         ack_max_ms: Math.round(tl.ackMaxUs[i]! / 100) / 10,
         e2e_max_ms: Math.round(tl.e2eMaxUs[i]! / 100) / 10,
+        server_rss_mib: mib(tl.serverRssKiB[i] || undefined),
       })),
     };
     printSummary(result, o.timeline);
@@ -908,7 +612,7 @@ function printSummary(r: Result, timeline: boolean): void {
   const lines = [
     `== ${r.label || "load"} — ${r.target}, ${r.machine.nproc} cpu ${r.machine.cpu_model}, bun ${r.machine.bun}`,
     `   ${c.teams} teams × ${c.members} members, ${c.sockets} sockets, ${c.senders} senders, ${c.mode}${c.rate !== null ? ` ${c.rate} msg/s` : ""}${c.window !== null ? ` window ${c.window}` : ""}, ${c.size} B, dm ${c.dm}, ${c.duration} s (+${c.warmup} s warmup)`,
-    `   setup ${r.setup.seconds} s; connected ${r.connect.ready} in ${r.connect.seconds} s (${r.connect.per_s}/s, p99 ${r.connect.latency_ms.p99} ms)${Object.keys(r.connect.failed).length ? ` failures ${JSON.stringify(r.connect.failed)}` : ""}`,
+    `   setup ${r.setup.seconds} s (REST p50 ${r.setup.rest_ms.p50} ms, p99 ${r.setup.rest_ms.p99} ms); connected ${r.connect.ready} in ${r.connect.seconds} s (${r.connect.per_s}/s, p99 ${r.connect.latency_ms.p99} ms)${Object.keys(r.connect.failed).length ? ` failures ${JSON.stringify(r.connect.failed)}` : ""}`,
   ];
   if (c.mode !== "idle") {
     lines.push(
@@ -920,17 +624,20 @@ function printSummary(r: Result, timeline: boolean): void {
   }
   lines.push(
     `   errors ${JSON.stringify(r.errors)}; server closes ${JSON.stringify(r.server_closes)}`,
+    ...(r.stalled_readers ? [`   stalled readers: ${r.stalled_readers.connected} connected, ${r.stalled_readers.server_slow_closed} closed as slow by the server (whole run), closes seen ${JSON.stringify(r.stalled_readers.closes)}, ${r.stalled_readers.mib_buffered_per_reader} MiB read per reader after resuming`] : []),
     ...r.server.map(
       (s) => `   server ${s.name}(${s.pid}): rss setup ${s.rss_mib_setup} MiB, connected ${s.rss_mib_connected} MiB (${s.rss_kib_per_socket} KiB/socket), end ${s.rss_mib_end} MiB, peak ${s.hwm_mib} MiB, cpu ${s.cpu_pct}%`,
     ),
     `   machine cpu busy ${r.machine_cpu.busy_pct}% of ${r.machine_cpu.of_pct}% (other processes ~${r.machine_cpu.other_processes_pct}%); load avg ${r.machine.loadavg_at_start} -> ${r.loadavg_at_end}`,
     `   loader: cpu ${r.loader.cpu_pct}%, rss ${r.loader.rss_mib_end} MiB, loop lag p99 ${r.loader.loop_lag_ms.p99} ms max ${r.loader.loop_lag_ms.max} ms, scheduler skipped ${r.loader.scheduler_skipped}`,
   );
+  if (r.server_rss_steps.length > 2)
+    lines.push(`   server rss by sockets: ${r.server_rss_steps.map((x) => `${x.sockets}→${x.rss_mib} MiB`).join(", ")}; fit ${r.server_rss_kib_per_socket_fit} KiB/socket`);
   if (Object.keys(r.server_metrics_delta).length) lines.push(`   server metrics Δ ${JSON.stringify(r.server_metrics_delta)}`);
   if (Object.keys(r.server_log).length) lines.push(`   server log ${JSON.stringify(r.server_log)}`);
   if (timeline) {
-    lines.push("   s  sent  acked  delivered  err  close  ack_max_ms  e2e_max_ms");
-    for (const t of r.timeline) lines.push(`   ${String(t.s).padStart(2)} ${String(t.sent).padStart(5)} ${String(t.acked).padStart(6)} ${String(t.delivered).padStart(10)} ${String(t.errors).padStart(4)} ${String(t.closes).padStart(6)} ${String(t.ack_max_ms).padStart(11)} ${String(t.e2e_max_ms).padStart(11)}`);
+    lines.push("   s  sent  acked  delivered  err  close  ack_max_ms  e2e_max_ms  server_rss_mib");
+    for (const t of r.timeline) lines.push(`   ${String(t.s).padStart(2)} ${String(t.sent).padStart(5)} ${String(t.acked).padStart(6)} ${String(t.delivered).padStart(10)} ${String(t.errors).padStart(4)} ${String(t.closes).padStart(6)} ${String(t.ack_max_ms).padStart(11)} ${String(t.e2e_max_ms).padStart(11)} ${String(t.server_rss_mib ?? "-").padStart(14)}`);
   }
   console.log(lines.join("\n"));
 }

@@ -4,6 +4,7 @@
 #   bench/scenarios.sh memory       # server RSS with N idle sockets
 #   bench/scenarios.sh dist         # the distributed stack behind nginx; start it first:
 #       eval "$(LIMIT_RATE_PER_SEC=100000 LIMIT_RATE_BURST=100000 INFRA_STATE=/tmp/chat-infra-bench scripts/dist.sh start)"
+#     (DIST_PORT_OFFSET=100 moves the whole topology by 100 ports when the default ones are taken)
 # Results are appended as JSON lines to bench/results/<suite>.jsonl (or $OUT).
 # Before each scenario it waits (at most QUIET_WAIT s) for the machine to be under QUIET_PCT% busy,
 # since other work on a 2-core box skews every number; the JSON records what was competing.
@@ -52,12 +53,13 @@ case $suite in
     run sa-realistic-100x10-r2000 --teams 100 --members 10 --rate 2000 --dm 0.2 --duration 30
     run sa-closed-ingest-50x2-w8 --teams 50 --members 2 --closed-loop --window 8 --duration 20 "${UNLIMITED[@]}"
     run sa-closed-fanout-1x100-w4 --teams 1 --members 100 --senders 20 --closed-loop --window 4 --duration 20 "${UNLIMITED[@]}"
+    run sa-stalled-readers-1x20 --teams 1 --members 20 --rate 400 --size 3000 --stalled-readers 4 --duration 20
     run sa-ratelimit-default-10x1 --teams 10 --members 1 --closed-loop --window 1 --duration 10
     ;;
   memory)
     ulimit -n "$(ulimit -Hn)"
     for n in 2000 5000 10000; do
-      run "sa-idle-$n" --teams $((n / 20)) --members 20 --rate 0 --warmup 0 --duration 10 --setup-concurrency 32
+      run "sa-idle-$n" --teams $((n / 20)) --members 20 --rate 0 --warmup 0 --duration 10 --steps 5 --settle 5 --setup-concurrency 32
     done
     ;;
   dist)
@@ -69,7 +71,8 @@ case $suite in
       [[ -s $f ]] && pids+=("$(basename "$f" .pid):$(cat "$f")")
     done
     PIDS=$(IFS=,; echo "${pids[*]}")
-    METRICS=http://127.0.0.1:8181/v1/metrics,http://127.0.0.1:8182/v1/metrics,http://127.0.0.1:9051/v1/metrics,http://127.0.0.1:9052/v1/metrics
+    O=${DIST_PORT_OFFSET:-0} # as given to scripts/dist.sh
+    METRICS=$(for p in 8181 8182 9051 9052; do printf 'http://127.0.0.1:%d/v1/metrics,' $((p + O)); done)
     D=(--url "$BASE" --server-pids "$PIDS" --metrics-url "$METRICS")
     run d-broadcast-1x50-r200 "${D[@]}" --teams 1 --members 50 --rate 200 --duration 30
     run d-realistic-20x10-r200 "${D[@]}" --teams 20 --members 10 --rate 200 --dm 0.2 --duration 30

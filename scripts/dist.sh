@@ -3,12 +3,19 @@
 # 2 relays, 1 management, nginx in front on :8088.
 #   eval "$(scripts/dist.sh start)"   # prints the env a client needs (E2E_BASE_URL, AUTH_JWT_SECRET, ...)
 #   scripts/dist.sh stop
+# DIST_PORT_OFFSET=N moves every port by N, for a second stack beside one on the defaults
+# (give it its own INFRA_STATE too).
 set -euo pipefail
 SVC=dist
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/infra/lib.sh"
 DIST="$INFRA_STATE/dist"
 mkdir -p "$DIST"
+O=${DIST_PORT_OFFSET:-0}
+export KAFKA_PORT=$((19092 + O)) KAFKA_CONTROLLER_PORT=$((19093 + O)) FERRETDB_PORT=$((27018 + O)) S3_PORT=$((17070 + O)) NGINX_PORT=$((8088 + O))
+CONTROLLER_PORTS=($((50051 + O)) $((50052 + O))) OPS_PORTS=($((9051 + O)) $((9052 + O)))
+RELAY_PORTS=($((8181 + O)) $((8182 + O))) MANAGEMENT_PORT=$((8190 + O))
+export RELAY_UPSTREAMS="127.0.0.1:${RELAY_PORTS[0]},127.0.0.1:${RELAY_PORTS[1]}" MANAGEMENT_UPSTREAMS="127.0.0.1:$MANAGEMENT_PORT"
 
 # Dev-only secrets, generated once per state dir (never in the repo).
 secret() { [ -s "$DIST/$1" ] || (umask 077 && head -c 36 /dev/urandom | base64 | tr -d '\n/+=' >"$DIST/$1"); cat "$DIST/$1"; }
@@ -37,23 +44,24 @@ start() {
     AUTH_JWT_SECRET="$(secret jwt)" CONTROLLER_TOKEN="$(secret controller)" HOST=127.0.0.1 LOG_LEVEL="${LOG_LEVEL:-info}"
     KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}" DATA_DIR="$DIST/data")
   cd "$ROOT"
-  for i in 1 2; do
-    start_service "controller$i" "http://127.0.0.1:905$i/v1/ready" "${common[@]}" PORT="5005$i" OPS_PORT="905$i" -- bun controller/src/main.ts
+  for i in 0 1; do
+    start_service "controller$((i + 1))" "http://127.0.0.1:${OPS_PORTS[i]}/v1/ready" "${common[@]}" PORT="${CONTROLLER_PORTS[i]}" OPS_PORT="${OPS_PORTS[i]}" -- bun controller/src/main.ts
   done
-  for i in 1 2; do
-    start_service "relay$i" "http://127.0.0.1:818$i/v1/ready" "${common[@]}" PORT="818$i" RELAY_ID="relay$i" \
-      CONTROLLER_URLS="http://127.0.0.1:50051,http://127.0.0.1:50052" -- bun relay/src/main.ts
+  for i in 0 1; do
+    start_service "relay$((i + 1))" "http://127.0.0.1:${RELAY_PORTS[i]}/v1/ready" "${common[@]}" PORT="${RELAY_PORTS[i]}" RELAY_ID="relay$((i + 1))" \
+      CONTROLLER_URLS="http://127.0.0.1:${CONTROLLER_PORTS[0]},http://127.0.0.1:${CONTROLLER_PORTS[1]}" -- bun relay/src/main.ts
   done
-  start_service management "http://127.0.0.1:8190/v1/ready" "${common[@]}" PORT=8190 PUBLIC_URL="http://127.0.0.1:${NGINX_PORT:-8088}" -- bun management/src/main.ts
+  start_service management "http://127.0.0.1:$MANAGEMENT_PORT/v1/ready" "${common[@]}" PORT="$MANAGEMENT_PORT" PUBLIC_URL="http://127.0.0.1:$NGINX_PORT" -- bun management/src/main.ts
   "$ROOT/scripts/infra/nginx.sh" install >&2
   "$ROOT/scripts/infra/nginx.sh" start >&2
-  wait_for 30 "$INFRA_STATE/nginx/nginx.pid" "$INFRA_STATE/nginx/error.log" curl -fsS "http://127.0.0.1:${NGINX_PORT:-8088}/v1/ready" || die "nginx not ready"
+  wait_for 30 "$INFRA_STATE/nginx/nginx.pid" "$INFRA_STATE/nginx/error.log" curl -fsS "http://127.0.0.1:$NGINX_PORT/v1/ready" || die "nginx not ready"
   echo "$infra_env"
   cat <<ENV
-export E2E_BASE_URL=http://127.0.0.1:${NGINX_PORT:-8088}
+export E2E_BASE_URL=http://127.0.0.1:$NGINX_PORT
 export AUTH_JWT_SECRET=$(secret jwt)
+export E2E_RELAY_URLS=http://127.0.0.1:${RELAY_PORTS[0]},http://127.0.0.1:${RELAY_PORTS[1]}
 ENV
-  log "distributed stack up behind http://127.0.0.1:${NGINX_PORT:-8088} (logs: $DIST)"
+  log "distributed stack up behind http://127.0.0.1:$NGINX_PORT (logs: $DIST)"
 }
 
 # restart NAME: SIGTERM one service and start it again with the environment it had (for failure tests).

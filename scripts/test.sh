@@ -52,4 +52,4 @@ eval "$(scripts/dist.sh start)"
 echo "infrastructure and services ready in $((SECONDS - t0))s"
 
 run_bun real-infra common management
-E2E_DIST_SCRIPT=scripts/dist.sh E2E_RELAY_URLS=http://127.0.0.1:8181,http://127.0.0.1:8182 run_bun distributed-e2e tests
+E2E_DIST_SCRIPT=scripts/dist.sh run_bun distributed-e2e tests

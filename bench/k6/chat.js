@@ -255,6 +255,8 @@ export default function (data) {
     recordReady(ready);
     if (!closingByUs) serverCloses.add(1, { code: String(e && e.code !== undefined ? e.code : 'unknown') });
     stop();
+    // A refused or dropped socket holds the iteration a second, so a failing VU does not reconnect in a tight loop.
+    if (!ready || !closingByUs) setTimeout(() => {}, 1000);
   };
 
   ws.onerror = () => {

@@ -32,9 +32,11 @@ write_conf() {
 daemon off;
 $user
 worker_processes 1;
+# Each proxied WebSocket holds two connections (client and relay): room for ~8,000 sockets.
+worker_rlimit_nofile 40000;
 pid $PIDF;
 error_log $DIR/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 16384; }
 
 http {
   # \$uri, never \$request_uri/\$request: the query string carries access_token.
