@@ -31,6 +31,7 @@ export const Settings = Type.Object({
   LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
+  DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each); the oldest go first when full"),
 
   KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
   KAFKA_TOPIC: Type.String({ minLength: 1, default: "chat.events" }),
@@ -96,6 +97,7 @@ export interface Config {
     wsBufferBytes: number;
     pendingAppends: number;
     dedupeWindowMs: number;
+    dedupeEntries: number;
     teamName: number;
     metaTags: number;
     metaTagChars: number;
@@ -132,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
+      dedupeEntries: s.DEDUPE_MAX_ENTRIES,
       teamName: 100,
       metaTags: 20,
       metaTagChars: 32,

@@ -78,7 +78,7 @@ export class Relay {
     this.logger = deps.logger;
     this.upstream = new Upstream(deps.controllers, deps.config.relayId, (evs) => this.dispatch(evs), (chs) => this.recoverAll(chs), deps.logger);
     this.appender = new Appender(deps.log, this.limits.pendingAppends);
-    this.dedupe = new Dedupe(this.limits.dedupeWindowMs);
+    this.dedupe = new Dedupe(this.limits.dedupeWindowMs, this.limits.dedupeEntries);
     this.cache = new ChannelCache(async (channelId): Promise<ChannelInfo> => {
       const r = await this.upstream.client.getChannel({ channelId });
       return { found: r.found, active: r.active, members: new Set(r.members) };
