@@ -70,9 +70,7 @@ export async function startStandalone(config: Config) {
     port: server.port!,
     /** Graceful: stop accepting, close sockets, make accepted messages durable, then stop consuming. */
     async stop() {
-      const closed = server.stop(); // stops accepting at once; resolves when open connections end
-      await relay.stop(); // closes sockets with 1001 and waits for accepted messages to become durable
-      await Promise.race([closed, Bun.sleep(10_000).then(() => server.stop(true))]);
+      await relay.stop(); // stops the server accepting, closes sockets with 1001, makes accepted messages durable
       await controller.stop();
       await adapters.close();
       logger.info("stopped");

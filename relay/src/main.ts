@@ -44,9 +44,7 @@ export async function startRelay(config: Config) {
   logger.info("listening", { url: `http://${config.host}:${server.port}`, controllers: controllers.map((c) => c.name) });
   return {
     async stop() {
-      const closed = server.stop();
       await relay.stop();
-      await Promise.race([closed, Bun.sleep(10_000).then(() => server.stop(true))]);
       await adapters.close(); // flushes the producer
       logger.info("stopped");
     },

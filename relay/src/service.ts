@@ -124,13 +124,18 @@ export class Relay {
     return this.sockets.size;
   }
 
-  /** Graceful stop: refuse upgrades, close sockets (1001), wait for accepted messages to become durable. */
+  /**
+   * Graceful stop: the attached server stops accepting at once, sockets are closed (1001), accepted
+   * messages become durable; connections still open after 10 s are cut.
+   */
   async stop(): Promise<void> {
     this.draining = true;
+    const closed = this.server?.stop();
     clearInterval(this.sweepTimer);
     for (const ws of this.sockets) ws.close(1001, "server shutting down");
     await this.appender.drain();
     this.upstream.stop();
+    if (closed) await Promise.race([closed, Bun.sleep(10_000).then(() => this.server!.stop(true))]);
   }
 
   /** `GET /v1/ws`: everything is checked here, before any socket exists. */
