@@ -6,21 +6,31 @@ export interface OpsDeps {
   checks: Record<string, () => Promise<void>>;
 }
 
-async function readiness(checks: OpsDeps["checks"]): Promise<Response> {
+const CHECK_TIMEOUT_MS = 2000;
+
+/** Every check at once, each bounded by a timeout: one hung dependency cannot hang readiness. */
+export async function runChecks(checks: OpsDeps["checks"]) {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([check(), Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_TIMEOUT_MS)))]);
         return [name, "ok"] as const;
       } catch {
         return [name, "down"] as const;
+      } finally {
+        clearTimeout(timer);
       }
     }),
   );
-  const checksOut = Object.fromEntries(results);
-  return results.every(([, s]) => s === "ok")
-    ? Response.json({ data: { status: "ready", checks: checksOut } })
-    : Response.json({ error: { code: "unavailable", message: "not ready" }, checks: checksOut }, { status: 503 });
+  return { checks: Object.fromEntries(results) as Record<string, "ok" | "down">, ready: results.every(([, s]) => s === "ok") };
+}
+
+async function readiness(checks: OpsDeps["checks"]): Promise<Response> {
+  const { checks: out, ready } = await runChecks(checks);
+  return ready
+    ? Response.json({ data: { status: "ready", checks: out } })
+    : Response.json({ error: { code: "unavailable", message: "not ready" }, checks: out }, { status: 503 });
 }
 
 /** /v1/health, /v1/ready and /v1/metrics for the relay and controller processes (management serves its own). */

@@ -1,28 +1,10 @@
 import { Elysia, t } from "elysia";
+import { runChecks } from "@chat/common/ops";
 import type { ManagementDeps } from "../context";
 import { ErrorBody } from "../envelope";
 
-const CHECK_TIMEOUT_MS = 2000;
 const Checks = t.Record(t.String(), t.UnionEnum(["ok", "down"]), { description: "each dependency by name" });
 const open = { security: [] as Record<string, string[]>[], tags: ["ops"] };
-
-/** Every check at once, each bounded by a timeout: one hung dependency cannot hang readiness. */
-async function runChecks(checks: ManagementDeps["checks"]) {
-  const results = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_TIMEOUT_MS)))]);
-        return [name, "ok"] as const;
-      } catch {
-        return [name, "down"] as const;
-      } finally {
-        clearTimeout(timer);
-      }
-    }),
-  );
-  return { checks: Object.fromEntries(results) as Record<string, "ok" | "down">, ready: results.every(([, s]) => s === "ok") };
-}
 
 /** Liveness, readiness (each dependency checked) and Prometheus metrics. */
 export const opsRoutes = (deps: ManagementDeps) =>
