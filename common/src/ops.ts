@@ -33,16 +33,23 @@ async function readiness(checks: OpsDeps["checks"]): Promise<Response> {
     : Response.json({ error: { code: "unavailable", message: "not ready" }, checks: out }, { status: 503 });
 }
 
-/** /v1/health, /v1/ready and /v1/metrics for the relay and controller processes (management serves its own). */
-export async function opsFetch(req: Request, deps: OpsDeps): Promise<Response | undefined> {
+const notFound = () => Response.json({ error: { code: "not_found", message: "no such route" } }, { status: 404 });
+
+/** True when /v1/metrics may be read: no METRICS_TOKEN configured, or the request bears it. */
+export function metricsAllowed(token: string | undefined, authorization: string | null | undefined): boolean {
+  return !token || authorization === `Bearer ${token}`;
+}
+
+/** /v1/health, /v1/ready and /v1/metrics for the relay and controller processes (management serves its own); 404 otherwise. */
+export async function opsFetch(req: Request, deps: OpsDeps): Promise<Response> {
   const path = new URL(req.url).pathname;
-  if (req.method !== "GET") return undefined;
+  if (req.method !== "GET") return notFound();
   if (path === "/v1/health") return Response.json({ data: { status: "ok" } });
   if (path === "/v1/ready") return readiness(deps.checks);
   if (path === "/v1/metrics") {
-    if (deps.metricsToken && req.headers.get("authorization") !== `Bearer ${deps.metricsToken}`)
+    if (!metricsAllowed(deps.metricsToken, req.headers.get("authorization")))
       return Response.json({ error: { code: "unauthenticated", message: "metrics token required" } }, { status: 401 });
     return new Response(await deps.metrics.registry.metrics(), { headers: { "content-type": deps.metrics.registry.contentType } });
   }
-  return undefined;
+  return notFound();
 }

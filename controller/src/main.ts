@@ -33,7 +33,7 @@ export async function startController(config: Config) {
     ? Bun.serve({
         port: config.opsPort,
         hostname: config.host,
-        fetch: async (req) => (await opsFetch(req, { metrics, metricsToken: config.metricsToken, checks: adapters.checks })) ?? new Response("not found", { status: 404 }),
+        fetch: (req) => opsFetch(req, { metrics, metricsToken: config.metricsToken, checks: adapters.checks }),
       })
     : undefined;
   controller.start();

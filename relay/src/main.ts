@@ -37,7 +37,7 @@ export async function startRelay(config: Config) {
     fetch: async (req, server) =>
       new URL(req.url).pathname === "/v1/ws"
         ? relay.upgrade(req, server)
-        : ((await opsFetch(req, { metrics, metricsToken: config.metricsToken, checks })) ?? Response.json({ error: { code: "not_found", message: "no such route" } }, { status: 404 })),
+        : opsFetch(req, { metrics, metricsToken: config.metricsToken, checks }),
     websocket: relay.websocket,
   });
   relay.attach(server);

@@ -435,14 +435,12 @@ export class Relay {
     set.add(ws);
     try {
       await interest; // the backlog is read only once the controllers forward this channel to us
-      for (;;) {
-        const page = await this.upstream.client.fetchSince({ channelId: ch, viewer: ws.data.user, afterSeq: BigInt(r.floor), limit: FETCH_PAGE });
+      for await (const page of this.stored(ch, ws.data.user, after)) {
         if (ws.data.resuming.get(ch) !== r) return;
-        for (const ev of page.events) {
+        for (const ev of page) {
           this.send(ws, ev.frame);
           r.floor = Number(ev.seq);
         }
-        if (page.events.length < FETCH_PAGE) break;
       }
     } catch (err) {
       this.logger.warn("resume failed", { channel_id: ch, err: String(err) });
@@ -464,6 +462,16 @@ export class Relay {
     }
   }
 
+  /** A channel's stored events after `after`, page by page, oldest first (`viewer` "" = every event). */
+  private async *stored(ch: string, viewer: string, after: number): AsyncGenerator<Event[]> {
+    for (let cursor = BigInt(after); ; ) {
+      const { events } = await this.upstream.client.fetchSince({ channelId: ch, viewer, afterSeq: cursor, limit: FETCH_PAGE });
+      if (events.length) yield events;
+      if (events.length < FETCH_PAGE) return;
+      cursor = events[events.length - 1]!.seq;
+    }
+  }
+
   /** After a stream reopens, fetch what each channel may have missed while it was down. */
   private recoverAll(channels: string[]): void {
     for (const ch of channels) {
@@ -479,13 +487,7 @@ export class Relay {
     this.syncing.set(ch, held);
     const fetched: Event[] = [];
     try {
-      let cursor = after;
-      for (;;) {
-        const page = await this.upstream.client.fetchSince({ channelId: ch, viewer: "", afterSeq: BigInt(cursor), limit: FETCH_PAGE });
-        fetched.push(...page.events);
-        if (page.events.length < FETCH_PAGE) break;
-        cursor = Number(page.events[page.events.length - 1]!.seq);
-      }
+      for await (const page of this.stored(ch, "", after)) fetched.push(...page);
     } catch (err) {
       this.logger.warn("channel recovery failed", { channel_id: ch, err: String(err) });
     } finally {

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { runChecks } from "@chat/common/ops";
+import { metricsAllowed, runChecks } from "@chat/common/ops";
 import type { ManagementDeps } from "../context";
 import { ErrorBody } from "../envelope";
 
@@ -34,7 +34,7 @@ export const opsRoutes = (deps: ManagementDeps) =>
     .get(
       "/metrics",
       async ({ headers, set }) => {
-        if (deps.config.metricsToken && headers.authorization !== `Bearer ${deps.config.metricsToken}`) {
+        if (!metricsAllowed(deps.config.metricsToken, headers.authorization)) {
           set.status = 401;
           return { error: { code: "unauthenticated" as const, message: "metrics token required" } };
         }
