@@ -1,69 +1,49 @@
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { openAdapters } from "@chat/common/adapters/index";
-import { createVerifier, ensureDevSecret } from "@chat/common/auth";
+import { ensureDevSecret } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
 import { log } from "@chat/common/log";
-import { runMain } from "@chat/common/service-main";
 import { createMetrics } from "@chat/common/metrics";
+import { serve } from "@chat/common/serve";
+import { runMain } from "@chat/common/service-main";
 import { createController } from "@chat/controller/service";
-import { createManagementApp } from "@chat/management/app";
+import { createManagement } from "@chat/management/service";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { Relay, type SocketData } from "@chat/relay/service";
+import { WS_PATH } from "@chat/relay/admission";
+import { createRelay, type SocketData } from "@chat/relay/service";
 
 /**
- * Standalone mode: relay, controller and management in one process, the same services as
- * in distributed mode, wired through embedded adapters and Connect's in-memory transport.
+ * Standalone mode: the same three service factories as in distributed mode, composed in one
+ * process over embedded adapters, with Connect's in-memory transport between relay and controller.
  */
-export async function startStandalone(config: Config) {
+export async function startStandalone(base: Config) {
   const logger = log.child({ service: "standalone" });
-  const metrics = createMetrics();
-  const jwtSecret = ensureDevSecret(config.dataDir, config.auth.jwtSecret);
-  const verify = createVerifier({ ...config.auth, jwtSecret });
+  // With no secret configured, one generated once under DATA_DIR (mode 0600) signs and verifies dev tokens.
+  const config: Config = Object.freeze({ ...base, auth: { ...base.auth, jwtSecret: ensureDevSecret(base.dataDir, base.auth.jwtSecret) } });
+  const metrics = createMetrics(); // one registry for the process
   const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true });
 
-  const controller = createController({
-    log: adapters.log,
-    teams: adapters.teams,
-    messages: adapters.messages,
-    logger: logger.child({ component: "controller" }),
-    metrics,
-    group: config.kafka?.group ?? "controllers",
-    onFatal: (err) => {
-      logger.error("controller stopped consuming", { err });
-      process.exit(1);
-    },
-  });
-  const transport = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });
-  const relay = new Relay({
+  const controller = createController(config, adapters, { logger: logger.child({ component: "controller" }), metrics });
+  const inProcess = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });
+  const relay = createRelay(
     config,
-    verify,
-    log: adapters.log,
-    controllers: [{ name: "in-process", client: createClient(ControllerService, transport) }],
-    logger: logger.child({ component: "relay" }),
-    metrics,
-  });
-  const management = createManagementApp({
-    config,
-    verify,
-    teams: adapters.teams,
-    messages: adapters.messages,
-    log: adapters.log,
-    objects: adapters.objects,
+    { log: adapters.log, controllers: [{ name: "in-process", client: createClient(ControllerService, inProcess) }] },
+    { logger: logger.child({ component: "relay" }), metrics },
+  );
+  const management = createManagement(config, adapters, {
     logger: logger.child({ component: "management" }),
     metrics,
-    checks: adapters.checks,
+    checks: { ...adapters.checks, ...controller.checks, ...relay.checks },
   });
 
   controller.start();
-  relay.start();
-  await relay.whenConnected();
-  const server = Bun.serve<SocketData>({
-    port: config.port,
-    hostname: config.host,
-    fetch: (req, server) => (new URL(req.url).pathname === "/v1/ws" ? relay.upgrade(req, server) : management.handle(req)),
+  const server = serve<SocketData>(config, logger, {
+    fetch: (req, srv) => (new URL(req.url).pathname === WS_PATH ? relay.fetch(req, srv) : management.fetch(req)),
     websocket: relay.websocket,
+    maxRequestBodySize: management.maxRequestBodySize,
   });
-  relay.attach(server);
+  relay.start(server);
+  await relay.whenConnected();
   logger.info("listening", { url: `http://${config.host}:${server.port}`, data_dir: config.dataDir });
 
   return {
@@ -71,6 +51,7 @@ export async function startStandalone(config: Config) {
     /** Graceful: stop accepting, close sockets, make accepted messages durable, then stop consuming. */
     async stop() {
       await relay.stop(); // stops the server accepting, closes sockets with 1001, makes accepted messages durable
+      await management.stop();
       await controller.stop();
       await adapters.close();
       logger.info("stopped");

@@ -104,6 +104,8 @@ export interface Config {
     userIdChars: number;
   };
   kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
+  /** The controllers' consumer group (KAFKA_GROUP), in both modes. */
+  consumerGroup: string;
   mongo?: { url: string; db: string };
   s3?: { endpoint: string; publicEndpoint: string; bucket: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   opsPort?: number;
@@ -143,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafka: s.KAFKA_BROKERS
       ? { brokers: list(s.KAFKA_BROKERS), topic: s.KAFKA_TOPIC, partitions: s.KAFKA_PARTITIONS, replication: s.KAFKA_REPLICATION, group: s.KAFKA_GROUP }
       : undefined,
+    consumerGroup: s.KAFKA_GROUP,
     mongo: s.MONGODB_URL ? { url: s.MONGODB_URL, db: s.MONGODB_DB } : undefined,
     s3: s.S3_ENDPOINT
       ? {

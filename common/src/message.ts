@@ -62,11 +62,8 @@ export function isAttachmentIdOf(channelId: string, data: string): boolean {
   return m !== null && m[1] === channelId;
 }
 
-/**
- * Parses and sanity-checks one client frame. Only the five known fields are read;
- * anything else (a spoofed `from`, `ts`, `id`) is dropped, never forwarded.
- */
-export function parseOutgoing(raw: string, limits: MessageLimits): Outgoing {
+/** One client frame as a JSON object; anything else is `invalid_message`. */
+export function parseFrameObject(raw: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(raw);
@@ -74,12 +71,24 @@ export function parseOutgoing(raw: string, limits: MessageLimits): Outgoing {
     throw new AppError("invalid_message", "frame is not valid JSON");
   }
   if (!v || typeof v !== "object" || Array.isArray(v)) throw new AppError("invalid_message", "frame must be a JSON object");
-  const o = v as Record<string, unknown>;
+  return v as Record<string, unknown>;
+}
+
+/** The frame's `client_msg_id`, read first so that every later error can echo it. */
+export function clientMsgIdOf(o: Record<string, unknown>): string | undefined {
   const cmid = o.client_msg_id;
   if (cmid !== undefined && (typeof cmid !== "string" || !CLIENT_MSG_ID.test(cmid)))
     throw new AppError("invalid_message", "client_msg_id must be 1-64 printable ASCII characters");
+  return cmid as string | undefined;
+}
+
+/**
+ * Sanity-checks a send. Only the five known fields are read; anything else (a spoofed
+ * `from`, `ts`, `id`) is dropped, never forwarded.
+ */
+export function parseSend(o: Record<string, unknown>, limits: MessageLimits, clientMsgId?: string): Outgoing {
   const fail = (msg: string): never => {
-    throw Object.assign(new AppError("invalid_message", msg), { client_msg_id: cmid as string | undefined });
+    throw new AppError("invalid_message", msg);
   };
   if (!isObjectId(o.channel_id)) fail("channel_id must be a team id (24 lowercase hex)");
   if (o.to !== "*" && !isUserId(o.to)) fail('to must be "*" or a user id');
@@ -88,14 +97,19 @@ export function parseOutgoing(raw: string, limits: MessageLimits): Outgoing {
   const data = o.data as string;
   if (!data.isWellFormed()) fail("data must be valid UTF-8 text");
   if (o.type === "text") {
-    if (charCount(data, limits.textChars) > limits.textChars)
-      throw Object.assign(new AppError("too_large", `text is longer than ${limits.textChars} characters`), { client_msg_id: cmid });
+    if (charCount(data, limits.textChars) > limits.textChars) throw new AppError("too_large", `text is longer than ${limits.textChars} characters`);
   } else if (!isAttachmentIdOf(o.channel_id as string, data)) {
     fail("data must be an attachment id of this team (<team_id>/<id>)");
   }
   const out: Outgoing = { channel_id: o.channel_id as string, to: o.to as string, type: o.type as MessageType, data };
-  if (cmid !== undefined) out.client_msg_id = cmid as string;
+  if (clientMsgId !== undefined) out.client_msg_id = clientMsgId;
   return out;
+}
+
+/** A whole send frame, parsed and checked (the relay calls the three steps itself, to echo `client_msg_id` on errors). */
+export function parseOutgoing(raw: string, limits: MessageLimits): Outgoing {
+  const o = parseFrameObject(raw);
+  return parseSend(o, limits, clientMsgIdOf(o));
 }
 
 /** The client-facing frame of a log entry at `seq`; serialized once, sent to every socket as is. */

@@ -1,37 +1,54 @@
 import type { Interceptor } from "@connectrpc/connect";
-import type { Logger } from "@chat/common/log";
-import type { Metrics } from "@chat/common/metrics";
+import type { Config } from "@chat/common/config";
+import { log, type Logger } from "@chat/common/log";
+import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
 import { Hub } from "./hub";
 import { runIngest } from "./ingest";
 import { controllerRoutes, errorInterceptor, tokenInterceptor } from "./routes";
 
-export interface ControllerDeps {
+/** What a controller talks to: the log it consumes and the stores it persists to and answers from. */
+export interface ControllerPorts {
   log: MessageLog;
   teams: TeamStore;
   messages: MessageStore;
-  logger: Logger;
-  metrics: Metrics;
-  group: string;
-  token?: string;
-  /** Called if consumption stops for good (the process should exit and be restarted). */
-  onFatal: (err: unknown) => void;
+}
+export interface ControllerOverrides {
+  logger?: Logger;
+  metrics?: Metrics;
+  hub?: Hub;
+  /** Called if consumption stops for good; by default the process exits to be restarted. */
+  onFatal?: (err: unknown) => void;
 }
 
-/** Consumes the log, persists, and serves relays their channels' traffic over Connect. */
-export function createController(deps: ControllerDeps) {
-  const hub = new Hub();
-  const rpc = { hub, teams: deps.teams, messages: deps.messages, logger: deps.logger, metrics: deps.metrics };
+/**
+ * Consumes the log, persists, and serves relays their channels' traffic over Connect: `routes`
+ * and `interceptors` mount on any Connect transport (HTTP/2 in distributed mode, in-memory in
+ * standalone); `start()` begins consuming as a member of KAFKA_GROUP.
+ */
+export function createController(config: Config, ports: ControllerPorts, overrides: ControllerOverrides = {}) {
+  const logger = overrides.logger ?? log.child({ service: "controller" });
+  const metrics = overrides.metrics ?? createMetrics();
+  const onFatal =
+    overrides.onFatal ??
+    ((err: unknown) => {
+      logger.error("consumer stopped for good; exiting to be restarted", { err });
+      process.exit(1);
+    });
+  const hub = overrides.hub ?? new Hub();
+  const rpc = { hub, teams: ports.teams, messages: ports.messages, logger, metrics };
   const ac = new AbortController();
   let ingest: Promise<void> | undefined;
-  const interceptors: Interceptor[] = [errorInterceptor(rpc), tokenInterceptor(deps.token)];
+  const interceptors: Interceptor[] = [errorInterceptor(rpc), tokenInterceptor(config.controllerToken)];
   return {
     hub,
     routes: controllerRoutes(rpc),
     interceptors,
+    metrics,
+    checks: {} as Record<string, () => Promise<void>>,
     start(): void {
-      ingest = runIngest({ ...deps, hub }, ac.signal).catch((err) => {
-        if (!ac.signal.aborted) deps.onFatal(err);
+      ingest = runIngest({ ...ports, hub, logger, metrics, group: config.consumerGroup }, ac.signal).catch((err) => {
+        if (!ac.signal.aborted) onFatal(err);
       });
     },
     /** Stops consuming after the batch in hand is persisted and committed, then ends relay streams. */

@@ -1,14 +1,10 @@
-import { wsErrorCode, type AppError, type ErrorCode } from "@chat/common/errors";
+import { wsErrorCode, type ErrorCode } from "@chat/common/errors";
 import type { AckInfo } from "./dedupe";
 
 export function errorFrame(code: ErrorCode, message: string, clientMsgId?: string): string {
   const f: Record<string, string> = { event: "error", code: wsErrorCode[code], message };
   if (clientMsgId) f.client_msg_id = clientMsgId;
   return JSON.stringify(f);
-}
-
-export function errorFrameOf(err: AppError & { client_msg_id?: string }): string {
-  return errorFrame(err.code, err.message, err.client_msg_id);
 }
 
 export function ackFrame(ack: AckInfo, clientMsgId?: string): string {

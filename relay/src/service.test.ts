@@ -5,12 +5,11 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
-import { createVerifier, signDevToken } from "@chat/common/auth";
+import { signDevToken } from "@chat/common/auth";
 import { loadConfig } from "@chat/common/config";
 import { log } from "@chat/common/log";
-import { createMetrics } from "@chat/common/metrics";
 import { ControllerService, EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
-import { Relay, type SocketData } from "./service";
+import { createRelay, type SocketData } from "./service";
 
 // The relay against a scripted controller: the test decides when the backlog read returns
 // and which live events arrive meanwhile, to pin down resume's ordering rules.
@@ -60,21 +59,17 @@ const transport = createRouterTransport((router) =>
 );
 
 const config = loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "test-relay" });
-const relay = new Relay({
+const relay = createRelay(
   config,
-  verify: createVerifier(config.auth),
-  log: new EmbeddedLog(mkdtempSync(join(tmpdir(), "relay-test-"))),
-  controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }],
-  logger: log.child({ test: "relay" }),
-  metrics: createMetrics(),
-});
+  { log: new EmbeddedLog(mkdtempSync(join(tmpdir(), "relay-test-"))), controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }] },
+  { logger: log.child({ test: "relay" }) },
+);
 let server: ReturnType<typeof Bun.serve<SocketData>>;
 
 beforeAll(async () => {
-  relay.start();
+  server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
+  relay.start(server);
   await relay.whenConnected();
-  server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.upgrade(req, s), websocket: relay.websocket });
-  relay.attach(server);
 });
 afterAll(async () => {
   await relay.stop();

@@ -33,6 +33,9 @@ export class EmbeddedLog implements MessageLog {
     this.db.run("PRAGMA synchronous=FULL");
     this.db.run("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
     this.db.run("CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+    // Standalone used to consume as "controllers"; it now uses KAFKA_GROUP's default like every mode.
+    this.db.run("UPDATE OR IGNORE offsets SET grp = 'chat-controllers' WHERE grp = 'controllers'");
+    this.db.run("DELETE FROM offsets WHERE grp = 'controllers'");
     const insert = this.db.query<{ seq: number }, [string, string]>("INSERT INTO log (channel_id, value) VALUES (?, ?) RETURNING seq");
     this.appendTx = this.db.transaction((batches: Pending[]) => batches.map((p) => p.records.map((r) => insert.get(r.channelId, r.value)!.seq)));
   }

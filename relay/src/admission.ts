@@ -1,0 +1,76 @@
+import type { Server } from "bun";
+import { bearer, type Verifier } from "@chat/common/auth";
+import type { Config } from "@chat/common/config";
+import { toAppError } from "@chat/common/errors";
+import type { Logger } from "@chat/common/log";
+import type { Metrics } from "@chat/common/metrics";
+import { parseConnectParams } from "./connect-params";
+import { httpError } from "./frames";
+import { TokenBucket } from "./rate-limit";
+import type { SocketData } from "./socket";
+import type { Upstream } from "./upstream";
+
+export interface AdmissionDeps {
+  limits: Config["limits"];
+  verify: Verifier;
+  upstream: Upstream;
+  logger: Logger;
+  metrics: Metrics;
+  draining: () => boolean;
+}
+
+export const WS_PATH = "/v1/ws";
+
+/**
+ * `GET /v1/ws`: everything is checked here, before any socket exists — the token, the connect
+ * parameters, and membership of every team asked for. A refusal is an HTTP error with the JSON envelope.
+ */
+export async function admit(deps: AdmissionDeps, req: Request, server: Server<SocketData>): Promise<Response | undefined> {
+  if (deps.draining()) return httpError(503, "unavailable", "server shutting down");
+  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpError(426, "validation", "WebSocket upgrade required");
+  const url = new URL(req.url);
+  const token = bearer(req.headers.get("authorization")) ?? url.searchParams.get("access_token") ?? "";
+  let user: string;
+  try {
+    user = (await deps.verify(token)).user;
+  } catch (err) {
+    deps.metrics.wsRejected.inc({ status: "401" });
+    return httpError(401, "unauthenticated", toAppError(err).message);
+  }
+  let named: string[], since: Map<string, number>;
+  try {
+    ({ named, since } = parseConnectParams(url.searchParams));
+  } catch (err) {
+    return httpError(400, "validation", toAppError(err).message);
+  }
+  let mine: string[];
+  try {
+    mine = (await deps.upstream.client.getUserChannels({ userId: user })).channelIds;
+  } catch (err) {
+    deps.logger.warn("membership lookup failed", { err: String(err) });
+    return httpError(503, "unavailable", "membership service unavailable");
+  }
+  const mineSet = new Set(mine);
+  const channels = named.length ? new Set(named) : mineSet;
+  for (const ch of [...channels, ...since.keys()]) {
+    if (!mineSet.has(ch) || !channels.has(ch)) {
+      deps.metrics.wsRejected.inc({ status: "403" });
+      return httpError(403, "forbidden", "not a member of every requested team");
+    }
+  }
+  const data: SocketData = {
+    user,
+    filtered: named.length > 0,
+    channels,
+    since,
+    ready: false,
+    closed: false,
+    inbox: [],
+    bucket: new TokenBucket(deps.limits.ratePerSec, deps.limits.rateBurst),
+    resuming: new Map(),
+    openedAt: performance.now(),
+    framesIn: 0,
+  };
+  if (!server.upgrade(req, { data })) return httpError(400, "validation", "WebSocket upgrade failed");
+  return undefined;
+}

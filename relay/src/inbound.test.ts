@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { signDevToken } from "@chat/common/auth";
+import { loadConfig } from "@chat/common/config";
+import { log } from "@chat/common/log";
+import type { LogRecord, MessageLog } from "@chat/common/ports";
+import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
+import { createRelay, type SocketData } from "./service";
+
+// A log whose every append waits for the test to settle it: the test sees each batch the relay sends.
+const CH = "6b06d90e68a988520eac2a79";
+const SECRET = "inbound-test-secret".padEnd(40, "x");
+const USERS = ["a@x.dev", "b@x.dev", "c@x.dev", "d@x.dev"];
+const calls: { records: LogRecord[]; reject: (e: Error) => void }[] = [];
+let onCall = () => {};
+const heldLog: MessageLog = {
+  append: (records) =>
+    new Promise((_, reject) => {
+      calls.push({ records, reject });
+      onCall();
+    }),
+  consume: async () => {},
+  ping: async () => {},
+  close: async () => {},
+};
+const nextCall = (n: number) => new Promise<void>((r) => ((onCall = () => calls.length >= n && r()), onCall()));
+
+const transport = createRouterTransport((router) =>
+  router.service(ControllerService, {
+    async *subscribe(_req, ctx) {
+      yield { events: [] };
+      await new Promise((r) => ctx.signal.addEventListener("abort", r));
+    },
+    updateInterest: () => ({}),
+    getUserChannels: () => ({ channelIds: [CH] }),
+    getChannel: () => ({ found: true, active: true, members: USERS }),
+    fetchSince: () => ({ events: [] }),
+  }),
+);
+const relay = createRelay(
+  loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "inbound-test" }),
+  { log: heldLog, controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }] },
+  { logger: log.child({ test: "inbound" }) },
+);
+let server: ReturnType<typeof Bun.serve<SocketData>>;
+beforeAll(async () => {
+  server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
+  relay.start(server);
+  await relay.whenConnected();
+});
+afterAll(async () => {
+  for (const c of calls.splice(0)) c.reject(new Error("test over"));
+  await relay.stop();
+});
+
+async function open(user: string) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
+  const frames: any[] = [];
+  let onFrame = () => {};
+  ws.onmessage = (e) => {
+    frames.push(JSON.parse(String(e.data)));
+    onFrame();
+  };
+  const waitFor = (pred: (f: any) => boolean) => new Promise<any>((r) => ((onFrame = () => frames.some(pred) && r(frames.find(pred))), onFrame()));
+  await waitFor((f) => f.event === "ready");
+  return { ws, frames, waitFor };
+}
+const text = (cmid: string) => JSON.stringify({ channel_id: CH, to: "*", type: "text", data: `hello ${cmid}`, client_msg_id: cmid });
+
+test("a failed log batch answers every sender with its own error frame and its own client_msg_id", async () => {
+  const [a, ...others] = await Promise.all(USERS.map(open));
+  a!.ws.send(text("first"));
+  await nextCall(1); // the first message is in flight alone; what arrives now waits for the next batch
+  others.forEach((s, i) => s.ws.send(text(`m-${i}`)));
+  // Barrier: a bad frame's error proves each socket's send before it reached the appender.
+  for (const s of others) {
+    s.ws.send("{bad");
+    await s.waitFor((f) => f.event === "error" && f.client_msg_id === undefined);
+  }
+  calls[0]!.reject(new Error("broker down"));
+  await nextCall(2);
+  expect(calls[1]!.records.length).toBe(3); // one batch of three senders
+  calls[1]!.reject(new Error("broker down"));
+
+  const first = await a!.waitFor((f) => f.event === "error" && f.client_msg_id);
+  expect(first).toMatchObject({ code: "unavailable", client_msg_id: "first" });
+  for (const [i, s] of others.entries()) {
+    const err = await s.waitFor((f) => f.event === "error" && f.client_msg_id);
+    expect(err).toMatchObject({ code: "unavailable", client_msg_id: `m-${i}` });
+    expect(s.frames.filter((f) => f.event === "error" && f.client_msg_id).length).toBe(1);
+  }
+  for (const s of [a!, ...others]) s.ws.close();
+});

@@ -1,0 +1,105 @@
+import type { Config } from "@chat/common/config";
+import { AppError, toAppError } from "@chat/common/errors";
+import { objectId } from "@chat/common/ids";
+import type { Logger } from "@chat/common/log";
+import { clientMsgIdOf, parseFrameObject, parseSend, type LogEntry } from "@chat/common/message";
+import type { Metrics } from "@chat/common/metrics";
+import type { Appender } from "./appender";
+import type { ChannelCache, ChannelInfo } from "./channel-cache";
+import type { Dedupe } from "./dedupe";
+import { ackFrame, errorFrame } from "./frames";
+import type { SocketRegistry } from "./registry";
+import type { WS } from "./socket";
+
+export interface InboundDeps {
+  limits: Config["limits"];
+  sockets: SocketRegistry;
+  cache: ChannelCache;
+  appender: Appender;
+  dedupe: Dedupe;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * What happens to a frame a client sends: size check, parse, rate limit, authorization against
+ * the team as stored, `client_msg_id` dedupe, stamping (`id`, `from`, `ts`), append to the log,
+ * and the ack once it is durable — or one error frame that echoes the frame's `client_msg_id`.
+ * A bad frame never closes the socket and never reaches anyone else.
+ */
+export class Inbound {
+  constructor(private readonly deps: InboundDeps) {}
+
+  /** Called by Bun for every frame; frames before `ready` wait in the socket's inbox. */
+  receive(ws: WS, raw: string | Buffer): void {
+    ws.data.framesIn++;
+    if (typeof raw !== "string") return this.deps.sockets.send(ws, errorFrame("invalid_message", "frames must be JSON text"));
+    if (!ws.data.ready) {
+      if (ws.data.inbox.length < this.deps.limits.rateBurst) ws.data.inbox.push(raw);
+      else this.deps.sockets.send(ws, errorFrame("rate_limited", "too many frames before ready"));
+      return;
+    }
+    void this.handle(ws, raw);
+  }
+
+  async handle(ws: WS, raw: string): Promise<void> {
+    const { limits, sockets, metrics } = this.deps;
+    const bytes = raw.length * 3 <= limits.frameBytes ? raw.length : Buffer.byteLength(raw);
+    if (bytes > limits.frameBytes) {
+      metrics.messagesIn.inc({ outcome: "too_large" });
+      return sockets.send(ws, errorFrame("too_large", `frame exceeds ${limits.frameBytes} bytes`));
+    }
+    let clientMsgId: string | undefined;
+    try {
+      const frame = parseFrameObject(raw);
+      clientMsgId = clientMsgIdOf(frame);
+      await this.send(ws, frame, clientMsgId);
+    } catch (err) {
+      const app = toAppError(err);
+      if (app.code === "internal") this.deps.logger.error("message handling failed", { err });
+      metrics.messagesIn.inc({ outcome: app.code });
+      // The error of a failed log batch is shared by all its messages: the id comes from this frame, never from the error.
+      if (!ws.data.closed) sockets.send(ws, errorFrame(app.code, app.message, clientMsgId));
+    }
+  }
+
+  /** A chat message: authorized, stamped, appended, acked once durable. */
+  private async send(ws: WS, frame: Record<string, unknown>, clientMsgId: string | undefined): Promise<void> {
+    const { limits, cache, dedupe, appender, metrics, sockets } = this.deps;
+    const { user } = ws.data;
+    const msg = parseSend(frame, limits, clientMsgId);
+    if (!ws.data.bucket.take()) throw new AppError("rate_limited", "slow down");
+    if (!ws.data.channels.has(msg.channel_id)) throw new AppError("forbidden", "not a member of this team on this connection");
+    const info = cache.peek(msg.channel_id) ?? (await this.loadChannel(msg.channel_id));
+    if (!info.found) throw new AppError("not_found", "no such team");
+    if (!info.members.has(user)) throw new AppError("forbidden", "not a member of this team");
+    if (!info.active) throw new AppError("forbidden", "team is inactive");
+    if (msg.to !== "*" && !info.members.has(msg.to)) throw new AppError("not_found", "recipient is not a member of this team");
+
+    const earlier = clientMsgId ? dedupe.get(user, clientMsgId) : undefined;
+    if (earlier) {
+      metrics.messagesIn.inc({ outcome: "duplicate" });
+      return sockets.send(ws, ackFrame(await earlier, clientMsgId));
+    }
+    const id = objectId();
+    const ts = new Date().toISOString();
+    const entry: LogEntry = { kind: "message", id, channel_id: msg.channel_id, to: msg.to, type: msg.type, data: msg.data, from: user, ts };
+    if (clientMsgId) entry.client_msg_id = clientMsgId;
+    const t0 = performance.now();
+    const acked = appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => ({ id, seq, ts }));
+    if (clientMsgId) dedupe.remember(user, clientMsgId, acked);
+    const ack = await acked;
+    metrics.appendSeconds.observe((performance.now() - t0) / 1000);
+    metrics.messagesIn.inc({ outcome: "accepted" });
+    if (!ws.data.closed) sockets.send(ws, ackFrame(ack, clientMsgId));
+  }
+
+  private async loadChannel(ch: string): Promise<ChannelInfo> {
+    try {
+      return await this.deps.cache.get(ch);
+    } catch (err) {
+      this.deps.logger.warn("channel lookup failed", { channel_id: ch, err: String(err) });
+      throw new AppError("unavailable", "membership service unavailable");
+    }
+  }
+}

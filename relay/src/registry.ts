@@ -1,0 +1,94 @@
+import type { Server } from "bun";
+import type { Metrics } from "@chat/common/metrics";
+import { broadcastTopic, directTopic, type SocketData, type WS } from "./socket";
+
+/**
+ * Every open socket of this relay, by user, and the one way to write to them: Bun topics for
+ * fan-out (one publish per event, whatever the audience) and `send` with back-pressure for
+ * frames meant for one socket. A client that cannot keep up is closed with 1013.
+ */
+export class SocketRegistry {
+  private server: Server<SocketData> | undefined;
+  private readonly sockets = new Set<WS>();
+  private readonly byUser = new Map<string, Set<WS>>();
+  private sweepTimer: Timer | undefined;
+
+  constructor(
+    private readonly bufferLimit: number,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Starts publishing through `server` and the back-pressure sweep. */
+  start(server: Server<SocketData>): void {
+    this.server = server;
+    this.sweepTimer = setInterval(() => this.sweep(), 50);
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  all(): Iterable<WS> {
+    return this.sockets;
+  }
+
+  has(user: string): boolean {
+    return this.byUser.has(user);
+  }
+
+  ofUser(user: string): Iterable<WS> {
+    return this.byUser.get(user) ?? [];
+  }
+
+  add(ws: WS): void {
+    this.sockets.add(ws);
+    let mine = this.byUser.get(ws.data.user);
+    if (!mine) this.byUser.set(ws.data.user, (mine = new Set()));
+    mine.add(ws);
+    this.metrics.wsConnections.inc();
+  }
+
+  remove(ws: WS): void {
+    this.sockets.delete(ws);
+    const mine = this.byUser.get(ws.data.user);
+    mine?.delete(ws);
+    if (mine?.size === 0) this.byUser.delete(ws.data.user);
+    this.metrics.wsConnections.dec();
+  }
+
+  subscribe(ws: WS, ch: string): void {
+    ws.subscribe(broadcastTopic(ch));
+    ws.subscribe(directTopic(ch, ws.data.user));
+  }
+
+  unsubscribe(ws: WS, ch: string): void {
+    ws.unsubscribe(broadcastTopic(ch));
+    ws.unsubscribe(directTopic(ch, ws.data.user));
+  }
+
+  publish(topic: string, frame: string): void {
+    if (this.server!.publish(topic, frame) > 0) this.metrics.framesOut.inc();
+  }
+
+  /** Sends one frame; a client that cannot keep up is closed with 1013 rather than buffered without bound. */
+  send(ws: WS, frame: string): void {
+    const r = ws.send(frame);
+    if (r === 0 || (r === -1 && ws.getBufferedAmount() > this.bufferLimit)) this.closeSlow(ws);
+  }
+
+  closeSlow(ws: WS): void {
+    if (ws.data.closed) return;
+    ws.data.closed = true; // nothing more is sent; the sweep does not count it twice
+    this.metrics.slowClosed.inc();
+    ws.close(1013, "client too slow");
+  }
+
+  /** Topic publishes do not report per socket: a socket over the limit is found here within 50 ms. */
+  private sweep(): void {
+    for (const ws of this.sockets) if (ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
+  }
+}

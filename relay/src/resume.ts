@@ -1,0 +1,92 @@
+import type { Logger } from "@chat/common/log";
+import type { Event } from "@chat/proto/chat/v1/controller_pb";
+import { errorFrame } from "./frames";
+import type { SocketRegistry } from "./registry";
+import { visible, type Resume, type WS } from "./socket";
+import type { Upstream } from "./upstream";
+
+const FETCH_PAGE = 1000;
+const MAX_RESUME_BUFFER = 10_000;
+
+/**
+ * Catch-up of one socket on one channel (`?since=`, or a team joined live): the socket stays off
+ * the channel's topics while its backlog is read from the store; live events meanwhile are held
+ * for it, then everything goes out in seq order, once, and the socket joins the live topics.
+ */
+export class Resumer {
+  /** Sockets catching up, by channel: live events of the channel are held for them. */
+  private readonly catchingUp = new Map<string, Set<WS>>();
+
+  constructor(
+    private readonly sockets: SocketRegistry,
+    private readonly upstream: Upstream,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Holds a live event for every socket still catching up on its channel. */
+  hold(ev: Event): void {
+    const waiting = this.catchingUp.get(ev.channelId);
+    if (!waiting) return;
+    for (const ws of waiting) {
+      const r = ws.data.resuming.get(ev.channelId);
+      if (!r) continue;
+      if (r.buffer.length >= MAX_RESUME_BUFFER) this.sockets.closeSlow(ws);
+      else r.buffer.push(ev);
+    }
+  }
+
+  /** The socket no longer catches up on `ch` (it left the team, or closed). */
+  cancel(ws: WS, ch: string): void {
+    if (ws.data.resuming.delete(ch)) this.catchingUp.get(ch)?.delete(ws);
+  }
+
+  cancelAll(ws: WS): void {
+    for (const ch of ws.data.resuming.keys()) this.catchingUp.get(ch)?.delete(ws);
+  }
+
+  /** Replays `ch` after `after` to `ws`, once `interest` says the controllers forward the channel to us. */
+  async resume(ws: WS, ch: string, after: number, interest: Promise<void> = Promise.resolve()): Promise<void> {
+    const r: Resume = { floor: after, buffer: [] };
+    ws.data.resuming.set(ch, r);
+    let set = this.catchingUp.get(ch);
+    if (!set) this.catchingUp.set(ch, (set = new Set()));
+    set.add(ws);
+    try {
+      await interest; // the backlog is read only once the controllers forward this channel to us
+      for await (const page of this.stored(ch, ws.data.user, after)) {
+        if (ws.data.resuming.get(ch) !== r) return;
+        for (const ev of page) {
+          this.sockets.send(ws, ev.frame);
+          r.floor = Number(ev.seq);
+        }
+      }
+    } catch (err) {
+      this.logger.warn("resume failed", { channel_id: ch, err: String(err) });
+      this.sockets.send(ws, errorFrame("unavailable", `could not resume ${ch}; fetch its history instead`));
+    } finally {
+      if (ws.data.resuming.get(ch) === r) {
+        for (const ev of r.buffer) {
+          const seq = Number(ev.seq);
+          if (seq > r.floor && visible(ev, ws.data.user)) {
+            this.sockets.send(ws, ev.frame);
+            r.floor = seq;
+          }
+        }
+        ws.data.resuming.delete(ch);
+        this.catchingUp.get(ch)?.delete(ws);
+        if (this.catchingUp.get(ch)?.size === 0) this.catchingUp.delete(ch);
+        if (!ws.data.closed && ws.data.channels.has(ch)) this.sockets.subscribe(ws, ch);
+      }
+    }
+  }
+
+  /** A channel's stored events after `after`, page by page, oldest first (`viewer` "" = every event). */
+  async *stored(ch: string, viewer: string, after: number): AsyncGenerator<Event[]> {
+    for (let cursor = BigInt(after); ; ) {
+      const { events } = await this.upstream.client.fetchSince({ channelId: ch, viewer, afterSeq: cursor, limit: FETCH_PAGE });
+      if (events.length) yield events;
+      if (events.length < FETCH_PAGE) return;
+      cursor = events[events.length - 1]!.seq;
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import type { ServerWebSocket } from "bun";
+import type { Event } from "@chat/proto/chat/v1/controller_pb";
+import { EventKind } from "@chat/proto/chat/v1/controller_pb";
+import type { TokenBucket } from "./rate-limit";
+
+/** A channel being replayed to one socket (`?since=` or a live join): the last seq sent, and live events held meanwhile. */
+export interface Resume {
+  floor: number;
+  buffer: Event[];
+}
+
+/** What the relay keeps per socket (Bun's `ws.data`). */
+export interface SocketData {
+  user: string;
+  /** Set when the client named its teams with ?channel_id: it then never joins others. */
+  filtered: boolean;
+  channels: Set<string>;
+  since: Map<string, number>;
+  ready: boolean;
+  closed: boolean;
+  /** Frames received before `ready`, handled once it is sent. */
+  inbox: string[];
+  bucket: TokenBucket;
+  resuming: Map<string, Resume>;
+  openedAt: number;
+  framesIn: number;
+}
+export type WS = ServerWebSocket<SocketData>;
+
+/** Bun topics: every member socket of a team, and the sockets of one user in a team (for DMs). */
+export const broadcastTopic = (ch: string) => `c:${ch}`;
+export const directTopic = (ch: string, user: string) => `d:${ch}:${user}`;
+
+/** Whether `user` may see an event: membership events and broadcasts always, DMs only their two parties. */
+export const visible = (ev: Event, user: string) => ev.kind !== EventKind.MESSAGE || ev.to === "*" || ev.to === user || ev.from === user;
