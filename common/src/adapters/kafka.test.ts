@@ -206,8 +206,18 @@ if (!brokers?.length) {
 
     test("close stops running consumers, is idempotent, and later appends reject", async () => {
       const log = await connect(freshTopic());
-      const running = log.consume({ group: `g-${objectId()}`, signal: new AbortController().signal, handle: async () => {} });
-      await Bun.sleep(300);
+      // A consumer that has delivered a record is past connecting and joining: close must stop it running.
+      await log.append([{ channelId: "c", value: "sentinel" }]);
+      let delivered!: () => void;
+      const consuming = new Promise<void>((resolve) => (delivered = resolve));
+      const running = log.consume({
+        group: `g-${objectId()}`,
+        signal: new AbortController().signal,
+        handle: async (batch) => {
+          if (batch.some((r) => r.value === "sentinel")) delivered();
+        },
+      });
+      await Promise.race([consuming, running.then(() => Promise.reject(new Error("consume ended before delivering the sentinel")))]);
       await Promise.all([log.close(), log.close()]);
       await running;
       await expect(log.append([{ channelId: "c", value: "x" }])).rejects.toMatchObject({ code: "unavailable" });
