@@ -3,7 +3,7 @@
 #   1. typecheck, and the generated protobuf code is fresh
 #   2. unit + contract tests on the embedded adapters + end-to-end tests against a standalone process
 #   3. real Kafka 4.1 / FerretDB (MongoDB wire) / versitygw (S3), installed from registries: every adapter's
-#      contract suite and the management tests run against them
+#      contract suite and the management tests run against them; a suite skipped there fails the run
 #   4. the distributed topology (2 controllers, 2 relays, management, nginx): the end-to-end suite through nginx
 # TEST_INFRA=0 stops after step 2 (no Java/Go needed). Everything started here is stopped on exit.
 set -euo pipefail
@@ -51,5 +51,12 @@ t0=$SECONDS
 eval "$(scripts/dist.sh start)"
 echo "infrastructure and services ready in $((SECONDS - t0))s"
 
-run_bun real-infra common management
+# Here a suite skipped for a missing URL would pass unproven: the missingInfra placeholders fail
+# under TEST_REQUIRE_INFRA, and any other skip fails the phase below.
+TEST_REQUIRE_INFRA=1 run_bun real-infra common management
+skipped=$(awk '$1 == "real-infra" { print $4 }' "$results")
+if [ "${skipped:-0}" != 0 ]; then
+  echo "real-infra: $skipped test(s) skipped; every suite must run against the real infrastructure" >&2
+  exit 1
+fi
 E2E_DIST_SCRIPT=scripts/dist.sh run_bun distributed-e2e tests

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { objectId } from "@chat/common/ids";
 import type { LogEntry } from "@chat/common/message";
 import type { Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
@@ -98,20 +99,28 @@ for (const backend of backends) {
       expect(final.version).toBe(initial.version + statuses.filter((s) => s < 300).length);
 
       // Replaying the published membership events in log order gives the stored membership.
-      // Every request has answered, so every event is in the log: read until it goes quiet.
+      // Every request has answered, so its events are in the log ahead of a sentinel appended
+      // now to the same channel: read until the sentinel.
+      const sentinel = JSON.stringify({ kind: "replay-sentinel", id: objectId() });
+      await h.log.append([{ channelId: team.id, value: sentinel }]);
       const events: LogEntry[] = [];
+      let sawSentinel = false;
       const ac = new AbortController();
-      let idle = setTimeout(() => ac.abort(), 1000);
+      const deadline = setTimeout(() => ac.abort(), 3_000); // within the test timeout, so a missing sentinel fails below
       await h.log.consume({
         group: `replay-${team.id}`,
         signal: ac.signal,
         handle: async (batch) => {
-          for (const r of batch) if (r.channelId === team.id) events.push(JSON.parse(r.value) as LogEntry);
-          clearTimeout(idle);
-          idle = setTimeout(() => ac.abort(), 300);
+          for (const r of batch) {
+            if (r.channelId !== team.id || sawSentinel) continue;
+            if (r.value === sentinel) sawSentinel = true;
+            else events.push(JSON.parse(r.value) as LogEntry);
+          }
+          if (sawSentinel) ac.abort();
         },
       });
-      clearTimeout(idle);
+      clearTimeout(deadline);
+      expect(sawSentinel).toBe(true);
       const members = new Set(initial.members);
       const admins = new Set(initial.admins);
       for (const e of events) {

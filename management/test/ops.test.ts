@@ -1,8 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { backends, createHarness, uploadAttachment } from "./harness";
+import { waitFor } from "@chat/common/contracts/wait";
+import { backends, createHarness, uploadAttachment, type Harness } from "./harness";
 
-/** onAfterResponse runs once the response is handed back, i.e. a tick after `handle` resolves. */
-const settle = () => Bun.sleep(5);
+/**
+ * onAfterResponse counts and logs a request once its response is handed back, a tick after
+ * `handle` resolves: wait until `n` requests are in the request log (the same hook counts them).
+ */
+const requestsLogged = (h: Harness, n: number) =>
+  waitFor(() => h.logger.lines.filter((l) => l.msg === "request").length >= n, `${n} requests in the request log`);
 
 describe("request metrics and the request log", () => {
   test("every request is counted by route and status, timed, and logged once — errors and redirects included", async () => {
@@ -10,7 +15,7 @@ describe("request metrics and the request log", () => {
     const S = h.user("s");
     const team = await h.seedTeam({ super_admin: S });
     const attachment = await uploadAttachment(h, S, team.id, new Uint8Array([1, 2, 3]));
-    await settle();
+    await requestsLogged(h, 2); // create and upload
     h.logger.lines.length = 0;
 
     await h.call("POST", "/v1/teams", { as: S, body: { name: "Counted" } });
@@ -20,7 +25,7 @@ describe("request metrics and the request log", () => {
     await h.call("GET", `/v1/attachments/${attachment}`, { as: S });
     await h.call("GET", "/v1/no/such/route");
     await h.call("PUT", `/v1/objects/${attachment}?exp=1&sig=forged`, { raw: "x", headers: { "content-type": "text/plain" } });
-    await settle();
+    await requestsLogged(h, 7);
 
     const text = await h.metrics.registry.metrics();
     for (const line of [

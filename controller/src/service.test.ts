@@ -1,0 +1,292 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
+import { AppError } from "@chat/common/errors";
+import { SqliteStore } from "@chat/common/adapters/sqlite-store";
+import { waitFor } from "@chat/common/contracts/wait";
+import { objectId } from "@chat/common/ids";
+import type { Logger } from "@chat/common/log";
+import type { LogEntry, StoredMessage } from "@chat/common/message";
+import { createMetrics } from "@chat/common/metrics";
+import type { MessageStore, TeamStore } from "@chat/common/ports";
+import { ControllerService, EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
+import { Hub, newEvent } from "./hub";
+import { controllerRoutes, errorInterceptor } from "./routes";
+import { createController } from "./service";
+
+// The controller over the embedded log and store, called through Connect's in-memory transport
+// exactly as standalone wires it. Waits are for events (a barrier event, the stream's end) or for
+// a condition with a deadline, never for time.
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+type ControllerClient = Client<typeof ControllerService>;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+}
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const running: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+});
+
+/** A started controller on fresh embedded adapters; `overrides` swap in ports a test must control. */
+function startController(overrides: { messages?: (store: SqliteStore) => MessageStore; teams?: TeamStore; token?: string; logger?: Logger } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "chat-controller-"));
+  const log = new EmbeddedLog(join(dir, "log"));
+  const store = new SqliteStore(dir);
+  const fatal: unknown[] = [];
+  const controller = createController({
+    log,
+    teams: overrides.teams ?? store,
+    messages: overrides.messages?.(store) ?? store,
+    logger: overrides.logger ?? quiet,
+    metrics: createMetrics(),
+    group: "controllers",
+    token: overrides.token,
+    onFatal: (err) => fatal.push(err),
+  });
+  controller.start();
+  const transport = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });
+  const h = {
+    log,
+    store,
+    controller,
+    client: createClient(ControllerService, transport),
+    async append(...entries: LogEntry[]) {
+      await log.append(entries.map((e) => ({ channelId: e.channel_id, value: JSON.stringify(e) })));
+    },
+    async stop() {
+      await controller.stop();
+      await log.close();
+      await store.close();
+      expect(fatal).toEqual([]);
+    },
+  };
+  running.push(h);
+  return h;
+}
+
+/**
+ * Opens a relay's Subscribe stream and reads it in the background. Resolves once the controller
+ * confirmed the subscription (its first, empty response), so the hub holds the stream.
+ */
+async function subscribe(client: ControllerClient, relayId: string, channelIds: string[]) {
+  const ac = new AbortController();
+  const it = client.subscribe({ relayId, channelIds }, { signal: ac.signal })[Symbol.asyncIterator]();
+  const first = await it.next();
+  expect(first.done).toBe(false);
+  expect(first.value.events).toEqual([]);
+  const s = { events: [] as Event[], done: false, error: undefined as unknown, abort: () => ac.abort() };
+  const ended = (async () => {
+    try {
+      for (let r = await it.next(); !r.done; r = await it.next()) s.events.push(...r.value.events);
+    } catch (err) {
+      s.error = err;
+    } finally {
+      s.done = true;
+    }
+  })();
+  return Object.assign(s, {
+    ended,
+    /** Resolves once an event matching `match` has arrived. */
+    received: (match: (e: Event) => boolean, what: string) => waitFor(() => s.events.some(match), `${relayId} to receive ${what}`),
+  });
+}
+
+function message(channel: string, data: string): LogEntry {
+  return { kind: "message", id: objectId(), channel_id: channel, to: "*", from: "a@x.dev", type: "text", data, ts: new Date().toISOString() };
+}
+function joined(channel: string, user: string): LogEntry {
+  return { kind: "member_joined", channel_id: channel, user, by: "a@x.dev", ts: new Date().toISOString() };
+}
+const isJoinOf = (user: string) => (e: Event) => e.kind === EventKind.MEMBER_JOINED && e.to === user;
+const isMessage = (data: string) => (e: Event) => e.kind === EventKind.MESSAGE && JSON.parse(e.frame).data === data;
+
+/** Events as "message <channel label> <data>" or "<KIND> <channel label> <user>", for comparing whole sequences. */
+function summary(events: Event[], labels: Record<string, string>): string[] {
+  return events.map((e) => {
+    const ch = labels[e.channelId] ?? e.channelId;
+    return e.kind === EventKind.MESSAGE ? `message ${ch} ${JSON.parse(e.frame).data}` : `${EventKind[e.kind]} ${ch} ${e.to}`;
+  });
+}
+
+describe("ingest", () => {
+  test("a consumed batch is stored before any of its events is published", async () => {
+    const entered = deferred<StoredMessage[]>();
+    const release = deferred();
+    const h = startController({
+      messages: (store) => ({
+        insertMany: async (messages) => {
+          entered.resolve(messages);
+          await release.promise;
+          await store.insertMany(messages);
+        },
+        history: (...a) => store.history(...a),
+        since: (...a) => store.since(...a),
+        ping: () => store.ping(),
+        close: async () => {},
+      }),
+    });
+    running.push({ stop: async () => release.resolve() }); // a failing test must not leave stop() waiting on it
+    const A = objectId();
+    const relay = await subscribe(h.client, "relay-1", [A]);
+    await h.append(message(A, "held"));
+    expect((await entered.promise).map((m) => m.data)).toEqual(["held"]);
+
+    // insertMany is held. A barrier event published now reaches the relay after anything the hub
+    // was given before it, so if the message had been published it would show up first.
+    h.controller.hub.publish([newEvent({ kind: EventKind.MEMBER_JOINED, channelId: objectId(), seq: 1n, to: "barrier@x.dev" })]);
+    await relay.received(isJoinOf("barrier@x.dev"), "the barrier");
+    expect(relay.events.map((e) => e.to)).toEqual(["barrier@x.dev"]);
+
+    release.resolve();
+    await relay.received(isMessage("held"), "the message, once stored");
+    expect(relay.events.map((e) => e.kind)).toEqual([EventKind.MEMBER_JOINED, EventKind.MESSAGE]);
+    expect((await h.store.since(A, undefined, 0, 10)).map((m) => m.data)).toEqual(["held"]);
+  });
+});
+
+describe("the hub's routing", () => {
+  test("a relay receives the messages of its channels only, and every membership event", async () => {
+    const h = startController();
+    const [A, B, C] = [objectId(), objectId(), objectId()];
+    const labels = { [A]: "A", [B]: "B", [C]: "C" };
+    const r1 = await subscribe(h.client, "relay-1", [A]);
+    const r2 = await subscribe(h.client, "relay-2", [B]);
+    // One partition, published in log order: the last entry's arrival means the others were routed.
+    await h.append(message(A, "a1"), message(B, "b1"), message(C, "c1"), joined(C, "u@x.dev"));
+    await r1.received(isJoinOf("u@x.dev"), "the join");
+    await r2.received(isJoinOf("u@x.dev"), "the join");
+    expect(summary(r1.events, labels)).toEqual(["message A a1", "MEMBER_JOINED C u@x.dev"]);
+    expect(summary(r2.events, labels)).toEqual(["message B b1", "MEMBER_JOINED C u@x.dev"]);
+  });
+
+  test("UpdateInterest adds and removes channels of an open stream", async () => {
+    const h = startController();
+    const [A, B] = [objectId(), objectId()];
+    const labels = { [A]: "A", [B]: "B" };
+    const relay = await subscribe(h.client, "relay-1", [A]);
+
+    await h.client.updateInterest({ relayId: "relay-1", add: [B], remove: [A] });
+    await h.append(message(A, "a1"), message(B, "b1"), joined(A, "first@x.dev"));
+    await relay.received(isJoinOf("first@x.dev"), "the first join");
+    expect(summary(relay.events, labels)).toEqual(["message B b1", "MEMBER_JOINED A first@x.dev"]);
+
+    await h.client.updateInterest({ relayId: "relay-1", add: [A], remove: [] });
+    await h.append(message(A, "a2"), message(B, "b2"), joined(B, "second@x.dev"));
+    await relay.received(isJoinOf("second@x.dev"), "the second join");
+    expect(summary(relay.events, labels).slice(2)).toEqual(["message A a2", "message B b2", "MEMBER_JOINED B second@x.dev"]);
+  });
+
+  test("UpdateInterest for a relay without an open stream is NotFound", async () => {
+    const h = startController();
+    await expect(h.client.updateInterest({ relayId: "nobody", add: [objectId()] })).rejects.toMatchObject({ code: Code.NotFound });
+  });
+});
+
+describe("a relay's subscription", () => {
+  test("ends on the server when the relay aborts the call", async () => {
+    const h = startController();
+    const relay = await subscribe(h.client, "relay-1", [objectId()]);
+    expect(h.controller.hub.relayCount).toBe(1);
+    relay.abort();
+    await relay.ended;
+    expect(relay.error).toMatchObject({ code: Code.Canceled });
+    await waitFor(() => h.controller.hub.relayCount === 0, "the controller to release the aborted stream");
+  });
+
+  test("is closed when the relay falls more than maxQueue events behind", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-controller-"));
+    const store = new SqliteStore(dir);
+    running.push({ stop: () => store.close() });
+    const hub = new Hub(3);
+    const rpc = { hub, teams: store, messages: store, logger: quiet, metrics: createMetrics() };
+    const client = createClient(ControllerService, createRouterTransport(controllerRoutes(rpc), { router: { interceptors: [errorInterceptor(rpc)] } }));
+    const A = objectId();
+    const ev = (seq: number) => newEvent({ kind: EventKind.MESSAGE, channelId: A, seq: BigInt(seq), to: "*", frame: "{}" });
+    const relay = await subscribe(client, "slow", [A]);
+
+    // One publish is queued whole before the stream can drain it: exactly maxQueue fits...
+    hub.publish([ev(1), ev(2), ev(3)]);
+    await waitFor(() => relay.events.length >= 3 || relay.done, "the three queued events");
+    expect([relay.events.length, relay.done, hub.relayCount]).toEqual([3, false, 1]);
+    // ...one more is a relay too slow to keep: its stream ends (it will recover from the store).
+    hub.publish([ev(4), ev(5), ev(6), ev(7)]);
+    await waitFor(() => relay.done, "the slow relay's stream to end");
+    expect(relay.error).toBeUndefined();
+    expect(relay.events.map((e) => Number(e.seq))).not.toContain(7);
+    await waitFor(() => hub.relayCount === 0, "the controller to release the slow stream");
+  });
+});
+
+describe("RPC edges", () => {
+  const A = objectId();
+  const cases: [string, (c: ControllerClient) => Promise<unknown>][] = [
+    ["Subscribe: relay_id empty", (c) => first(c.subscribe({ relayId: "", channelIds: [A] }))],
+    ["Subscribe: relay_id with a space", (c) => first(c.subscribe({ relayId: "relay 1", channelIds: [A] }))],
+    ["Subscribe: a channel id that is no object id", (c) => first(c.subscribe({ relayId: "r", channelIds: [A, "general"] }))],
+    ["UpdateInterest: relay_id", (c) => c.updateInterest({ relayId: "r/1", add: [A] })],
+    ["UpdateInterest: add", (c) => c.updateInterest({ relayId: "r", add: ["x"] })],
+    ["UpdateInterest: remove", (c) => c.updateInterest({ relayId: "r", remove: [A.toUpperCase()] })],
+    ["GetUserChannels: user_id empty", (c) => c.getUserChannels({ userId: "" })],
+    ["GetUserChannels: user_id with whitespace", (c) => c.getUserChannels({ userId: "a b@x.dev" })],
+    ["GetChannel: channel_id", (c) => c.getChannel({ channelId: "../teams" })],
+    ["FetchSince: channel_id", (c) => c.fetchSince({ channelId: "", afterSeq: 0n })],
+    ["FetchSince: viewer", (c) => c.fetchSince({ channelId: A, viewer: "*", afterSeq: 0n })],
+  ];
+  async function first(stream: AsyncIterable<unknown>) {
+    for await (const _ of stream) return;
+  }
+
+  test.each(cases)("%s is InvalidArgument", async (_, call) => {
+    const h = startController();
+    await expect(call(h.client)).rejects.toMatchObject({ code: Code.InvalidArgument });
+  });
+
+  test("the same calls with valid inputs succeed", async () => {
+    const h = startController();
+    const relay = await subscribe(h.client, "relay-1.example:9000", [A]);
+    await h.client.updateInterest({ relayId: "relay-1.example:9000", add: [objectId()], remove: [A] });
+    expect(await h.client.getUserChannels({ userId: "a.b+c@x.dev" })).toMatchObject({ channelIds: [] });
+    expect(await h.client.getChannel({ channelId: A })).toMatchObject({ found: false });
+    expect(await h.client.fetchSince({ channelId: A, viewer: "a@x.dev", afterSeq: 0n })).toMatchObject({ events: [] });
+    relay.abort();
+  });
+
+  test("with CONTROLLER_TOKEN set, a call without it or with another token is Unauthenticated", async () => {
+    const h = startController({ token: "internal-secret" });
+    const as = (token?: string) => ({ headers: token === undefined ? {} : { authorization: token } });
+    for (const header of [undefined, "Bearer wrong", "internal-secret", "Bearer internal-secret2"]) {
+      await expect(h.client.getChannel({ channelId: A }, as(header))).rejects.toMatchObject({ code: Code.Unauthenticated });
+      await expect(first(h.client.subscribe({ relayId: "r", channelIds: [A] }, as(header)))).rejects.toMatchObject({ code: Code.Unauthenticated });
+    }
+    expect(h.controller.hub.relayCount).toBe(0);
+    expect(await h.client.getChannel({ channelId: A }, as("Bearer internal-secret"))).toMatchObject({ found: false });
+  });
+
+  test("a store's AppError keeps its code; any other error is an opaque Internal error, logged here", async () => {
+    const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { ...quiet, error: (msg, fields) => void logged.push({ msg, fields }) };
+    let failure: Error = new AppError("unavailable", "store is down");
+    const teams = { get: () => Promise.reject(failure) } as unknown as TeamStore;
+    const h = startController({ teams, logger });
+
+    await expect(h.client.getChannel({ channelId: A })).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "store is down" });
+    expect(logged).toEqual([]);
+
+    failure = new Error("driver: auth failed for password=hunter2");
+    const err = await h.client.getChannel({ channelId: A }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: Code.Internal });
+    expect(String(err)).not.toContain("hunter2");
+    expect(logged).toEqual([{ msg: "rpc failed", fields: { method: "GetChannel", err: failure } }]);
+  });
+});
