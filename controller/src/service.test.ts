@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
+import { loadConfig } from "@chat/common/config";
 import { AppError } from "@chat/common/errors";
 import { SqliteStore } from "@chat/common/adapters/sqlite-store";
 import { waitFor } from "@chat/common/contracts/wait";
@@ -44,16 +45,12 @@ function startController(overrides: { messages?: (store: SqliteStore) => Message
   const log = new EmbeddedLog(join(dir, "log"));
   const store = new SqliteStore(dir);
   const fatal: unknown[] = [];
-  const controller = createController({
-    log,
-    teams: overrides.teams ?? store,
-    messages: overrides.messages?.(store) ?? store,
-    logger: overrides.logger ?? quiet,
-    metrics: createMetrics(),
-    group: "controllers",
-    token: overrides.token,
-    onFatal: (err) => fatal.push(err),
-  });
+  const config = loadConfig(overrides.token ? { CONTROLLER_TOKEN: overrides.token } : {});
+  const controller = createController(
+    config,
+    { log, teams: overrides.teams ?? store, messages: overrides.messages?.(store) ?? store },
+    { logger: overrides.logger ?? quiet, onFatal: (err) => fatal.push(err) },
+  );
   controller.start();
   const transport = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });
   const h = {
@@ -263,14 +260,15 @@ describe("RPC edges", () => {
   });
 
   test("with CONTROLLER_TOKEN set, a call without it or with another token is Unauthenticated", async () => {
-    const h = startController({ token: "internal-secret" });
+    const secret = "internal-secret-0123456789";
+    const h = startController({ token: secret });
     const as = (token?: string) => ({ headers: token === undefined ? {} : { authorization: token } });
-    for (const header of [undefined, "Bearer wrong", "internal-secret", "Bearer internal-secret2"]) {
+    for (const header of [undefined, "Bearer wrong", secret, `Bearer ${secret}2`]) {
       await expect(h.client.getChannel({ channelId: A }, as(header))).rejects.toMatchObject({ code: Code.Unauthenticated });
       await expect(first(h.client.subscribe({ relayId: "r", channelIds: [A] }, as(header)))).rejects.toMatchObject({ code: Code.Unauthenticated });
     }
     expect(h.controller.hub.relayCount).toBe(0);
-    expect(await h.client.getChannel({ channelId: A }, as("Bearer internal-secret"))).toMatchObject({ found: false });
+    expect(await h.client.getChannel({ channelId: A }, as(`Bearer ${secret}`))).toMatchObject({ found: false });
   });
 
   test("a store's AppError keeps its code; any other error is an opaque Internal error, logged here", async () => {
