@@ -29,6 +29,8 @@ export const Settings = Type.Object({
   LIMIT_HISTORY_PAGE: Int(1, 1000, 100, "max history page"),
   LIMIT_ATTACHMENT_BYTES: Int(1, 5 * 1024 ** 3, 100 * 1024 * 1024, "max attachment size"),
   LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
+  LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
+  HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each); the oldest go first when full"),
@@ -83,6 +85,7 @@ export function parseEnv<S extends TObject>(schema: S, env: Record<string, strin
 export interface Config {
   port: number;
   host: string;
+  httpIdleTimeoutSec: number;
   dataDir: string;
   logLevel: "debug" | "info" | "warn" | "error";
   publicUrl?: string;
@@ -96,6 +99,7 @@ export interface Config {
     attachmentBytes: number;
     wsBufferBytes: number;
     pendingAppends: number;
+    socketsPerUser: number;
     dedupeWindowMs: number;
     dedupeEntries: number;
     teamName: number;
@@ -122,6 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config: Config = {
     port: s.PORT,
     host: s.HOST,
+    httpIdleTimeoutSec: s.HTTP_IDLE_TIMEOUT_SEC,
     dataDir: s.DATA_DIR,
     logLevel: s.LOG_LEVEL,
     publicUrl: s.PUBLIC_URL?.replace(/\/+$/, ""),
@@ -135,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attachmentBytes: s.LIMIT_ATTACHMENT_BYTES,
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
+      socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
       dedupeEntries: s.DEDUPE_MAX_ENTRIES,
       teamName: 100,

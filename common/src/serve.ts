@@ -13,11 +13,12 @@ export interface ServeOptions<T> {
  * Every public HTTP server of every service: never Bun's development error page, and an
  * exception that escapes a handler becomes an opaque JSON 500 (logged, never sent).
  */
-export function serve<T>(config: Pick<Config, "port" | "host">, logger: Logger, opts: ServeOptions<T>): Server<T> {
+export function serve<T>(config: Pick<Config, "port" | "host" | "httpIdleTimeoutSec">, logger: Logger, opts: ServeOptions<T>): Server<T> {
   const server = Bun.serve<T>({
     port: config.port,
     hostname: config.host,
     development: false,
+    idleTimeout: config.httpIdleTimeoutSec, // also bounds a WebSocket handshake that never completes
     maxRequestBodySize: opts.maxRequestBodySize,
     fetch: opts.fetch as (req: Request, server: Server<T>) => Promise<Response>,
     websocket: opts.websocket as WebSocketHandler<T>,

@@ -18,7 +18,7 @@ export async function startController(config: Config) {
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const ops =
     config.opsPort !== undefined
-      ? serve({ port: config.opsPort, host: config.host }, logger.child({ component: "ops" }), {
+      ? serve({ ...config, port: config.opsPort }, logger.child({ component: "ops" }), {
           fetch: (req) => opsFetch(req, { metrics: controller.metrics, metricsToken: config.metricsToken, checks }),
         })
       : undefined;
