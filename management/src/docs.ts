@@ -15,7 +15,7 @@ export const docsRoutes = () =>
         version: "1.0.0",
         description:
           "Teams, members, history and attachments. Success is `{\"data\": ...}` (lists add `next`); failure is " +
-          '`{"error":{"code","message"}}`. Real-time messaging is the WebSocket at `GET /v1/ws` (see PROTOCOL.md).',
+          '`{"error":{"code","message"}}`. Real-time messaging is the WebSocket at `GET /v1/ws`; the protocol for clients is in docs/ of the repository (docs/websocket.md, docs/rest.md, docs/errors.md).',
       },
       tags: [
         { name: "teams", description: "Teams the caller belongs to" },
