@@ -7,11 +7,13 @@ import type { Metrics } from "@chat/common/metrics";
 import { parseConnectParams } from "./connect-params";
 import { httpError } from "./frames";
 import { TokenBucket } from "./rate-limit";
+import type { SocketRegistry } from "./registry";
 import type { SocketData } from "./socket";
 import type { Upstream } from "./upstream";
 
 export interface AdmissionDeps {
   limits: Config["limits"];
+  sockets: SocketRegistry;
   verify: Verifier;
   upstream: Upstream;
   logger: Logger;
@@ -71,6 +73,11 @@ export async function admit(deps: AdmissionDeps, req: Request, server: Server<So
     openedAt: performance.now(),
     framesIn: 0,
   };
-  if (!server.upgrade(req, { data })) return httpError(400, "validation", "WebSocket upgrade failed");
-  return undefined;
+  if (!deps.sockets.reserve(user, deps.limits.socketsPerUser)) {
+    deps.metrics.wsRejected.inc({ status: "429" });
+    return httpError(429, "rate_limited", `at most ${deps.limits.socketsPerUser} open connections per user`, { "retry-after": "1" });
+  }
+  if (server.upgrade(req, { data })) return undefined;
+  deps.sockets.unreserve(user);
+  return httpError(400, "validation", "WebSocket upgrade failed");
 }

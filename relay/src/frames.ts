@@ -22,6 +22,6 @@ export function channelLeftFrame(channelId: string): string {
 }
 
 /** Upgrade refusals use the REST error envelope. */
-export function httpError(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
+export function httpError(status: number, code: string, message: string, headers?: Record<string, string>): Response {
+  return Response.json({ error: { code, message } }, { status, headers });
 }

@@ -44,22 +44,25 @@ export class Inbound {
 
   async handle(ws: WS, raw: string): Promise<void> {
     const { limits, sockets, metrics } = this.deps;
+    // Every frame is charged, malformed or oversize ones too: a flood of garbage is limited like any other.
+    const allowed = ws.data.bucket.take();
     const bytes = raw.length * 3 <= limits.frameBytes ? raw.length : Buffer.byteLength(raw);
     if (bytes > limits.frameBytes) {
-      metrics.messagesIn.inc({ outcome: "too_large" });
-      return sockets.send(ws, errorFrame("too_large", `frame exceeds ${limits.frameBytes} bytes`));
+      metrics.messagesIn.inc({ outcome: allowed ? "too_large" : "rate_limited" });
+      return sockets.send(ws, allowed ? errorFrame("too_large", `frame exceeds ${limits.frameBytes} bytes`) : errorFrame("rate_limited", "slow down"));
     }
     let clientMsgId: string | undefined;
     try {
       const frame = parseFrameObject(raw);
       clientMsgId = clientMsgIdOf(frame);
+      if (!allowed) throw new AppError("rate_limited", "slow down");
       await this.send(ws, frame, clientMsgId);
     } catch (err) {
       const app = toAppError(err);
       if (app.code === "internal") this.deps.logger.error("message handling failed", { err });
-      metrics.messagesIn.inc({ outcome: app.code });
+      metrics.messagesIn.inc({ outcome: allowed ? app.code : "rate_limited" });
       // The error of a failed log batch is shared by all its messages: the id comes from this frame, never from the error.
-      if (!ws.data.closed) sockets.send(ws, errorFrame(app.code, app.message, clientMsgId));
+      if (!ws.data.closed) sockets.send(ws, allowed ? errorFrame(app.code, app.message, clientMsgId) : errorFrame("rate_limited", "slow down", clientMsgId));
     }
   }
 
@@ -68,7 +71,6 @@ export class Inbound {
     const { limits, cache, dedupe, appender, metrics, sockets } = this.deps;
     const { user } = ws.data;
     const msg = parseSend(frame, limits, clientMsgId);
-    if (!ws.data.bucket.take()) throw new AppError("rate_limited", "slow down");
     if (!ws.data.channels.has(msg.channel_id)) throw new AppError("forbidden", "not a member of this team on this connection");
     const info = cache.peek(msg.channel_id) ?? (await this.loadChannel(msg.channel_id));
     if (!info.found) throw new AppError("not_found", "no such team");

@@ -11,6 +11,8 @@ export class SocketRegistry {
   private server: Server<SocketData> | undefined;
   private readonly sockets = new Set<WS>();
   private readonly byUser = new Map<string, Set<WS>>();
+  /** Upgrades accepted but not yet open, per user, so that concurrent handshakes cannot pass the cap together. */
+  private readonly reserved = new Map<string, { n: number; at: number }>();
   private sweepTimer: Timer | undefined;
 
   constructor(
@@ -44,7 +46,28 @@ export class SocketRegistry {
     return this.byUser.get(user) ?? [];
   }
 
+  /**
+   * Holds one of `user`'s `max` socket slots for an upgrade about to happen; false when none is free.
+   * A slot not taken up by `add` within 10 s (a handshake that never opened) is freed.
+   */
+  reserve(user: string, max: number, now = performance.now()): boolean {
+    let r = this.reserved.get(user);
+    if (r && now - r.at > 10_000) r = undefined;
+    const n = r?.n ?? 0;
+    if ((this.byUser.get(user)?.size ?? 0) + n >= max) return false;
+    this.reserved.set(user, { n: n + 1, at: now });
+    return true;
+  }
+
+  unreserve(user: string): void {
+    const r = this.reserved.get(user);
+    if (!r) return;
+    if (r.n <= 1) this.reserved.delete(user);
+    else r.n--;
+  }
+
   add(ws: WS): void {
+    this.unreserve(ws.data.user);
     this.sockets.add(ws);
     let mine = this.byUser.get(ws.data.user);
     if (!mine) this.byUser.set(ws.data.user, (mine = new Set()));

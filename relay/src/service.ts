@@ -85,7 +85,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   return {
     /** `GET /v1/ws`: the upgrade, or an HTTP error with the JSON envelope. */
     fetch: (req: Request, srv: Server<SocketData>) =>
-      admit({ limits, verify, upstream, logger, metrics, draining: () => draining }, req, srv),
+      admit({ limits, sockets, verify, upstream, logger, metrics, draining: () => draining }, req, srv),
     websocket,
     /** Readiness: at least one controller stream is open. */
     checks: {
