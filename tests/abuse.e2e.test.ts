@@ -46,3 +46,46 @@ describe("abuse limits", () => {
     await c.close();
   });
 });
+
+describe("token lifetime on open sockets", () => {
+  test("ready carries expires_at; token_expiring at once when less than 60 s remain; closed 4001 at exp", async () => {
+    const a = uniqueUser("a");
+    await createTeam(t, a);
+    const c = await Client.connect(t, await t.token(a, 2));
+    const exp = Date.parse(c.frames[0]!.expires_at);
+    expect(Math.abs(exp - (Date.now() + 2000))).toBeLessThan(2000);
+    const warning = await c.next((f) => f.event === "token_expiring");
+    expect(warning.expires_at).toBe(c.frames[0]!.expires_at);
+    const closed = await c.waitClosed();
+    expect(closed.code).toBe(4001);
+    expect(Date.now()).toBeGreaterThanOrEqual(exp);
+  });
+
+  test("refresh with a token of the same user extends the socket; another user's token closes it with 4003", async () => {
+    const [a, b] = [uniqueUser("a"), uniqueUser("b")];
+    const team = await createTeam(t, a);
+    const c = await Client.connect(t, await t.token(a, 2));
+    const oldExp = Date.parse(c.frames[0]!.expires_at);
+    const ack = await c.request({ op: "refresh", token: await t.token(a, 600), client_msg_id: "r-1" });
+    expect(ack).toMatchObject({ event: "ack", op: "refresh", client_msg_id: "r-1" });
+    expect(Date.parse(ack.expires_at)).toBeGreaterThan(oldExp + 500_000);
+    // The old deadline passes (a wait for time itself, the behaviour under test), then the socket still works.
+    await Bun.sleep(Math.max(0, oldExp - Date.now()) + 600);
+    expect((await c.request({ channel_id: team, to: "*", type: "text", data: "still here", client_msg_id: "s-1" })).event).toBe("ack");
+    const bad = await c.request({ op: "refresh", token: "garbage", client_msg_id: "r-2" });
+    expect(bad).toMatchObject({ event: "error", code: "forbidden" });
+    const wrong = await c.request({ op: "refresh", token: await t.token(b, 600), client_msg_id: "r-3" });
+    expect(wrong).toMatchObject({ event: "error", code: "forbidden" });
+    expect((await c.waitClosed()).code).toBe(4003);
+  });
+
+  test("an unknown op is invalid_message and changes nothing", async () => {
+    const a = uniqueUser("a");
+    await createTeam(t, a);
+    const c = await Client.connect(t, await t.token(a));
+    for (const op of ["nope", "__proto__", "constructor", 5, null])
+      expect(await c.request({ op, client_msg_id: `op-${String(op)}` })).toMatchObject({ event: "error", code: "invalid_message" });
+    expect(c.closed).toBeUndefined();
+    await c.close();
+  });
+});

@@ -7,6 +7,8 @@ import type { Config } from "./config";
 
 export interface Principal {
   user: string;
+  /** The token's `exp`, in ms since the epoch. */
+  expiresAt: number;
 }
 export type Verifier = (token: string) => Promise<Principal>;
 
@@ -30,7 +32,7 @@ export function createVerifier(auth: Config["auth"]): Verifier {
       else throw new AppError("unauthenticated", "unsupported token algorithm");
       const sub = payload.sub;
       if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_USER_ID || !isUserId(sub)) throw new AppError("unauthenticated", "invalid subject");
-      return { user: sub };
+      return { user: sub, expiresAt: (payload.exp as number) * 1000 };
     } catch (err) {
       if (err instanceof AppError) throw err;
       const expired = (err as { code?: string }).code === "ERR_JWT_EXPIRED";

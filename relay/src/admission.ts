@@ -32,9 +32,9 @@ export async function admit(deps: AdmissionDeps, req: Request, server: Server<So
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpError(426, "validation", "WebSocket upgrade required");
   const url = new URL(req.url);
   const token = bearer(req.headers.get("authorization")) ?? url.searchParams.get("access_token") ?? "";
-  let user: string;
+  let user: string, expiresAt: number;
   try {
-    user = (await deps.verify(token)).user;
+    ({ user, expiresAt } = await deps.verify(token));
   } catch (err) {
     deps.metrics.wsRejected.inc({ status: "401" });
     return httpError(401, "unauthenticated", toAppError(err).message);
@@ -72,6 +72,8 @@ export async function admit(deps: AdmissionDeps, req: Request, server: Server<So
     resuming: new Map(),
     openedAt: performance.now(),
     framesIn: 0,
+    expiresAt,
+    warned: false,
   };
   if (!deps.sockets.reserve(user, deps.limits.socketsPerUser)) {
     deps.metrics.wsRejected.inc({ status: "429" });

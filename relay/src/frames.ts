@@ -13,8 +13,18 @@ export function ackFrame(ack: AckInfo, clientMsgId?: string): string {
     : `{"event":"ack","id":"${ack.id}","seq":${ack.seq},"ts":"${ack.ts}"}`;
 }
 
-export function readyFrame(user: string, channels: Iterable<string>): string {
-  return JSON.stringify({ event: "ready", user, channels: [...channels] });
+export function readyFrame(user: string, channels: Iterable<string>, expiresAt: number): string {
+  return JSON.stringify({ event: "ready", user, channels: [...channels], expires_at: new Date(expiresAt).toISOString() });
+}
+
+export function tokenExpiringFrame(expiresAt: number): string {
+  return `{"event":"token_expiring","expires_at":"${new Date(expiresAt).toISOString()}"}`;
+}
+
+export function refreshAckFrame(expiresAt: number, clientMsgId?: string): string {
+  const f: Record<string, string> = { event: "ack", op: "refresh", expires_at: new Date(expiresAt).toISOString() };
+  if (clientMsgId) f.client_msg_id = clientMsgId;
+  return JSON.stringify(f);
 }
 
 export function channelLeftFrame(channelId: string): string {

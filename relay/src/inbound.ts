@@ -9,6 +9,7 @@ import type { ChannelCache, ChannelInfo } from "./channel-cache";
 import type { Dedupe } from "./dedupe";
 import { ackFrame, errorFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
+import type { TokenLifetime } from "./token-lifetime";
 import type { WS } from "./socket";
 
 export interface InboundDeps {
@@ -17,6 +18,7 @@ export interface InboundDeps {
   cache: ChannelCache;
   appender: Appender;
   dedupe: Dedupe;
+  tokens: TokenLifetime;
   logger: Logger;
   metrics: Metrics;
 }
@@ -27,8 +29,15 @@ export interface InboundDeps {
  * and the ack once it is durable — or one error frame that echoes the frame's `client_msg_id`.
  * A bad frame never closes the socket and never reaches anyone else.
  */
+type OpHandler = (ws: WS, frame: Record<string, unknown>, clientMsgId: string | undefined) => Promise<void>;
+
 export class Inbound {
-  constructor(private readonly deps: InboundDeps) {}
+  /** Frames with `op`, by op; a frame without one is a send. */
+  private readonly ops: Record<string, OpHandler>;
+
+  constructor(private readonly deps: InboundDeps) {
+    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id) };
+  }
 
   /** Called by Bun for every frame; frames before `ready` wait in the socket's inbox. */
   receive(ws: WS, raw: string | Buffer): void {
@@ -56,7 +65,12 @@ export class Inbound {
       const frame = parseFrameObject(raw);
       clientMsgId = clientMsgIdOf(frame);
       if (!allowed) throw new AppError("rate_limited", "slow down");
-      await this.send(ws, frame, clientMsgId);
+      if (frame.op === undefined) await this.send(ws, frame, clientMsgId);
+      else {
+        const handler = typeof frame.op === "string" && Object.hasOwn(this.ops, frame.op) ? this.ops[frame.op]! : undefined;
+        if (!handler) throw new AppError("invalid_message", "unknown op");
+        await handler(ws, frame, clientMsgId);
+      }
     } catch (err) {
       const app = toAppError(err);
       if (app.code === "internal") this.deps.logger.error("message handling failed", { err });

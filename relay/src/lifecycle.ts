@@ -2,6 +2,7 @@ import type { Logger } from "@chat/common/log";
 import { readyFrame } from "./frames";
 import type { Inbound } from "./inbound";
 import type { SocketRegistry } from "./registry";
+import type { TokenLifetime } from "./token-lifetime";
 import type { Resumer } from "./resume";
 import type { WS } from "./socket";
 import type { Upstream } from "./upstream";
@@ -9,7 +10,7 @@ import type { Upstream } from "./upstream";
 /**
  * A socket's life on this relay: opened (its channels become interest), ready once the controllers
  * forward those channels (then `ready`, the `?since` replays, and the frames it sent meanwhile),
- * closed (interest released, one summary log line).
+ * closed at the latest when its token expires (interest released, one summary log line).
  */
 export class Lifecycle {
   constructor(
@@ -17,6 +18,7 @@ export class Lifecycle {
     private readonly upstream: Upstream,
     private readonly resumer: Resumer,
     private readonly inbound: Inbound,
+    private readonly tokens: TokenLifetime,
     private readonly dropInterest: (ch: string) => void,
     private readonly logger: Logger,
   ) {}
@@ -29,7 +31,8 @@ export class Lifecycle {
 
   private ready(ws: WS): void {
     if (ws.data.closed) return;
-    this.sockets.send(ws, readyFrame(ws.data.user, ws.data.channels));
+    this.sockets.send(ws, readyFrame(ws.data.user, ws.data.channels, ws.data.expiresAt));
+    this.tokens.track(ws);
     for (const ch of ws.data.channels) {
       const after = ws.data.since.get(ch);
       if (after === undefined) this.sockets.subscribe(ws, ch);
@@ -50,6 +53,7 @@ export class Lifecycle {
       ms: Math.round(performance.now() - ws.data.openedAt),
     });
     this.sockets.remove(ws);
+    this.tokens.untrack(ws);
     for (const ch of ws.data.channels) this.dropInterest(ch);
     this.resumer.cancelAll(ws);
   }

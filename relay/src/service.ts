@@ -15,6 +15,7 @@ import { Membership } from "./membership";
 import { SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
+import { TokenLifetime } from "./token-lifetime";
 import { Upstream, type ControllerClient } from "./upstream";
 
 export type { SocketData } from "./socket";
@@ -62,8 +63,9 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   const membership = new Membership(sockets, cache, upstream, resumer, dropInterest, logger);
   fanout = new Fanout(sockets, cache, upstream, resumer, membership, logger);
   const appender = new Appender(ports.log, limits.pendingAppends);
-  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), logger, metrics });
-  const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, dropInterest, logger);
+  const tokens = new TokenLifetime(sockets, verify);
+  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), tokens, logger, metrics });
+  const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
   let server: Server<SocketData> | undefined;
   let draining = false;
@@ -98,6 +100,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     start(srv: Server<SocketData>): void {
       server = srv;
       sockets.start(srv);
+      tokens.start();
       upstream.start();
     },
     /** Resolves once the controller streams are open (used at start-up and by readiness). */
@@ -116,6 +119,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
       draining = true;
       const closed = server?.stop();
       sockets.stop();
+      tokens.stop();
       for (const ws of sockets.all()) ws.close(1001, "server shutting down");
       await appender.drain();
       upstream.stop();

@@ -24,6 +24,12 @@ export interface SocketData {
   resuming: Map<string, Resume>;
   openedAt: number;
   framesIn: number;
+  /** The token's `exp` (ms): the socket is closed with 4001 then unless refreshed. */
+  expiresAt: number;
+  /** `token_expiring` sent for the current `expiresAt`. */
+  warned: boolean;
+  /** The token-lifetime tick this socket waits in. */
+  expirySlot?: number;
 }
 export type WS = ServerWebSocket<SocketData>;
 
