@@ -1,4 +1,5 @@
 import type { Metrics } from "./metrics";
+import { withTimeout } from "./timeout";
 
 export interface OpsDeps {
   metrics: Metrics;
@@ -12,14 +13,11 @@ const CHECK_TIMEOUT_MS = 2000;
 export async function runChecks(checks: OpsDeps["checks"]) {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_TIMEOUT_MS)))]);
+        await withTimeout(check(), CHECK_TIMEOUT_MS, name);
         return [name, "ok"] as const;
       } catch {
         return [name, "down"] as const;
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

@@ -3,6 +3,8 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
 import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
+import { sleep } from "../retry";
+import { withTimeout } from "../timeout";
 
 export type KafkaConfig = NonNullable<Config["kafka"]>;
 
@@ -88,16 +90,6 @@ function logCreator(logger: Logger) {
       else if (lvl === "error" && namespace === "Connection" && message.startsWith("Response ")) lvl = "warn";
       logger[lvl](message, { namespace, ...fields });
     };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError("unavailable", `${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
