@@ -1,9 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { SignJWT, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { AppError } from "./errors";
 import type { Config } from "./config";
+import { readOrCreateSecretFile } from "./secret-file";
 
 export interface Principal {
   user: string;
@@ -52,14 +51,7 @@ export function bearer(header: string | null | undefined): string | undefined {
 
 /** Standalone only: the configured secret, or one generated once under DATA_DIR with mode 0600. */
 export function ensureDevSecret(dataDir: string, configured?: string): string {
-  if (configured) return configured;
-  const file = join(dataDir, "jwt-secret");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString("base64url");
-  writeFileSync(file, secret + "\n", { mode: 0o600, flag: "wx" });
-  chmodSync(file, 0o600);
-  return secret;
+  return configured || readOrCreateSecretFile(join(dataDir, "jwt-secret"), 48);
 }
 
 export async function signDevToken(secret: string, user: string, ttlSeconds = 12 * 3600, extra: { issuer?: string; audience?: string } = {}): Promise<string> {
