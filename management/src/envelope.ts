@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { AppError, ERROR_CODES, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
+import { AppError, ERROR_CODES, errorBody, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
 import type { Logger } from "@chat/common/log";
 
 export const ok = <T>(data: T) => ({ data });
@@ -43,9 +43,10 @@ export const errorEnvelope = (logger: Logger) =>
         logger.error("request failed", { method: request.method, path: new URL(request.url).pathname, err: error });
       }
     }
+    // Through `set` rather than a Response, so the request log and metrics see the status.
     set.status = httpStatus[app.code];
     set.headers["content-type"] = "application/json";
-    return JSON.stringify({ error: { code: app.code, message: app.message } });
+    return JSON.stringify(errorBody(app.code, app.message));
   });
 
 function validationMessage(error: unknown): string {

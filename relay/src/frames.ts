@@ -1,4 +1,4 @@
-import { wsErrorCode, type AppError, type ErrorCode } from "@chat/common/errors";
+import { errorResponse, wsErrorCode, type AppError, type ErrorCode } from "@chat/common/errors";
 import type { AckInfo } from "./dedupe";
 
 export function errorFrame(code: ErrorCode, message: string, clientMsgId?: string): string {
@@ -25,7 +25,7 @@ export function channelLeftFrame(channelId: string): string {
   return `{"event":"channel_left","channel_id":"${channelId}"}`;
 }
 
-/** Upgrade refusals use the REST error envelope. */
-export function httpError(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
+/** Upgrade refusals use the REST error envelope; `status` differs from the catalog's only for 426. */
+export function httpError(status: number, code: ErrorCode, message: string): Response {
+  return errorResponse(code, message, { status });
 }

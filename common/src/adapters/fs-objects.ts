@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { access, constants, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { contentDisposition, isObjectKey } from "../attachments";
-import { AppError, httpStatus, type ErrorCode } from "../errors";
+import { AppError, errorResponse } from "../errors";
 import type { Logger } from "../log";
 import type { ObjectInfo, ObjectStore, PresignedPut } from "../ports";
 import { readOrCreateSecretFile } from "../secret-file";
@@ -85,9 +85,9 @@ export class FsObjectStore implements ObjectStore {
     try {
       return await this.handle(request);
     } catch (err) {
-      if (err instanceof AppError) return failure(err.code, err.message);
+      if (err instanceof AppError) return errorResponse(err.code, err.message);
       this.opts.logger?.error("object request failed", { method: request.method, err });
-      return failure("internal", "internal error");
+      return errorResponse("internal", "internal error");
     }
   }
 
@@ -120,7 +120,7 @@ export class FsObjectStore implements ObjectStore {
       this.verify(q.get("sig"), ["GET", key, exp, fn], exp);
       return this.send(key, fn || undefined, request.method === "HEAD");
     }
-    return failure("validation", "method not allowed", { allow: "GET, HEAD, PUT" }, 405);
+    return errorResponse("validation", "method not allowed", { status: 405, headers: { allow: "GET, HEAD, PUT" } });
   }
 
   /** Streams the body to a temporary file, counting bytes against the signed size, then renames it into place. */
@@ -214,8 +214,5 @@ function checkKey(key: string): void {
   if (!isObjectKey(key)) throw new AppError("validation", "invalid object key");
 }
 
-function failure(code: ErrorCode, message: string, headers: Record<string, string> = {}, status = httpStatus[code]): Response {
-  return Response.json({ error: { code, message } }, { status, headers });
-}
 
 
