@@ -1,5 +1,5 @@
 import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectCode, toAppError } from "@chat/common/errors";
+import { AppError, connectCode, toAppError } from "@chat/common/errors";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./rpc/context";
 import { fetchSince } from "./rpc/fetch-since";
@@ -18,7 +18,7 @@ export function controllerRoutes(rpc: RpcContext) {
     });
 }
 
-/** Maps our errors to Connect codes; anything unknown becomes an opaque internal error. */
+/** The one place RPC errors become Connect codes: catalog errors by their code, anything unknown opaque `internal`. */
 export function errorInterceptor(rpc: RpcContext): Interceptor {
   return (next) => async (req) => {
     try {
@@ -32,10 +32,10 @@ export function errorInterceptor(rpc: RpcContext): Interceptor {
   };
 }
 
-/** Optional shared secret between relays and controllers (CONTROLLER_TOKEN). */
+/** Optional shared secret between relays and controllers (CONTROLLER_TOKEN); runs inside `errorInterceptor`. */
 export function tokenInterceptor(token: string | undefined): Interceptor {
   return (next) => async (req) => {
-    if (token && req.header.get("authorization") !== `Bearer ${token}`) throw new ConnectError("bad internal token", connectCode.unauthenticated);
+    if (token && req.header.get("authorization") !== `Bearer ${token}`) throw new AppError("unauthenticated", "bad internal token");
     return next(req);
   };
 }
