@@ -48,7 +48,8 @@ export function isUserId(v: unknown): v is string {
 }
 
 /** A MongoDB ObjectId as 24 lowercase hex: team, message and attachment object ids. */
-const OBJECT_ID = /^[0-9a-f]{24}$/;
+const HEX24 = "[0-9a-f]{24}";
+const OBJECT_ID = new RegExp(`^${HEX24}$`);
 export function isObjectId(v: unknown): v is string {
   return typeof v === "string" && OBJECT_ID.test(v);
 }
@@ -137,7 +138,7 @@ export const rules = {
     name: "attachment-id",
     check: isAttachmentId,
     message: "must be an attachment id (<team_id>/<id>)",
-    schema: { type: "string", pattern: "^[0-9a-f]{24}/[0-9a-f]{24}$", description: "attachment id, `<team_id>/<id>`" },
+    schema: { type: "string", pattern: `^${HEX24}/${HEX24}$`, description: "attachment id, `<team_id>/<id>`" },
   },
   clientMsgId: {
     name: "client-msg-id",
