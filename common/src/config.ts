@@ -26,7 +26,10 @@ export const Settings = Type.Object({
   LIMIT_TEXT_CHARS: Int(1, 100000, 4000, "max text message length"),
   LIMIT_RATE_PER_SEC: Int(1, 100000, 20, "messages per second per connection"),
   LIMIT_RATE_BURST: Int(1, 100000, 40, "burst per connection"),
-  LIMIT_HISTORY_PAGE: Int(1, 1000, 100, "max history page"),
+  LIMIT_HISTORY_PAGE: Int(1, 1000, 100, "max history page (GET /v1/teams/:id/messages `limit`)"),
+  LIMIT_TEAM_NAME_CHARS: Int(1, 1000, 100, "max team name length, in characters"),
+  LIMIT_META_TAGS: Int(1, 1000, 20, "max meta tags per team"),
+  LIMIT_META_TAG_CHARS: Int(1, 256, 32, "max meta tag length"),
   LIMIT_ATTACHMENT_BYTES: Int(1, 5 * 1024 ** 3, 100 * 1024 * 1024, "max attachment size"),
   LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
   LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
@@ -105,7 +108,6 @@ export interface Config {
     teamName: number;
     metaTags: number;
     metaTagChars: number;
-    userIdChars: number;
   };
   kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
   /** The controllers' consumer group (KAFKA_GROUP), in both modes. */
@@ -143,10 +145,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
       dedupeEntries: s.DEDUPE_MAX_ENTRIES,
-      teamName: 100,
-      metaTags: 20,
-      metaTagChars: 32,
-      userIdChars: 320,
+      teamName: s.LIMIT_TEAM_NAME_CHARS,
+      metaTags: s.LIMIT_META_TAGS,
+      metaTagChars: s.LIMIT_META_TAG_CHARS,
     },
     kafka: s.KAFKA_BROKERS
       ? { brokers: list(s.KAFKA_BROKERS), topic: s.KAFKA_TOPIC, partitions: s.KAFKA_PARTITIONS, replication: s.KAFKA_REPLICATION, group: s.KAFKA_GROUP }

@@ -65,6 +65,19 @@ export const wsErrorCode: Record<ErrorCode, string> = {
   internal: "unavailable",
 };
 
+/** The body of every HTTP error answer, on every edge: `{"error":{"code","message"}}`. */
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/**
+ * An HTTP error answer with the catalog's status. `status` is only for the HTTP-only answers
+ * that have no code of their own (405, 426); `fields` adds top-level members (readiness `checks`).
+ */
+export function errorResponse(code: ErrorCode, message: string, init: { status?: number; headers?: Record<string, string>; fields?: Record<string, unknown> } = {}): Response {
+  return Response.json({ ...init.fields, ...errorBody(code, message) }, { status: init.status ?? httpStatus[code], headers: init.headers });
+}
+
 /** Anything not an AppError is opaque to clients: driver messages can hold queries or credentials. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;

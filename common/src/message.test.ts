@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseOutgoing, frameOf } from "./message";
 import { AppError } from "./errors";
+import { USER_IDS } from "./grammar-samples";
 
 const ch = "507f191e810c19729de860ea";
 const limits = { textChars: 10 };
@@ -48,4 +49,9 @@ describe("parseOutgoing", () => {
 test("frameOf renders a message frame with server fields", () => {
   const f = JSON.parse(frameOf({ kind: "message", id: "a".repeat(24), channel_id: ch, to: "*", type: "text", data: "hi", from: "u", ts: "t" }, 7));
   expect(f).toEqual({ event: "message", id: "a".repeat(24), seq: 7, channel_id: ch, to: "*", type: "text", data: "hi", ts: "t", from: "u" });
+});
+
+test("`to` is \"*\" or a user id of the common grammar, and nothing else", () => {
+  for (const to of ["*", ...USER_IDS.valid]) expect(parse({ channel_id: ch, to, type: "text", data: "x" }).to).toBe(to);
+  for (const to of [...USER_IDS.invalid.filter((v) => v !== "*"), 5, null, { $ne: 1 }]) expect(code(() => parse({ channel_id: ch, to, type: "text", data: "x" }))).toBe("invalid_message");
 });

@@ -1,6 +1,5 @@
 import { AppError } from "./errors";
-import { isObjectId } from "./ids";
-import { isUserId } from "./auth";
+import { isAttachmentIdOf, isClientMsgId, isObjectId, isUserId } from "./grammar";
 
 export const MESSAGE_TYPES = ["text", "image", "video", "audio", "file"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
@@ -42,8 +41,6 @@ export interface MessageLimits {
   textChars: number;
 }
 
-const CLIENT_MSG_ID = /^[\x21-\x7e]{1,64}$/;
-const ATTACHMENT_ID = /^([0-9a-f]{24})\/([0-9a-f]{24})$/;
 
 /** Code points, without allocating for the common all-BMP case. */
 function charCount(s: string, limit: number): number {
@@ -55,11 +52,6 @@ function charCount(s: string, limit: number): number {
     n++;
   }
   return n;
-}
-
-export function isAttachmentIdOf(channelId: string, data: string): boolean {
-  const m = ATTACHMENT_ID.exec(data);
-  return m !== null && m[1] === channelId;
 }
 
 /** One client frame as a JSON object; anything else is `invalid_message`. */
@@ -77,7 +69,7 @@ export function parseFrameObject(raw: string): Record<string, unknown> {
 /** The frame's `client_msg_id`, read first so that every later error can echo it. */
 export function clientMsgIdOf(o: Record<string, unknown>): string | undefined {
   const cmid = o.client_msg_id;
-  if (cmid !== undefined && (typeof cmid !== "string" || !CLIENT_MSG_ID.test(cmid)))
+  if (cmid !== undefined && !isClientMsgId(cmid))
     throw new AppError("invalid_message", "client_msg_id must be 1-64 printable ASCII characters");
   return cmid as string | undefined;
 }

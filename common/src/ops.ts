@@ -1,4 +1,6 @@
+import { errorResponse } from "./errors";
 import type { Metrics } from "./metrics";
+import { withTimeout } from "./timeout";
 
 export interface OpsDeps {
   metrics: Metrics;
@@ -12,14 +14,11 @@ const CHECK_TIMEOUT_MS = 2000;
 export async function runChecks(checks: OpsDeps["checks"]) {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), CHECK_TIMEOUT_MS)))]);
+        await withTimeout(check(), CHECK_TIMEOUT_MS, name);
         return [name, "ok"] as const;
       } catch {
         return [name, "down"] as const;
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );
@@ -30,10 +29,10 @@ async function readiness(checks: OpsDeps["checks"]): Promise<Response> {
   const { checks: out, ready } = await runChecks(checks);
   return ready
     ? Response.json({ data: { status: "ready", checks: out } })
-    : Response.json({ error: { code: "unavailable", message: "not ready" }, checks: out }, { status: 503 });
+    : errorResponse("unavailable", "not ready", { fields: { checks: out } });
 }
 
-const notFound = () => Response.json({ error: { code: "not_found", message: "no such route" } }, { status: 404 });
+const notFound = () => errorResponse("not_found", "no such route");
 
 /** True when /v1/metrics may be read: no METRICS_TOKEN configured, or the request bears it. */
 export function metricsAllowed(token: string | undefined, authorization: string | null | undefined): boolean {
@@ -48,7 +47,7 @@ export async function opsFetch(req: Request, deps: OpsDeps): Promise<Response> {
   if (path === "/v1/ready") return readiness(deps.checks);
   if (path === "/v1/metrics") {
     if (!metricsAllowed(deps.metricsToken, req.headers.get("authorization")))
-      return Response.json({ error: { code: "unauthenticated", message: "metrics token required" } }, { status: 401 });
+      return errorResponse("unauthenticated", "metrics token required");
     return new Response(await deps.metrics.registry.metrics(), { headers: { "content-type": deps.metrics.registry.contentType } });
   }
   return notFound();

@@ -1,6 +1,7 @@
 import type { Logger } from "@chat/common/log";
 import type { LogEntry, StoredMessage } from "@chat/common/message";
 import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore } from "@chat/common/ports";
+import { retry } from "@chat/common/retry";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import { toEvent } from "./events";
 import type { Hub } from "./hub";
@@ -38,25 +39,16 @@ export async function ingestBatch(
     }
     events.push(toEvent(entry, r.seq));
   }
-  if (stored.length) await withRetry(() => deps.messages.insertMany(stored), deps.logger, signal);
+  // Persistence never gives up on a batch: the position is committed only after it succeeds.
+  if (stored.length)
+    await retry(() => deps.messages.insertMany(stored), {
+      signal,
+      onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
+    });
   deps.metrics.persisted.inc(stored.length);
   deps.hub.publish(events);
   deps.metrics.published.inc(events.length);
   deps.metrics.logLag.set({ partition: position.partition }, position.lag);
-}
-
-/** Persistence never gives up on a batch: the position is committed only after it succeeds. */
-async function withRetry(fn: () => Promise<void>, logger: Logger, signal: AbortSignal): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const delay = Math.min(5000, 100 * 2 ** attempt);
-      logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err });
-      await Bun.sleep(delay);
-    }
-  }
 }
 
 export function runIngest(deps: IngestDeps, signal: AbortSignal): Promise<void> {

@@ -3,16 +3,29 @@ import { MESSAGE_TYPES } from "@chat/common/message";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
 import { failures, page } from "../envelope";
+import { queryInteger } from "../grammar";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
 
-const HistoryQuery = t.Object(
-  {
-    before: t.Optional(t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, multipleOf: 1, description: "only messages with a smaller seq: the `next` of the previous page" })),
-    limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100, multipleOf: 1, description: "page size (default 50, at most LIMIT_HISTORY_PAGE)" })),
-  },
-  { additionalProperties: false },
-);
+/** Any client may ask for the page the protocol promises; a server configured lower answers shorter pages, not 400. */
+const CONTRACT_PAGE = 100;
+const DEFAULT_PAGE = 50;
+
+/** `maxPage` is LIMIT_HISTORY_PAGE. */
+const historyQuery = (maxPage: number) =>
+  t.Object(
+    {
+      before: t.Optional(queryInteger({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "only messages with a smaller seq: the `next` of the previous page" })),
+      limit: t.Optional(
+        queryInteger({
+          minimum: 1,
+          maximum: Math.max(CONTRACT_PAGE, maxPage),
+          description: `page size (default ${Math.min(DEFAULT_PAGE, maxPage)}); pages hold at most ${maxPage} (LIMIT_HISTORY_PAGE)`,
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  );
 
 const Message = t.Object({
   id: t.String(),
@@ -27,19 +40,21 @@ const Message = t.Object({
 });
 const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
 
-export const messageRoutes = (deps: ManagementDeps, teams: TeamService) =>
-  new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify)).get(
+export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
+  const maxPage = deps.config.limits.historyPage;
+  return new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify)).get(
     "/teams/:id/messages",
     async ({ principal, params, query }) => {
       await teams.getAsMember(params.id, principal.user);
-      const limit = Math.min(query.limit ?? 50, deps.config.limits.historyPage);
+      const limit = Math.min(query.limit ?? DEFAULT_PAGE, maxPage);
       const items = await deps.messages.history(params.id, principal.user, { before: query.before, limit });
       return page(items, items.length === limit ? items[items.length - 1]!.seq : null);
     },
     {
       params: IdParams,
-      query: HistoryQuery,
+      query: historyQuery(maxPage),
       response: { 200: MessagePage, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
       detail: { tags: ["messages"], summary: "History, newest first: broadcasts and the caller's own DMs; `next` is the `before` of the next page" },
     },
   );
+};

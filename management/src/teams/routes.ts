@@ -3,7 +3,7 @@ import { teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
 import { failures, ok, page } from "../envelope";
-import { CreateTeam, IdParams, LeaveBody, ListQuery, MemberBody, MemberParams, OneTeam, PatchTeam, TeamPage } from "./model";
+import { IdParams, LeaveBody, MemberBody, MemberParams, OneTeam, TeamPage, teamModels } from "./model";
 import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
@@ -14,8 +14,9 @@ const emptyBodyAsObject = async ({ request }: { request: Request }) => {
 };
 const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
 
-export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
-  new Elysia({ name: "teams", normalize: false })
+export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
+  const { CreateTeam, PatchTeam, ListQuery } = teamModels(deps.config.limits);
+  return new Elysia({ name: "teams", normalize: false })
     .use(authPlugin(deps.verify))
     .post(
       "/teams",
@@ -121,3 +122,4 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
         },
       },
     );
+};
