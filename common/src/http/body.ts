@@ -10,7 +10,8 @@ import { HttpError } from "./errors.ts";
 
 const DIGITS = /^[0-9]+$/;
 
-function declaredLengthError(req: Request, limit: number): HttpError | null {
+/** The refusal checkDeclaredLength answers, as an error (null when the declared length is fine or absent). */
+export function declaredLengthError(req: Request, limit: number): HttpError | null {
   const raw = req.headers.get("content-length");
   if (raw === null) return null;
   // Bun refuses malformed or repeated ("3, 3") lengths itself; in-process requests may carry anything.
