@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
-import { bufferRequest, checkDeclaredLength, readBodyLimited } from "./body.ts";
+import { bufferRequest, checkDeclaredLength, readBodyLimited, withBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
 import { parseRaw, rawHttp } from "./testing.ts";
 
@@ -146,6 +146,19 @@ describe("bufferRequest", () => {
     expect(out).toBeInstanceOf(Response);
     expect((out as Response).status).toBe(413);
   });
+});
+
+test("withBody keeps method, URL and headers", async () => {
+  const original = post("{}", { "content-type": "application/json", "content-length": "2", authorization: "Bearer t" });
+  const bytes = await readBodyLimited(original, 10);
+  const r = withBody(original, bytes);
+  expect([r.method, r.url, r.headers.get("content-length"), r.headers.get("authorization"), await r.text()]).toEqual([
+    "POST",
+    "http://x/v1/teams",
+    "2",
+    "Bearer t",
+    "{}",
+  ]);
 });
 
 describe("behind a real Bun.serve", () => {

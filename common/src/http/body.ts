@@ -73,10 +73,17 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
 export async function bufferRequest(req: Request, limit: number): Promise<Request | Response> {
   if (req.body === null) return req;
   try {
-    const body = await readBodyLimited(req, limit);
-    return new Request(req, { body });
+    return withBody(req, await readBodyLimited(req, limit));
   } catch (err) {
     if (err instanceof HttpError) return err.response();
     throw err;
   }
+}
+
+/**
+ * `req` with `body` in place of its stream, for the router behind the edge. The headers are copied as they
+ * are (Content-Length included), so `body` must be the very bytes read from `req`.
+ */
+export function withBody(req: Request, body: Uint8Array): Request {
+  return new Request(req, { body });
 }

@@ -71,6 +71,8 @@ const declaredLength = fc.oneof(
   { arbitrary: fc.constantFrom("-1", "abc", "1e3", "3, 3", "99999999999999999999"), weight: 1 },
 );
 
+const isJsonBody = (h: Headers) => /^application\/json\s*(;\s*(charset="?utf-8"?)?\s*)?$/i.test(h.get("content-type") ?? "");
+
 describe("parseJsonRequest, any input", () => {
   test("a documented refusal or exactly the model's value; never a throw", async () => {
     await fc.assert(
@@ -79,7 +81,8 @@ describe("parseJsonRequest, any input", () => {
         fc.option(bodyBytes, { freq: 8 }),
         declaredLength,
         fc.oneof(fc.integer({ min: 0, max: 100 }), fc.constant(64 * 1024)),
-        async (type, bytes, declared, limit) => {
+        fc.boolean(),
+        async (type, bytes, declared, limit, allowEmpty) => {
           const headers = new Headers();
           // Header values the Headers class itself refuses cannot arrive over the wire either.
           try {
@@ -89,7 +92,7 @@ describe("parseJsonRequest, any input", () => {
           }
           if (declared !== null) headers.set("content-length", declared);
           const req = new Request("http://x/v1/teams", { method: "POST", headers, body: bytes });
-          const got = await parseJsonRequest(req, { limit });
+          const got = await parseJsonRequest(req, { limit, allowEmpty });
           const status = await envelope(got);
 
           // The same decision, step by step from the documented order.
@@ -97,11 +100,12 @@ describe("parseJsonRequest, any input", () => {
             if (declared !== null && !/^[0-9]+$/.test(declared)) return 400;
             if (declared !== null && Number(declared) > limit) return 413;
             const t = headers.get("content-type");
-            const isJson = t !== null && /^application\/json\s*(;\s*(charset="?utf-8"?)?\s*)?$/i.test(t);
+            const isJson = isJsonBody(headers);
             const hasBody = bytes !== null && (declared === null || Number(declared) > 0);
-            if (!isJson) return t !== null || hasBody ? 415 : 400;
+            if (!isJson) return t !== null || hasBody ? 415 : allowEmpty ? { value: undefined } : 400;
             const b = bytes ?? new Uint8Array(0);
             if (b.byteLength > limit) return 413;
+            if (b.byteLength === 0 && allowEmpty) return { value: undefined };
             const v = modelVerdict(b, 32);
             return v.ok ? { value: v.value } : 400;
           })();
@@ -109,7 +113,10 @@ describe("parseJsonRequest, any input", () => {
             expect(status).toBe(expected);
           } else {
             expect(got.ok).toBe(true);
-            if (got.ok) expect(Bun.deepEquals(got.value, expected.value, true)).toBe(true);
+            if (got.ok) {
+              expect(Bun.deepEquals(got.value, expected.value, true)).toBe(true);
+              expect(got.bytes).toEqual(isJsonBody(headers) ? (bytes ?? new Uint8Array(0)) : new Uint8Array(0));
+            }
           }
         },
       ),

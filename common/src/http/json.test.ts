@@ -5,6 +5,14 @@ const LIMIT = 64 * 1024;
 const req = (body: RequestInit["body"], headers: Record<string, string> = { "content-type": "application/json" }) =>
   new Request("http://x/v1/teams", { method: "POST", body, headers, duplex: "half" } as RequestInit);
 
+/** The value of an accepted body, checking that `bytes` are the body as sent. */
+async function accepted(body: string, opts: Parameters<typeof parseJsonRequest>[1] = { limit: LIMIT }, headers?: Record<string, string>) {
+  const r = await parseJsonRequest(req(body, headers), opts);
+  if (!r.ok) throw new Error(`refused: ${r.error.message}`);
+  expect(new TextDecoder().decode(r.bytes)).toBe(body);
+  return r.value;
+}
+
 async function refusal(p: Promise<unknown> | unknown): Promise<{ status: number; code: string; message: string }> {
   const r = (await p) as { ok: boolean; error?: { response(): Response } };
   if (r.ok || !r.error) throw new Error(`expected a refusal, got ${JSON.stringify(r)}`);
@@ -39,12 +47,8 @@ describe("isJsonContentType", () => {
 
 describe("parseJsonRequest", () => {
   test("returns the parsed value", async () => {
-    expect(await parseJsonRequest(req('{"name":"Team","meta_tags":["a"]}'), { limit: LIMIT })).toEqual({
-      ok: true,
-      value: { name: "Team", meta_tags: ["a"] },
-    });
-    const withCharset = req('{"a":1}', { "content-type": "application/json; charset=utf-8" });
-    expect(await parseJsonRequest(withCharset, { limit: LIMIT })).toEqual({ ok: true, value: { a: 1 } });
+    expect(await accepted('{"name":"Team","meta_tags":["a"]}')).toEqual({ name: "Team", meta_tags: ["a"] });
+    expect(await accepted('{"a":1}', undefined, { "content-type": "application/json; charset=utf-8" })).toEqual({ a: 1 });
   });
 
   test.each([
@@ -61,7 +65,20 @@ describe("parseJsonRequest", () => {
   });
 
   test("no type and no body: 400, a body is required", async () => {
-    expect((await refusal(parseJsonRequest(req(null, {}), { limit: LIMIT }))).status).toBe(400);
+    expect(await refusal(parseJsonRequest(req(null, {}), { limit: LIMIT }))).toEqual({
+      status: 400,
+      code: "validation",
+      message: "a JSON body is required",
+    });
+  });
+
+  test("allowEmpty: no body, or an empty JSON body, is undefined; anything else is parsed as usual", async () => {
+    const opts = { limit: LIMIT, allowEmpty: true };
+    expect(await parseJsonRequest(req(null, {}), opts)).toEqual({ ok: true, value: undefined, bytes: new Uint8Array(0) });
+    expect(await parseJsonRequest(req(""), opts)).toEqual({ ok: true, value: undefined, bytes: new Uint8Array(0) });
+    expect(await accepted('{"successor":"b@x.dev"}', opts)).toEqual({ successor: "b@x.dev" });
+    expect((await refusal(parseJsonRequest(req("x", { "content-type": "text/plain" }), opts))).status).toBe(415);
+    expect((await refusal(parseJsonRequest(req("{"), opts))).status).toBe(400);
   });
 
   test("over the limit: 413, declared or streamed, whatever the type", async () => {
@@ -106,10 +123,7 @@ describe("parseJsonRequest", () => {
   });
 
   test("valid UTF-8 beyond ASCII passes", async () => {
-    expect(await parseJsonRequest(req('{"name":"Équipe 日本 🚀"}'), { limit: LIMIT })).toEqual({
-      ok: true,
-      value: { name: "Équipe 日本 🚀" },
-    });
+    expect(await accepted('{"name":"Équipe 日本 🚀"}')).toEqual({ name: "Équipe 日本 🚀" });
   });
 
   test.each([
@@ -130,10 +144,7 @@ describe("parseJsonRequest", () => {
 
   test("those words as values, or inside longer keys, are fine", async () => {
     const body = '{"name":"__proto__","constructor_id":1,"x":["prototype"]}';
-    expect(await parseJsonRequest(req(body), { limit: LIMIT })).toEqual({
-      ok: true,
-      value: { name: "__proto__", constructor_id: 1, x: ["prototype"] },
-    });
+    expect(await accepted(body)).toEqual({ name: "__proto__", constructor_id: 1, x: ["prototype"] });
   });
 
   test("numbers beyond a double: 400", async () => {

@@ -7,12 +7,16 @@ import { declaredLengthError, readBodyLimited } from "./body.ts";
 import { HttpError } from "./errors.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: HttpError };
+/** `bytes` are the body as read, to hand on to a router with withBody(req, bytes). */
+export type ParsedJson = { ok: true; value: unknown; bytes: Uint8Array } | { ok: false; error: HttpError };
 
 export interface JsonOptions {
   /** Largest body accepted, in bytes (PROTOCOL §7: 64 KiB). */
   limit: number;
   /** Deepest nesting of objects and arrays accepted; our bodies are flat, so this only stops abuse. */
   maxDepth?: number;
+  /** Accept a request with no body at all (value undefined), for routes whose body fields are all optional. */
+  allowEmpty?: boolean;
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -40,18 +44,18 @@ export function isJsonContentType(value: string | null): boolean {
 }
 
 /** The request's JSON body, refused before reading when too large or not JSON, and refused after when unsafe. */
-export async function parseJsonRequest(req: Request, opts: JsonOptions): Promise<Parsed<unknown>> {
+export async function parseJsonRequest(req: Request, opts: JsonOptions): Promise<ParsedJson> {
   // Size first: a huge body is refused as 413 whatever its type, without reading a byte.
   const declared = declaredLengthError(req, opts.limit);
   if (declared) return { ok: false, error: declared };
   const type = req.headers.get("content-type");
+  const length = req.headers.get("content-length"); // digits or absent by now
+  const hasBody = req.body !== null && (length === null || Number(length) > 0);
   if (!isJsonContentType(type)) {
-    const length = req.headers.get("content-length"); // digits or absent by now
-    const hasBody = req.body !== null && (length === null || Number(length) > 0);
     if (type !== null || hasBody) {
       return { ok: false, error: new HttpError(415, "unsupported_media_type", "request body must be application/json") };
     }
-    return bad("a JSON body is required");
+    return opts.allowEmpty ? { ok: true, value: undefined, bytes: new Uint8Array(0) } : bad("a JSON body is required");
   }
   let bytes: Uint8Array;
   try {
@@ -60,7 +64,9 @@ export async function parseJsonRequest(req: Request, opts: JsonOptions): Promise
     if (err instanceof HttpError) return { ok: false, error: err };
     throw err;
   }
-  return parseJsonBytes(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  if (bytes.byteLength === 0 && opts.allowEmpty) return { ok: true, value: undefined, bytes };
+  const parsed = parseJsonBytes(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  return parsed.ok ? { ok: true, value: parsed.value, bytes } : parsed;
 }
 
 /** Decoding, parsing and the key/number/depth checks, for bytes already read under a limit. */
