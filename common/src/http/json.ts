@@ -1,5 +1,5 @@
 /**
- * The one safe JSON request parser and query parser (PROTOCOL §7–8). Neither throws on any input:
+ * The one safe JSON request parser and query parser (PROTOCOL §7–8). Nothing a client sends makes them throw:
  * each answers `{ok: true, value}` or `{ok: false, error}` where `error.response()` is the envelope
  * (400 validation, 413 too_large, 415 unsupported_media_type).
  */
