@@ -100,7 +100,6 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     start(srv: Server<SocketData>): void {
       server = srv;
       sockets.start(srv);
-      tokens.start();
       upstream.start();
     },
     /** Resolves once the controller streams are open (used at start-up and by readiness). */

@@ -28,8 +28,6 @@ export interface SocketData {
   expiresAt: number;
   /** `token_expiring` sent for the current `expiresAt`. */
   warned: boolean;
-  /** The token-lifetime tick this socket waits in. */
-  expirySlot?: number;
 }
 export type WS = ServerWebSocket<SocketData>;
 

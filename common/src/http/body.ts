@@ -15,12 +15,12 @@ export function declaredLengthError(req: Request, limit: number): HttpError | nu
   const raw = req.headers.get("content-length");
   if (raw === null) return null;
   // Bun refuses malformed or repeated ("3, 3") lengths itself; in-process requests may carry anything.
-  if (!DIGITS.test(raw)) return new HttpError(400, "validation", "malformed Content-Length");
+  if (!DIGITS.test(raw)) return new HttpError("validation", "malformed Content-Length");
   if (Number(raw) > limit) return tooLarge(limit);
   return null;
 }
 
-const tooLarge = (limit: number) => new HttpError(413, "too_large", `request body larger than ${limit} bytes`);
+const tooLarge = (limit: number) => new HttpError("too_large", `request body larger than ${limit} bytes`);
 
 /** 413 (or 400 when malformed) with the envelope when the declared Content-Length is over `limit`; null otherwise. */
 export function checkDeclaredLength(req: Request, limit: number): Response | null {
@@ -46,7 +46,7 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     } catch (err) {
       // Bun's own maxRequestBodySize surfaces here on chunked bodies; it answers 413 itself anyway.
       if (String(err).includes("maxRequestBodySize")) throw tooLarge(limit);
-      throw new HttpError(400, "validation", "request body could not be read");
+      throw new HttpError("validation", "request body could not be read");
     }
     if (step.done) break;
     total += step.value.byteLength;

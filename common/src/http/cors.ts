@@ -6,7 +6,7 @@
  * Access-Control-Allow-Origin only for listed origins. Tokens travel in Authorization, never in cookies,
  * so credentials mode is not offered.
  */
-import { errorResponse } from "./errors.ts";
+import { errorResponse } from "../errors";
 
 export const CORS_METHODS = "GET, POST, PUT, PATCH, DELETE";
 export const CORS_HEADERS = "authorization, content-type";
@@ -60,7 +60,7 @@ export function createCors(opts: CorsOptions): Cors {
       const origin = req.headers.get("origin");
       if (req.method !== "OPTIONS" || origin === null || !req.headers.has("access-control-request-method")) return null;
       const vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
-      if (!allowed(origin)) return errorResponse(403, "forbidden", "origin not allowed", { vary });
+      if (!allowed(origin)) return errorResponse("forbidden", "origin not allowed", { headers: { vary } });
       return new Response(null, {
         status: 204,
         headers: {

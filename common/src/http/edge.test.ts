@@ -4,7 +4,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { withBody } from "./body.ts";
 import { createCors } from "./cors.ts";
-import { badRequestUrl, errorResponse, hardenedServeOptions, safeUrl } from "./errors.ts";
+import { errorResponse } from "../errors";
+import { badRequestUrl, hardenedServeOptions, safeUrl } from "./errors.ts";
 import { parseJsonRequest, parseQuery } from "./json.ts";
 import { addressRateKey, clientAddress, rateLimitedResponse, TokenBuckets } from "./rate-limit.ts";
 import { parseRaw, rawHttp } from "./testing.ts";
@@ -34,7 +35,7 @@ async function edge(req: Request, server: Bun.Server<unknown>): Promise<Response
     forward = withBody(req, parsed.bytes);
   }
   authCalls++; // authentication would run here, after every cheap refusal
-  if (!req.headers.get("authorization")) return cors.decorate(req, errorResponse(401, "forbidden", "no token"));
+  if (!req.headers.get("authorization")) return cors.decorate(req, errorResponse("unauthenticated", "no token"));
   return cors.decorate(req, await app.handle(forward));
 }
 

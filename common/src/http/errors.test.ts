@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { errorResponse, hardenedServeOptions, HttpError, safeUrl, badRequestUrl } from "./errors.ts";
+import { errorResponse } from "../errors";
+import { hardenedServeOptions, HttpError, safeUrl, badRequestUrl } from "./errors.ts";
 import { parseRaw, rawHttp } from "./testing.ts";
 
 describe("errorResponse", () => {
   test("builds the JSON envelope with status and extra headers", async () => {
-    const res = errorResponse(429, "rate_limited", "slow down", { "retry-after": "3" });
+    const res = errorResponse("rate_limited", "slow down", { headers: { "retry-after": "3" } });
     expect(res.status).toBe(429);
     expect(res.headers.get("content-type")).toStartWith("application/json");
     expect(res.headers.get("retry-after")).toBe("3");
@@ -13,7 +14,7 @@ describe("errorResponse", () => {
   });
 
   test("HttpError carries its response", async () => {
-    const err = new HttpError(413, "too_large", "body over 10 bytes");
+    const err = new HttpError("too_large", "body over 10 bytes");
     expect(err).toBeInstanceOf(Error);
     const res = err.response();
     expect(res.status).toBe(413);

@@ -1,35 +1,18 @@
-/**
- * The edge's error envelope, `{"error":{"code","message"}}` (PROTOCOL §4), for answers given before
- * any router runs. Kept tiny on purpose: it is to be merged with the catalog in common/src/errors.ts.
- */
-export type EdgeErrorCode =
-  | "validation"
-  | "forbidden"
-  | "too_large"
-  | "unsupported_media_type"
-  | "rate_limited"
-  | "internal";
-
-export function errorResponse(status: number, code: EdgeErrorCode, message: string, headers?: Record<string, string>): Response {
-  const res = Response.json({ error: { code, message } }, { status, headers });
-  res.headers.set("cache-control", "no-store");
-  return res;
-}
+import { AppError, errorResponse, type ErrorCode } from "../errors";
 
 /** A refusal carrying its own response; thrown by the lower layers (readBodyLimited), caught at the edge. */
-export class HttpError extends Error {
+export class HttpError extends AppError {
   constructor(
-    readonly status: number,
-    readonly code: EdgeErrorCode,
+    code: ErrorCode,
     message: string,
     readonly headers?: Record<string, string>,
   ) {
-    super(message);
+    super(code, message);
     this.name = "HttpError";
   }
 
   response(): Response {
-    return errorResponse(this.status, this.code, this.message, this.headers);
+    return errorResponse(this.code, this.message, { headers: this.headers });
   }
 }
 
@@ -51,7 +34,7 @@ export function safeUrl(req: Request): URL | null {
   return url;
 }
 
-export const badRequestUrl = (): Response => errorResponse(400, "validation", "malformed request URL or Host header");
+export const badRequestUrl = (): Response => errorResponse("validation", "malformed request URL or Host header");
 
 /**
  * Bun.serve options that never show Bun's development error page (HTML with the stack and source
@@ -70,7 +53,7 @@ export function hardenedServeOptions(onError?: (err: unknown) => void): {
       } catch {
         // a failing logger must not turn the JSON 500 into Bun's text page
       }
-      return errorResponse(500, "internal", "internal error");
+      return errorResponse("internal", "internal error");
     },
   };
 }

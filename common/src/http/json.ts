@@ -22,7 +22,7 @@ export interface JsonOptions {
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 const DEFAULT_MAX_DEPTH = 32;
 
-const bad = (message: string): { ok: false; error: HttpError } => ({ ok: false, error: new HttpError(400, "validation", message) });
+const bad = (message: string): { ok: false; error: HttpError } => ({ ok: false, error: new HttpError("validation", message) });
 
 /** `application/json`, optionally with `charset=utf-8` (any case, quoted or not); nothing else, no `+json` types. */
 export function isJsonContentType(value: string | null): boolean {
@@ -53,7 +53,7 @@ export async function parseJsonRequest(req: Request, opts: JsonOptions): Promise
   const hasBody = req.body !== null && (length === null || Number(length) > 0);
   if (!isJsonContentType(type)) {
     if (type !== null || hasBody) {
-      return { ok: false, error: new HttpError(415, "unsupported_media_type", "request body must be application/json") };
+      return { ok: false, error: new HttpError("unsupported_media_type", "request body must be application/json") };
     }
     return opts.allowEmpty ? { ok: true, value: undefined, bytes: new Uint8Array(0) } : bad("a JSON body is required");
   }

@@ -3,7 +3,7 @@
  * unauthenticated; 429 with Retry-After) and the per-user socket cap (20; the next upgrade gets 429).
  */
 import { isIP } from "node:net";
-import { errorResponse } from "./errors.ts";
+import { errorResponse } from "../errors";
 
 export type Take = { ok: true } | { ok: false; retryAfterSec: number };
 
@@ -81,7 +81,7 @@ export class TokenBuckets {
 }
 
 export function rateLimitedResponse(retryAfterSec: number): Response {
-  return errorResponse(429, "rate_limited", "too many requests", { "retry-after": String(retryAfterSec) });
+  return errorResponse("rate_limited", "too many requests", { headers: { "retry-after": String(retryAfterSec) } });
 }
 
 /** What clientAddress needs of a Bun server (Bun's Server fits). */
