@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import { hostname } from "node:os";
+import { normalizeOrigin } from "./http/cors";
 import Type, { type Static, type TObject } from "typebox";
 import Value from "typebox/value";
 
@@ -32,6 +34,12 @@ export const Settings = Type.Object({
   LIMIT_META_TAG_CHARS: Int(1, 256, 32, "max meta tag length"),
   LIMIT_ATTACHMENT_BYTES: Int(1, 5 * 1024 ** 3, 100 * 1024 * 1024, "max attachment size"),
   LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
+  LIMIT_JSON_BODY_BYTES: Int(1024, 16 << 20, 64 * 1024, "largest JSON request body; a larger declared or streamed one gets 413 before authentication"),
+  LIMIT_REST_PER_SEC: Int(1, 1_000_000, 50, "REST requests per second per user (per client address when unauthenticated)"),
+  LIMIT_REST_BURST: Int(1, 1_000_000, 100, "REST burst per user / client address"),
+  CORS_ORIGINS: Type.String({ default: "", description: "comma-separated origins allowed to call the REST API from a browser (empty: same origin only)" }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: "take the client address from X-Forwarded-For (set only behind a reverse proxy)" }),
+  TRUSTED_PROXIES: Type.String({ default: "", description: "with TRUST_PROXY: comma-separated proxy addresses; the header is believed only from them" }),
   LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
@@ -89,6 +97,8 @@ export interface Config {
   port: number;
   host: string;
   httpIdleTimeoutSec: number;
+  corsOrigins: string[];
+  proxy: { trust: boolean; addresses: string[] };
   dataDir: string;
   logLevel: "debug" | "info" | "warn" | "error";
   publicUrl?: string;
@@ -103,6 +113,9 @@ export interface Config {
     wsBufferBytes: number;
     pendingAppends: number;
     socketsPerUser: number;
+    jsonBodyBytes: number;
+    restPerSec: number;
+    restBurst: number;
     dedupeWindowMs: number;
     dedupeEntries: number;
     teamName: number;
@@ -129,6 +142,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: s.PORT,
     host: s.HOST,
     httpIdleTimeoutSec: s.HTTP_IDLE_TIMEOUT_SEC,
+    corsOrigins: list(s.CORS_ORIGINS),
+    proxy: { trust: s.TRUST_PROXY, addresses: list(s.TRUSTED_PROXIES) },
     dataDir: s.DATA_DIR,
     logLevel: s.LOG_LEVEL,
     publicUrl: s.PUBLIC_URL?.replace(/\/+$/, ""),
@@ -143,6 +158,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
+      jsonBodyBytes: s.LIMIT_JSON_BODY_BYTES,
+      restPerSec: s.LIMIT_REST_PER_SEC,
+      restBurst: s.LIMIT_REST_BURST,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
       dedupeEntries: s.DEDUPE_MAX_ENTRIES,
       teamName: s.LIMIT_TEAM_NAME_CHARS,
@@ -172,5 +190,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: s.METRICS_TOKEN,
   };
   for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
+  for (const o of config.corsOrigins) {
+    try {
+      normalizeOrigin(o);
+    } catch (err) {
+      throw new ConfigError(`CORS_ORIGINS: ${(err as Error).message}`);
+    }
+  }
+  for (const a of config.proxy.addresses) if (!isIP(a)) throw new ConfigError(`TRUSTED_PROXIES: not an IP address: ${a}`);
   return Object.freeze(config);
 }

@@ -14,6 +14,8 @@ export interface ManagementDeps {
   objects?: ObjectStore;
   logger: Logger;
   metrics: Metrics;
+  /** The public origin presigned paths are made absolute on (PUBLIC_URL, or what standalone bound to). */
+  publicUrl?: () => string | undefined;
   /** Readiness of each dependency, by name. */
   checks: Record<string, () => Promise<void>>;
 }
