@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, loadConfig, settingsTable } from "./config";
 
 test("defaults apply when nothing is set", () => {
   const c = loadConfig({});
@@ -37,4 +37,9 @@ test("team name, tag and history limits are settings with the protocol's default
     expect(() => loadConfig({ [name]: "0" })).toThrow(name);
     expect(() => loadConfig({ [name]: "many" })).toThrow(name);
   }
+});
+
+test("README's configuration table is the Settings table (run `bun scripts/config-table.ts` after changing a setting)", async () => {
+  const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
+  expect(readme).toContain(settingsTable());
 });

@@ -61,11 +61,11 @@ export const Settings = Type.Object({
   S3_SECRET_ACCESS_KEY: Str("S3 secret key"),
   S3_FORCE_PATH_STYLE: Type.Boolean({ default: true }),
 
-  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "controller: HTTP/1.1 port for /v1/health, /v1/ready, /v1/metrics" })),
+  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "private port for /v1/health, /v1/ready and /v1/metrics (no token there); any service" })),
   RELAY_ID: Str("relay identity (default: host-pid)"),
   CONTROLLER_URLS: Str("relay: comma-separated controller base URLs (http://host:port)"),
   CONTROLLER_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "shared secret relays present to controllers" })),
-  METRICS_TOKEN: Str("if set, /v1/metrics requires `Authorization: Bearer <token>`"),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "/v1/metrics on a public port answers only `Authorization: Bearer <token>` (unset: only on OPS_PORT)" })),
 });
 export type SettingsT = Static<typeof Settings>;
 
@@ -199,4 +199,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   for (const a of config.proxy.addresses) if (!isIP(a)) throw new ConfigError(`TRUSTED_PROXIES: not an IP address: ${a}`);
   return Object.freeze(config);
+}
+
+/** The README's configuration table, generated from `Settings` (a test keeps the README in step). */
+export function settingsTable(): string {
+  const rows = Object.entries(Settings.properties).map(([name, schema]) => {
+    const s = schema as { default?: unknown; description?: string; anyOf?: { const?: string }[] };
+    const def = s.default === undefined || s.default === "" ? "—" : `\`${String(s.default)}\``;
+    const text = (s.description ?? (s.anyOf ? s.anyOf.map((x) => x.const).join(" | ") : "")).replace(/\|/g, "\\|");
+    return `| \`${name}\` | ${def} | ${text} |`;
+  });
+  return ["| variable | default | meaning |", "|---|---|---|", ...rows].join("\n");
 }

@@ -27,6 +27,13 @@ export class Fanout {
     private readonly logger: Logger,
   ) {}
 
+  /** Everything of `ch` up to `seq` counts as delivered (it reached a socket from the store). */
+  advance(ch: string, seq: number): void {
+    if (!this.upstream.has(ch)) return;
+    const last = this.lastSeq.get(ch);
+    if (last === undefined || seq > last) this.lastSeq.set(ch, seq);
+  }
+
   /** Forgets a channel no socket here needs any more. */
   forget(ch: string): void {
     this.lastSeq.delete(ch);

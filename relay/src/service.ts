@@ -55,7 +55,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     return { found: r.found, active: r.active, members: new Set(r.members) };
   });
   const sockets = new SocketRegistry(limits.wsBufferBytes, metrics);
-  const resumer = new Resumer(sockets, upstream, logger);
+  const resumer = new Resumer(sockets, upstream, (ch, seq) => fanout!.advance(ch, seq), logger);
   const dropInterest = (ch: string) => {
     upstream.remove(ch);
     if (!upstream.has(ch)) fanout!.forget(ch);
