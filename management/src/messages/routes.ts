@@ -20,10 +20,16 @@ const Message = t.Object({
   channel_id: t.String(),
   to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
   type: t.UnionEnum([...MESSAGE_TYPES]),
-  data: t.String({ description: "text, or an attachment id" }),
+  data: t.Optional(t.String({ description: "text (after edits), or an attachment id; absent once deleted" })),
   ts: t.String({ format: "date-time" }),
   from: t.String(),
   client_msg_id: t.Optional(t.String()),
+  reply_to: t.Optional(t.String({ description: "replies: the thread root's id" })),
+  edited_at: t.Optional(t.String({ format: "date-time" })),
+  deleted: t.Optional(t.Literal(true)),
+  reply_count: t.Optional(t.Integer({ description: "roots with replies: how many" })),
+  last_reply_seq: t.Optional(t.Integer()),
+  reactions: t.Optional(t.Array(t.Object({ emoji: t.String(), count: t.Integer(), me: t.Boolean() }), { description: "oldest emoji first; `me`: the caller reacted with it" })),
 });
 const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
 
