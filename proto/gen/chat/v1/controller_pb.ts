@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/controller.proto.
  */
 export const file_chat_v1_controller: GenFile = /*@__PURE__*/
-  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJEChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkiWQoRRmV0Y2hTaW5jZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIOCgZ2aWV3ZXIYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNIjQKEkZldGNoU2luY2VSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50KuQCCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX0tJTkRfTUVTU0FHRRABEhwKGEVWRU5UX0tJTkRfTUVNQkVSX0pPSU5FRBACEhoKFkVWRU5UX0tJTkRfTUVNQkVSX0xFRlQQAxIaChZFVkVOVF9LSU5EX0FETUlOX0FEREVEEAQSHAoYRVZFTlRfS0lORF9BRE1JTl9SRU1PVkVEEAUSGwoXRVZFTlRfS0lORF9URUFNX1VQREFURUQQBhIdChlFVkVOVF9LSU5EX01FU1NBR0VfRURJVEVEEAcSHgoaRVZFTlRfS0lORF9NRVNTQUdFX0RFTEVURUQQCBIdChlFVkVOVF9LSU5EX1JFQUNUSU9OX0FEREVEEAkSHwobRVZFTlRfS0lORF9SRUFDVElPTl9SRU1PVkVEEAoSEwoPRVZFTlRfS0lORF9SRUFEEAsykAMKEUNvbnRyb2xsZXJTZXJ2aWNlEkQKCVN1YnNjcmliZRIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdBoaLmNoYXQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJRCg5VcGRhdGVJbnRlcmVzdBIeLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXF1ZXN0Gh8uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlc3BvbnNlElQKD0dldFVzZXJDaGFubmVscxIfLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVxdWVzdBogLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USRQoKR2V0Q2hhbm5lbBIaLmNoYXQudjEuR2V0Q2hhbm5lbFJlcXVlc3QaGy5jaGF0LnYxLkdldENoYW5uZWxSZXNwb25zZRJFCgpGZXRjaFNpbmNlEhouY2hhdC52MS5GZXRjaFNpbmNlUmVxdWVzdBobLmNoYXQudjEuRmV0Y2hTaW5jZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJEChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkiWQoRRmV0Y2hTaW5jZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIOCgZ2aWV3ZXIYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNIjQKEkZldGNoU2luY2VSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IjMKEUdldE1lc3NhZ2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSCgoCaWQYAiABKAkiqgEKEkdldE1lc3NhZ2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBISCgpjaGFubmVsX2lkGAIgASgJEgoKAmlkGAMgASgJEgsKA3NlcRgEIAEoAxIMCgRmcm9tGAUgASgJEgoKAnRvGAYgASgJEgwKBHR5cGUYByABKAkSDwoHZGVsZXRlZBgIIAEoCBIQCghyZXBseV90bxgJIAEoCRINCgVlbW9qaRgKIAMoCSrkAgoJRXZlbnRLaW5kEhoKFkVWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9LSU5EX01FU1NBR0UQARIcChhFVkVOVF9LSU5EX01FTUJFUl9KT0lORUQQAhIaChZFVkVOVF9LSU5EX01FTUJFUl9MRUZUEAMSGgoWRVZFTlRfS0lORF9BRE1JTl9BRERFRBAEEhwKGEVWRU5UX0tJTkRfQURNSU5fUkVNT1ZFRBAFEhsKF0VWRU5UX0tJTkRfVEVBTV9VUERBVEVEEAYSHQoZRVZFTlRfS0lORF9NRVNTQUdFX0VESVRFRBAHEh4KGkVWRU5UX0tJTkRfTUVTU0FHRV9ERUxFVEVEEAgSHQoZRVZFTlRfS0lORF9SRUFDVElPTl9BRERFRBAJEh8KG0VWRU5UX0tJTkRfUkVBQ1RJT05fUkVNT1ZFRBAKEhMKD0VWRU5UX0tJTkRfUkVBRBALMtcDChFDb250cm9sbGVyU2VydmljZRJECglTdWJzY3JpYmUSGS5jaGF0LnYxLlN1YnNjcmliZVJlcXVlc3QaGi5jaGF0LnYxLlN1YnNjcmliZVJlc3BvbnNlMAESUQoOVXBkYXRlSW50ZXJlc3QSHi5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVxdWVzdBofLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXNwb25zZRJUCg9HZXRVc2VyQ2hhbm5lbHMSHy5jaGF0LnYxLkdldFVzZXJDaGFubmVsc1JlcXVlc3QaIC5jaGF0LnYxLkdldFVzZXJDaGFubmVsc1Jlc3BvbnNlEkUKCkdldENoYW5uZWwSGi5jaGF0LnYxLkdldENoYW5uZWxSZXF1ZXN0GhsuY2hhdC52MS5HZXRDaGFubmVsUmVzcG9uc2USRQoKRmV0Y2hTaW5jZRIaLmNoYXQudjEuRmV0Y2hTaW5jZVJlcXVlc3QaGy5jaGF0LnYxLkZldGNoU2luY2VSZXNwb25zZRJFCgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBobLmNoYXQudjEuR2V0TWVzc2FnZVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -280,6 +280,100 @@ export const FetchSinceResponseSchema: GenMessage<FetchSinceResponse> = /*@__PUR
   messageDesc(file_chat_v1_controller, 10);
 
 /**
+ * @generated from message chat.v1.GetMessageRequest
+ */
+export type GetMessageRequest = Message<"chat.v1.GetMessageRequest"> & {
+  /**
+   * @generated from field: string channel_id = 1;
+   */
+  channelId: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message chat.v1.GetMessageRequest.
+ * Use `create(GetMessageRequestSchema)` to create a new message.
+ */
+export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 11);
+
+/**
+ * @generated from message chat.v1.GetMessageResponse
+ */
+export type GetMessageResponse = Message<"chat.v1.GetMessageResponse"> & {
+  /**
+   * False: no such message in that channel.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: string channel_id = 2;
+   */
+  channelId: string;
+
+  /**
+   * @generated from field: string id = 3;
+   */
+  id: string;
+
+  /**
+   * @generated from field: int64 seq = 4;
+   */
+  seq: bigint;
+
+  /**
+   * The author.
+   *
+   * @generated from field: string from = 5;
+   */
+  from: string;
+
+  /**
+   * "*" or the DM's recipient.
+   *
+   * @generated from field: string to = 6;
+   */
+  to: string;
+
+  /**
+   * @generated from field: string type = 7;
+   */
+  type: string;
+
+  /**
+   * @generated from field: bool deleted = 8;
+   */
+  deleted: boolean;
+
+  /**
+   * Replies: the thread root's id; empty otherwise.
+   *
+   * @generated from field: string reply_to = 9;
+   */
+  replyTo: string;
+
+  /**
+   * Distinct emoji with at least one reaction, oldest first.
+   *
+   * @generated from field: repeated string emoji = 10;
+   */
+  emoji: string[];
+};
+
+/**
+ * Describes the message chat.v1.GetMessageResponse.
+ * Use `create(GetMessageResponseSchema)` to create a new message.
+ */
+export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 12);
+
+/**
  * @generated from enum chat.v1.EventKind
  */
 export enum EventKind {
@@ -412,6 +506,17 @@ export const ControllerService: GenService<{
     methodKind: "unary";
     input: typeof FetchSinceRequestSchema;
     output: typeof FetchSinceResponseSchema;
+  },
+  /**
+   * One stored message as the lifecycle rules need it (edit, delete, react, reply). A message
+   * appended moments ago may not be stored yet: the controller waits briefly for a recent id.
+   *
+   * @generated from rpc chat.v1.ControllerService.GetMessage
+   */
+  getMessage: {
+    methodKind: "unary";
+    input: typeof GetMessageRequestSchema;
+    output: typeof GetMessageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_controller, 0);
