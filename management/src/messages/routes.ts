@@ -10,6 +10,7 @@ const HistoryQuery = t.Object(
   {
     before: t.Optional(t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, multipleOf: 1, description: "only messages with a smaller seq: the `next` of the previous page" })),
     limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100, multipleOf: 1, description: "page size (default 50, at most LIMIT_HISTORY_PAGE)" })),
+    thread: t.Optional(t.String({ pattern: "^[0-9a-f]{24}$", description: "a thread root's id: only that thread, root included" })),
   },
   { additionalProperties: false },
 );
@@ -39,7 +40,7 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) =>
     async ({ principal, params, query }) => {
       await teams.getAsMember(params.id, principal.user);
       const limit = Math.min(query.limit ?? 50, deps.config.limits.historyPage);
-      const items = await deps.messages.history(params.id, principal.user, { before: query.before, limit });
+      const items = await deps.messages.history(params.id, principal.user, { before: query.before, limit, thread: query.thread });
       return page(items, items.length === limit ? items[items.length - 1]!.seq : null);
     },
     {
