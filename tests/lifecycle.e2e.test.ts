@@ -252,6 +252,88 @@ describe("resume", () => {
   });
 });
 
+describe("REST", () => {
+  test("the same ops over REST, with the same rules and the same live events", async () => {
+    const [a, b, c] = [uniqueUser("a"), uniqueUser("b"), uniqueUser("c")];
+    const team = await createTeam(t, a, [b, c]);
+    const [a1, b1, b2, c1] = await Promise.all([connect(a), connect(b), connect(b), connect(c)]);
+    const [ta, tb, tc] = await Promise.all([t.token(a), t.token(b), t.token(c)]);
+    const m = await a1.request(text(team, "via rest"));
+    const base = `/v1/teams/${team}/messages/${m.id}`;
+
+    const edit = await api(t, "PATCH", base, ta, { data: "via rest, edited" });
+    expect(edit).toMatchObject({ status: 200, body: { data: { op: "edit", id: m.id } } });
+    expect(await c1.find((f) => f.event === "message_edited" && f.id === m.id)).toMatchObject({ seq: edit.body.data.seq, data: "via rest, edited", by: a });
+    expect((await api(t, "PATCH", base, tb, { data: "not mine" })).status).toBe(403);
+    expect((await api(t, "PATCH", base, ta, { data: "x", extra: 1 })).status).toBe(400);
+    expect((await api(t, "PATCH", base, ta, { data: "y".repeat(4001) })).status).toBe(413);
+
+    const emoji = encodeURIComponent("100%");
+    const put = await api(t, "PUT", `${base}/reactions/${emoji}`, tb);
+    expect(put).toMatchObject({ status: 200, body: { data: { op: "react", id: m.id } } });
+    expect(await a1.find((f) => f.event === "reaction_added" && f.id === m.id)).toMatchObject({ emoji: "100%", user: b, seq: put.body.data.seq });
+    expect((await api(t, "PUT", `${base}/reactions/${encodeURIComponent("two words")}`, tb)).status).toBe(400);
+    const del = await api(t, "DELETE", `${base}/reactions/${emoji}`, tb);
+    expect(await a1.find((f) => f.event === "reaction_removed" && f.id === m.id)).toMatchObject({ emoji: "100%", user: b, seq: del.body.data.seq });
+
+    const read = await api(t, "PUT", `/v1/teams/${team}/read`, tb, { seq: m.seq });
+    expect(read).toMatchObject({ status: 200, body: { data: { op: "read" } } });
+    for (const cl of [b1, b2]) expect(await cl.find((f) => f.event === "read")).toMatchObject({ user: b, last_read_seq: m.seq, seq: read.body.data.seq });
+
+    expect((await api(t, "DELETE", base, tc)).status).toBe(403);
+    const gone = await api(t, "DELETE", base, ta); // the super_admin, also its author
+    expect(gone.status).toBe(200);
+    expect(await c1.find((f) => f.event === "message_deleted" && f.id === m.id)).toMatchObject({ seq: gone.body.data.seq, by: a });
+    expect((await api(t, "DELETE", base, ta)).status).toBe(200); // again: nothing more
+    expect((await api(t, "PATCH", base, ta, { data: "back?" })).status).toBe(404);
+    await barrier(a1, team, a1, c1);
+    expect(a1.frames.filter((f) => f.event === "read")).toEqual([]);
+    expect(c1.frames.filter((f) => f.event === "message_deleted").length).toBe(1);
+
+    const reads = await api(t, "GET", `/v1/teams/${team}/reads`, tc);
+    expect(reads.body.data).toEqual([
+      { user_id: a, last_read_seq: 0 },
+      { user_id: b, last_read_seq: m.seq },
+      { user_id: c, last_read_seq: 0 },
+    ]);
+    expect((await api(t, "GET", `/v1/teams/${team}/reads`, await t.token(uniqueUser("x")))).status).toBe(403);
+    await Promise.all([a1, b1, b2, c1].map((x) => x.close()));
+  });
+
+  test("unread counts are exact: others' messages and replies, not own ones, not others' DMs; a read on another device", async () => {
+    const [a, b, c] = [uniqueUser("a"), uniqueUser("b"), uniqueUser("c")];
+    const team = await createTeam(t, a, [b, c]);
+    const quiet = await createTeam(t, a, [b]);
+    const [a1, b1, b2, c1] = await Promise.all([connect(a), connect(b), connect(b), connect(c)]);
+    const tb = await t.token(b);
+    const unread = async () => {
+      const r = await api(t, "GET", "/v1/teams?limit=100", tb);
+      return Object.fromEntries(r.body.data.map((x: any) => [x.id, { last_seq: x.last_seq, last_read_seq: x.last_read_seq, unread: x.unread }]));
+    };
+    const m1 = await a1.request(text(team, "one"));
+    await b1.request(text(team, "mine"));
+    await c1.request(text(team, "reply", { reply_to: m1.id }));
+    await a1.request({ ...text(team, "dm to c"), to: c });
+    const toB = await a1.request({ ...text(team, "dm to b"), to: b });
+    await b1.request({ ...text(team, "my dm"), to: a });
+    const last = await a1.request(text(team, "two"));
+    await b1.find((f) => f.event === "message" && f.id === last.id); // delivered, so stored
+    expect((await unread())[team]).toEqual({ last_seq: last.seq, last_read_seq: 0, unread: 4 });
+    expect((await unread())[quiet]).toEqual({ last_seq: 0, last_read_seq: 0, unread: 0 });
+
+    // b reads up to the DM on its other device: the first socket hears about it, the count follows.
+    await b2.request(op({ op: "read", channel_id: team, seq: toB.seq }));
+    expect(await b1.find((f) => f.event === "read")).toMatchObject({ last_read_seq: toB.seq });
+    expect((await unread())[team]).toEqual({ last_seq: last.seq, last_read_seq: toB.seq, unread: 1 });
+    // Backwards does nothing; a deleted unread message stops counting.
+    await b2.request(op({ op: "read", channel_id: team, seq: m1.seq }));
+    await a1.request(op({ op: "delete", channel_id: team, id: last.id }));
+    await b1.find((f) => f.event === "message_deleted" && f.id === last.id);
+    expect((await unread())[team]).toEqual({ last_seq: last.seq, last_read_seq: toB.seq, unread: 0 });
+    await Promise.all([a1, b1, b2, c1].map((x) => x.close()));
+  });
+});
+
 describe.skipIf(distributed)("deleted content is gone (standalone store)", () => {
   test("after a delete, the old text is in no frame, no history page and no row of the store", async () => {
     const [a, b] = [uniqueUser("a"), uniqueUser("b")];

@@ -326,3 +326,23 @@ export function planBatch(entries: Sequenced<LifecycleEntry>[], state: BatchStat
   });
   return { effective, dirty };
 }
+
+/** How young an id must be to be waited for, and how long at most: the store lags the log by a batch. */
+const RECENT_MS = 10_000;
+const MAX_WAIT_MS = 2_000;
+
+/**
+ * A message looked up right after it was sent (a client reacting to what it just saw live) may not
+ * be stored yet: an unknown id minted in the last seconds is looked up again with a bounded
+ * backoff (at most ~2 s) before it is taken as unknown.
+ */
+export async function getRecentMessage(get: () => Promise<MessageInfo | null>, id: string, signal?: AbortSignal): Promise<MessageInfo | null> {
+  const mintedAt = parseInt(id.slice(0, 8), 16) * 1000;
+  const deadline = Date.now() + MAX_WAIT_MS;
+  let m = await get();
+  for (let pause = 20; !m && Date.now() - mintedAt < RECENT_MS && Date.now() + pause <= deadline && !signal?.aborted; pause *= 2) {
+    await Bun.sleep(pause);
+    m = await get();
+  }
+  return m;
+}

@@ -1,0 +1,57 @@
+import { t } from "elysia";
+import { MAX_EMOJI_CHARS } from "@chat/common/lifecycle";
+import { MESSAGE_TYPES } from "@chat/common/message";
+import { TeamId } from "../teams/model";
+
+export const MessageId = t.String({ pattern: "^[0-9a-f]{24}$", description: "message id (ObjectId, 24 lowercase hex)" });
+
+export const HistoryQuery = t.Object(
+  {
+    before: t.Optional(t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, multipleOf: 1, description: "only messages with a smaller seq: the `next` of the previous page" })),
+    limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100, multipleOf: 1, description: "page size (default 50, at most LIMIT_HISTORY_PAGE)" })),
+    thread: t.Optional(t.String({ pattern: "^[0-9a-f]{24}$", description: "a thread root's id: only that thread, root included" })),
+  },
+  { additionalProperties: false },
+);
+
+export const Message = t.Object({
+  id: t.String(),
+  seq: t.Integer(),
+  channel_id: t.String(),
+  to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
+  type: t.UnionEnum([...MESSAGE_TYPES]),
+  data: t.Optional(t.String({ description: "text (after edits), or an attachment id; absent once deleted" })),
+  ts: t.String({ format: "date-time" }),
+  from: t.String(),
+  client_msg_id: t.Optional(t.String()),
+  reply_to: t.Optional(t.String({ description: "replies: the thread root's id" })),
+  edited_at: t.Optional(t.String({ format: "date-time" })),
+  deleted: t.Optional(t.Literal(true)),
+  reply_count: t.Optional(t.Integer({ description: "roots with replies: how many" })),
+  last_reply_seq: t.Optional(t.Integer()),
+  reactions: t.Optional(t.Array(t.Object({ emoji: t.String(), count: t.Integer(), me: t.Boolean() }), { description: "oldest emoji first; `me`: the caller reacted with it" })),
+});
+export const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
+
+export const MessageParams = t.Object({ id: TeamId, msg: MessageId });
+export const ReactionParams = t.Object({
+  id: TeamId,
+  msg: MessageId,
+  emoji: t.String({ minLength: 1, maxLength: MAX_EMOJI_CHARS * 2, description: "1-32 characters, no whitespace (URL-encoded)" }),
+});
+export const EditBody = t.Object({ data: t.String({ minLength: 1, description: "the new text (text messages only, author only)" }) }, { additionalProperties: false });
+export const ReadBody = t.Object(
+  { seq: t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "the newest seq read; the marker only moves forward" }) },
+  { additionalProperties: false },
+);
+
+/** What the op's log entry got: the same fields as the WebSocket ack. */
+export const OpAck = t.Object({
+  data: t.Object({
+    op: t.UnionEnum(["edit", "delete", "react", "read"]),
+    id: t.Optional(t.String({ description: "the message (absent for read)" })),
+    seq: t.Integer({ description: "the seq of the op's log entry" }),
+    ts: t.String({ format: "date-time" }),
+  }),
+});
+export const Reads = t.Object({ data: t.Array(t.Object({ user_id: t.String(), last_read_seq: t.Integer() })) });
