@@ -3,6 +3,7 @@ import { AppError, connectCode, toAppError } from "@chat/common/errors";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./rpc/context";
 import { fetchSince } from "./rpc/fetch-since";
+import { getMessage } from "./rpc/get-message";
 import { getChannel, getUserChannels } from "./rpc/membership";
 import { subscribe } from "./rpc/subscribe";
 import { updateInterest } from "./rpc/update-interest";
@@ -15,6 +16,7 @@ export function controllerRoutes(rpc: RpcContext) {
       getUserChannels: (req) => getUserChannels(rpc, req),
       getChannel: (req) => getChannel(rpc, req),
       fetchSince: (req) => fetchSince(rpc, req),
+      getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),
     });
 }
 

@@ -51,3 +51,14 @@ export const TeamView = t.Object({
 });
 export const OneTeam = t.Object({ data: TeamView });
 export const TeamPage = t.Object({ data: t.Array(TeamView), next: t.Union([t.String(), t.Null()]) });
+
+/** `GET /v1/teams`: each team with the caller's unread state (PROTOCOL section 9). */
+export const TeamListItem = t.Composite([
+  TeamView,
+  t.Object({
+    last_seq: t.Integer({ description: "seq of the newest message the caller may see (0: none)" }),
+    last_read_seq: t.Integer({ description: "the caller's read marker (0: never read)" }),
+    unread: t.Integer({ description: "messages and replies after the marker that the caller may see and did not send (exact)" }),
+  }),
+]);
+export const TeamListPage = t.Object({ data: t.Array(TeamListItem), next: t.Union([t.String(), t.Null()]) });
