@@ -29,7 +29,7 @@ export async function startStandaloneServer(extraEnv: Record<string, string>, ke
   const logFile = join(dataDir, "server.log");
   const proc: Subprocess = Bun.spawn(["bun", "standalone/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, LOG_LEVEL: "info", ...extraEnv },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, METRICS_TOKEN: metricsToken(), LOG_LEVEL: "info", ...extraEnv },
     stdout: Bun.file(logFile),
     stderr: Bun.file(join(dataDir, "server.err")),
     stdin: "ignore",
@@ -78,4 +78,9 @@ export async function startStandaloneServer(extraEnv: Record<string, string>, ke
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One metrics token per bench process, shared with the server it spawns (scrape() sends it). */
+function metricsToken(): string {
+  return (process.env.METRICS_TOKEN ??= `bench-${crypto.randomUUID()}`);
 }

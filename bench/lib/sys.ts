@@ -55,7 +55,9 @@ export async function scrape(urls: string[]): Promise<Map<string, number>> {
   await Promise.all(
     urls.map(async (u) => {
       try {
-        const res = await fetch(u, { signal: AbortSignal.timeout(5000) });
+        // Metrics are never public: the server's METRICS_TOKEN (the standalone spawner sets one).
+        const token = process.env.METRICS_TOKEN;
+        const res = await fetch(u, { signal: AbortSignal.timeout(5000), headers: token ? { authorization: `Bearer ${token}` } : {} });
         if (!res.ok) return;
         for (const line of (await res.text()).split("\n")) {
           const m = WATCHED.exec(line);

@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
+import type { WriterReply, WriterRequest } from "./embedded-log-writer";
 
 interface Pending {
   records: LogRecord[];
@@ -10,36 +11,42 @@ interface Pending {
 }
 
 /**
- * The standalone stand-in for Kafka: one SQLite file, one partition. Appends made in
- * the same tick are group-committed in one transaction (fsync'd: synchronous=FULL),
- * and consumers wake on append instead of polling.
+ * The standalone stand-in for Kafka: one SQLite file, one partition. Appends made in the same tick
+ * go to a writer thread in one message and are group-committed there in one fsync'd transaction
+ * (synchronous=FULL): a message is acked only once it is on disk, and the event loop that serves
+ * sockets never waits for the disk. Consumers read through their own connection (WAL: readers never
+ * block the writer) and wake on each commit instead of polling.
  */
 export class EmbeddedLog implements MessageLog {
   private readonly db: Database;
+  private readonly writer: Worker;
   private pending: Pending[] = [];
   private flushScheduled = false;
+  private readonly inFlight = new Map<number, Pending[]>();
+  private nextId = 1;
   private waiters = new Set<() => void>();
   private closed = false;
   private commitsSinceTrim = 0;
-  private readonly appendTx: (batches: Pending[]) => number[][];
 
   constructor(
     dir: string,
     private readonly opts: { retain: number } = { retain: 100_000 },
   ) {
     mkdirSync(dir, { recursive: true });
-    this.db = new Database(join(dir, "log.db"), { create: true, strict: true });
+    const path = join(dir, "log.db");
+    this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA journal_mode=WAL");
-    this.db.run("PRAGMA synchronous=FULL");
+    this.db.run("PRAGMA busy_timeout=5000");
     this.db.run("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
     this.db.run("CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
     // Standalone used to consume as "controllers"; it now uses KAFKA_GROUP's default like every mode.
     this.db.run("UPDATE OR IGNORE offsets SET grp = 'chat-controllers' WHERE grp = 'controllers'");
     this.db.run("DELETE FROM offsets WHERE grp = 'controllers'");
-    const insert = this.db.query<{ seq: number }, [string, string]>("INSERT INTO log (channel_id, value) VALUES (?, ?) RETURNING seq");
-    this.appendTx = this.db.transaction((batches: Pending[]) => batches.map((p) => p.records.map((r) => insert.get(r.channelId, r.value)!.seq)));
+    this.writer = new Worker(new URL("./embedded-log-writer.ts", import.meta.url).href);
+    this.writer.unref();
+    this.writer.postMessage({ type: "open", path });
+    this.writer.onmessage = (e: MessageEvent<WriterReply>) => this.onReply(e.data);
   }
-
 
   append(records: LogRecord[]): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error("log closed"));
@@ -55,23 +62,33 @@ export class EmbeddedLog implements MessageLog {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    try {
-      const seqs = this.appendTx(batch);
-      batch.forEach((p, i) => p.resolve(seqs[i]!));
-    } catch (err) {
+    const id = this.nextId++;
+    this.inFlight.set(id, batch);
+    this.writer.postMessage({ type: "append", id, records: batch.map((p) => p.records.map((r) => [r.channelId, r.value])) } satisfies WriterRequest);
+  }
+
+  private onReply(m: WriterReply): void {
+    if (m.type === "closed") return this.onClosed?.();
+    const batch = this.inFlight.get(m.id);
+    if (!batch) return;
+    this.inFlight.delete(m.id);
+    if (m.type === "failed") {
+      const err = new Error(`log append failed: ${m.error}`);
       for (const p of batch) p.reject(err);
       return;
     }
+    batch.forEach((p, i) => p.resolve(m.seqs[i]!));
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const w of waiters) w();
   }
+  private onClosed: (() => void) | undefined;
 
   async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number]>("SELECT seq, channel_id, value FROM log WHERE seq > ? ORDER BY seq LIMIT 1000");
-    const commit = this.db.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq");
     const newest = this.db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log");
     let position = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
     while (!opts.signal.aborted && !this.closed) {
@@ -94,16 +111,19 @@ export class EmbeddedLog implements MessageLog {
         { partition: "0", lag: (newest.get()?.m ?? last) - last },
       );
       position = last;
-      commit.run(opts.group, position);
-      if (++this.commitsSinceTrim >= 100) this.trim();
+      if (this.closed) break;
+      // Commits go through the writer too (one writer: the socket loop never waits on a lock).
+      const trim = ++this.commitsSinceTrim >= 100 ? this.trimBelow(opts.group, position) : undefined;
+      this.writer.postMessage({ type: "commit", group: opts.group, seq: position, trimBelow: trim } satisfies WriterRequest);
     }
   }
 
   /** Keeps `retain` entries behind the slowest consumer; older ones live in the message store. */
-  private trim(): void {
+  private trimBelow(group: string, committing: number): number | undefined {
     this.commitsSinceTrim = 0;
-    const min = this.db.query<{ m: number | null }, []>("SELECT MIN(seq) AS m FROM offsets").get()?.m;
-    if (min) this.db.query("DELETE FROM log WHERE seq <= ?").run(min - this.opts.retain);
+    const others = this.db.query<{ m: number | null }, [string]>("SELECT MIN(seq) AS m FROM offsets WHERE grp != ?").get(group)?.m;
+    const min = Math.min(committing, others ?? committing);
+    return min - this.opts.retain > 0 ? min - this.opts.retain + 1 : undefined;
   }
 
   async ping(): Promise<void> {
@@ -113,9 +133,17 @@ export class EmbeddedLog implements MessageLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length) this.flush();
+    this.flush();
     this.closed = true;
     for (const w of this.waiters) w();
+    // Everything posted so far is committed (or failed) before the writer closes: requests run in order.
+    await new Promise<void>((resolve) => {
+      this.onClosed = resolve;
+      this.writer.postMessage({ type: "close" } satisfies WriterRequest);
+    });
+    for (const [, batch] of this.inFlight) for (const p of batch) p.reject(new Error("log closed"));
+    this.inFlight.clear();
+    this.writer.terminate();
     this.db.close();
   }
 }
