@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createClient, createRouterTransport } from "@connectrpc/connect";
-import { signDevToken } from "@chat/common/auth";
-import { loadConfig } from "@chat/common/config";
-import { log } from "@chat/common/log";
+import { createRouterTransport } from "@connectrpc/connect";
 import type { LogRecord, MessageLog } from "@chat/common/ports";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { createRelay, type SocketData } from "./service";
+import { serveRelay } from "./testing";
 
 // A log whose every append waits for the test to settle it: the test sees each batch the relay sends.
 const CH = "6b06d90e68a988520eac2a79";
-const SECRET = "inbound-test-secret".padEnd(40, "x");
 const USERS = ["a@x.dev", "b@x.dev", "c@x.dev", "d@x.dev"];
 const calls: { records: LogRecord[]; reject: (e: Error) => void }[] = [];
 let onCall = () => {};
@@ -37,34 +33,15 @@ const transport = createRouterTransport((router) =>
     fetchSince: () => ({ events: [] }),
   }),
 );
-const relay = createRelay(
-  loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "inbound-test" }),
-  { log: heldLog, controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }] },
-  { logger: log.child({ test: "inbound" }) },
-);
-let server: ReturnType<typeof Bun.serve<SocketData>>;
+let relay: Awaited<ReturnType<typeof serveRelay>>;
 beforeAll(async () => {
-  server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
-  relay.start(server);
-  await relay.whenConnected();
+  relay = await serveRelay("inbound-test", transport, heldLog);
 });
 afterAll(async () => {
   for (const c of calls.splice(0)) c.reject(new Error("test over"));
   await relay.stop();
 });
-
-async function open(user: string) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
-  const frames: any[] = [];
-  let onFrame = () => {};
-  ws.onmessage = (e) => {
-    frames.push(JSON.parse(String(e.data)));
-    onFrame();
-  };
-  const waitFor = (pred: (f: any) => boolean) => new Promise<any>((r) => ((onFrame = () => frames.some(pred) && r(frames.find(pred))), onFrame()));
-  await waitFor((f) => f.event === "ready");
-  return { ws, frames, waitFor };
-}
+const open = (user: string) => relay.open(user);
 const text = (cmid: string) => JSON.stringify({ channel_id: CH, to: "*", type: "text", data: `hello ${cmid}`, client_msg_id: cmid });
 
 test("a failed log batch answers every sender with its own error frame and its own client_msg_id", async () => {

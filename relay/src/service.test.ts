@@ -3,18 +3,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { createRouterTransport } from "@connectrpc/connect";
 import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
-import { signDevToken } from "@chat/common/auth";
-import { loadConfig } from "@chat/common/config";
-import { log } from "@chat/common/log";
 import { ControllerService, EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
-import { createRelay, type SocketData } from "./service";
+import { serveRelay } from "./testing";
 
 // The relay against a scripted controller: the test decides when the backlog read returns
 // and which live events arrive meanwhile, to pin down resume's ordering rules.
 const CH = "6b06d90e68a988520eac2a79";
-const SECRET = "relay-test-secret".padEnd(40, "x");
 const ev = (seq: number, to = "*", from = "a@x.dev"): Event =>
   create(EventSchema, {
     kind: EventKind.MESSAGE,
@@ -58,36 +54,16 @@ const transport = createRouterTransport((router) =>
   }),
 );
 
-const config = loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "test-relay" });
-const relay = createRelay(
-  config,
-  { log: new EmbeddedLog(mkdtempSync(join(tmpdir(), "relay-test-"))), controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }] },
-  { logger: log.child({ test: "relay" }) },
-);
-let server: ReturnType<typeof Bun.serve<SocketData>>;
-
+let relay: Awaited<ReturnType<typeof serveRelay>>;
 beforeAll(async () => {
-  server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
-  relay.start(server);
-  await relay.whenConnected();
+  relay = await serveRelay("test-relay", transport, new EmbeddedLog(mkdtempSync(join(tmpdir(), "relay-test-"))));
 });
-afterAll(async () => {
-  await relay.stop();
-  server.stop(true);
-});
+afterAll(() => relay.stop());
 
-/** A socket of `user` whose frames the test can wait on; resolves after its ready frame. */
+/** A socket of `user` whose frames the test can wait on (a condition over all its frames); resolves after its ready frame. */
 async function open(user: string, query = "") {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws${query}`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, user)}` } } as any);
-  const frames: any[] = [];
-  let onFrame = () => {};
-  ws.onmessage = (e) => {
-    frames.push(JSON.parse(String(e.data)));
-    onFrame();
-  };
-  const waitFor = (pred: () => boolean) => new Promise<void>((r) => ((onFrame = () => pred() && r()), onFrame()));
-  await waitFor(() => frames.length > 0); // ready
-  return { ws, frames, waitFor };
+  const s = await relay.open(user, query);
+  return { ...s, waitFor: (cond: () => boolean) => s.waitFor(() => cond()) };
 }
 
 test("resume: live events that arrive while the backlog is read are delivered after it, once, and only if visible", async () => {

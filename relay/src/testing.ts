@@ -1,0 +1,60 @@
+// Test support: a relay on a free loopback port in front of a scripted controller, and sockets
+// whose frames a test can wait on. Used by the relay's unit tests only.
+import type { Transport } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
+import { signDevToken } from "@chat/common/auth";
+import { loadConfig } from "@chat/common/config";
+import { log } from "@chat/common/log";
+import type { MessageLog } from "@chat/common/ports";
+import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
+import { createRelay, type SocketData } from "./service";
+
+export const TEST_SECRET = "relay-test-secret".padEnd(40, "x");
+
+export interface TestSocket {
+  ws: WebSocket;
+  frames: any[];
+  /** Resolves with the first frame (ever received) matching `pred`, waiting for it if needed. */
+  waitFor(pred: (f: any) => boolean): Promise<any>;
+}
+
+export async function serveRelay(name: string, controller: Transport, messageLog: MessageLog) {
+  const relay = createRelay(
+    loadConfig({ AUTH_JWT_SECRET: TEST_SECRET, RELAY_ID: name }),
+    { log: messageLog, controllers: [{ name: "scripted", client: createClient(ControllerService, controller) }] },
+    { logger: log.child({ test: name }) },
+  );
+  const server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
+  relay.start(server);
+  await relay.whenConnected();
+  return {
+    relay,
+    /** A socket of `user` (after its `ready` frame); `query` is the connect query string, "?..." or "". */
+    async open(user: string, query = ""): Promise<TestSocket> {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws${query}`, { headers: { authorization: `Bearer ${await signDevToken(TEST_SECRET, user)}` } } as any);
+      const frames: any[] = [];
+      const waiters = new Set<() => void>();
+      ws.onmessage = (e) => {
+        frames.push(JSON.parse(String(e.data)));
+        for (const w of [...waiters]) w();
+      };
+      const waitFor = (pred: (f: any) => boolean) =>
+        new Promise<any>((resolve) => {
+          const check = () => {
+            const f = frames.find(pred);
+            if (f === undefined) return;
+            waiters.delete(check);
+            resolve(f);
+          };
+          waiters.add(check);
+          check();
+        });
+      await waitFor((f) => f.event === "ready");
+      return { ws, frames, waitFor };
+    },
+    async stop(): Promise<void> {
+      await relay.stop();
+      server.stop(true);
+    },
+  };
+}
