@@ -1,0 +1,118 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { createChatClient, type ChatClient } from "@chat/client";
+import { api, uniqueUser, type Target } from "./harness";
+import { distributed, useTarget } from "./target";
+
+// Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
+setDefaultTimeout(90_000);
+
+const script = process.env.E2E_DIST_SCRIPT;
+/** The server restart: the standalone process, or every relay of the distributed stack one after the other. */
+async function restartServer(t: Target): Promise<void> {
+  if (!distributed) {
+    await t.stop("SIGTERM");
+    await t.restart();
+    return;
+  }
+  for (const name of ["relay1", "relay2"]) {
+    const p = Bun.spawn(["bash", join(import.meta.dir, "..", script!), "restart", name], { stdout: "ignore", stderr: "pipe" });
+    if ((await p.exited) !== 0) throw new Error(`restart ${name} failed: ${await new Response(p.stderr).text()}`);
+  }
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+describe.skipIf(distributed && !script)("@chat/client against the real server", () => {
+  const t = useTarget();
+  const clients: ChatClient[] = [];
+  const open = async (user: string, offline?: () => boolean) => {
+    const c = createChatClient({
+      baseUrl: t.base,
+      token: () => t.token(user),
+      backoff: { initialMs: 100, maxMs: 1_000 },
+      // A client whose network is down cannot open sockets: it keeps backing off.
+      webSocket: (url) => {
+        if (offline?.()) throw new Error("offline");
+        return new WebSocket(url) as never;
+      },
+    });
+    clients.push(c);
+    await c.connection.connect();
+    return c;
+  };
+
+  test("REST helpers, a team message, a DM and an attachment, through the SDK", async () => {
+    const [a, b] = [uniqueUser("a"), uniqueUser("b")];
+    const alice = await open(a);
+    const team = await alice.rest.createTeam({ name: "SDK" });
+    await alice.rest.addMember(team.id, b);
+    const bob = await open(b);
+    expect(bob.connection.channels.has(team.id)).toBe(true);
+
+    await alice.store.send(team.id, { data: "hello team" });
+    await alice.store.send(team.id, { to: b, data: "hi bob" });
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]);
+    const attachment = await alice.rest.upload(team.id, new Blob([bytes], { type: "image/png" }), { filename: "dot.png" });
+    await alice.store.send(team.id, { type: "image", data: attachment });
+    await until(() => bob.store.timeline(team.id).length === 2 && bob.store.timeline(team.id, a).length === 1, "bob's messages");
+    expect(bob.store.timeline(team.id).map((m) => m.data)).toEqual(["hello team", attachment]);
+    expect(bob.store.timeline(team.id, a)[0]!.data).toBe("hi bob");
+    expect(new Uint8Array(await (await bob.rest.downloadAttachment(attachment)).arrayBuffer())).toEqual(bytes);
+    expect(await bob.rest.attachmentUrl(attachment)).toStartWith("http");
+
+    // History through the view model: a fresh client pages back to the same messages.
+    const carol = createChatClient({ baseUrl: t.base, token: () => t.token(b), store: { pageSize: 2 } });
+    clients.push(carol);
+    while ((await carol.store.loadOlder(team.id)) > 0 || carol.store.channel(team.id).hasMore);
+    expect(carol.store.timeline(team.id).map((m) => m.data)).toEqual(["hello team", attachment]);
+  });
+
+  test("a server restart: sends queued while it is down are delivered once, and every client resumes without gap or duplicate", async () => {
+    const [a, b] = [uniqueUser("a"), uniqueUser("b")];
+    const alice = await open(a);
+    const team = await alice.rest.createTeam({ name: "Restart" });
+    await alice.rest.addMember(team.id, b);
+    let bobOffline = false;
+    const bob = await open(b, () => bobOffline);
+
+    const sent: string[] = [];
+    const send = (text: string) => {
+      sent.push(text);
+      return alice.store.send(team.id, { data: text });
+    };
+    await Promise.all(Array.from({ length: 5 }, (_, i) => send(`before-${i}`)));
+    await until(() => bob.store.timeline(team.id).length === 5, "bob before the restart");
+
+    // Bob's network is down across the restart and until everything was sent: all he gets comes from `since`.
+    bobOffline = true;
+    const restarted = restartServer(t);
+    // Sends made while the server goes away and comes back: they wait in the outbox and are resent.
+    const during = Array.from({ length: 5 }, (_, i) => send(`during-${i}`));
+    await restarted;
+    await Promise.all(during);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => send(`after-${i}`)));
+    expect(bob.connection.state).toBe("reconnecting");
+    bobOffline = false;
+
+    for (const [who, c] of [["alice", alice], ["bob", bob]] as const) {
+      await until(() => c.store.timeline(team.id).length >= sent.length, `${who}'s messages`);
+      await Bun.sleep(200); // a duplicate would arrive right behind
+      const view = c.store.timeline(team.id);
+      expect(view.map((m) => m.data)).toEqual(sent);
+      expect(new Set(view.map((m) => m.id)).size).toBe(sent.length);
+      expect(view.map((m) => m.seq)).toEqual(view.map((m) => m.seq).sort((x, y) => x - y));
+      expect(c.store.pendingIn(team.id)).toHaveLength(0);
+    }
+    // The server agrees: each text once in history.
+    const h = await api(t, "GET", `/v1/teams/${team.id}/messages?limit=100`, await t.token(b));
+    expect(h.body.data.map((m: { data: string }) => m.data).reverse()).toEqual(sent);
+    for (const c of clients) c.close();
+  });
+});
