@@ -37,6 +37,7 @@ trap cleanup EXIT
 
 phase "typecheck and generated code"
 bun x tsc --noEmit -p .
+bun x tsc --noEmit -p web   # the web app: DOM types, JSX (Preact)
 bun run --silent proto:gen >/dev/null
 git diff --exit-code --stat -- proto/gen || { echo "proto/gen is stale: run 'bun run proto:gen' and commit" >&2; exit 1; }
 

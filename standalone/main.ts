@@ -30,21 +30,26 @@ export async function startStandalone(base: Config) {
     { log: adapters.log, controllers: [{ name: "in-process", client: createClient(ControllerService, inProcess) }] },
     { logger: logger.child({ component: "relay" }), metrics },
   );
+  // Signing with its own generated secret (no auth service configured): the web app offers a dev sign-in.
+  const devSecret = !base.auth.jwtSecret && !base.auth.jwksUrl;
   const management = createManagement(config, adapters, {
     logger: logger.child({ component: "management" }),
     metrics,
     checks: { ...adapters.checks, ...controller.checks, ...relay.checks },
+    devLogin: devSecret ? { secret: config.auth.jwtSecret!, allowRemote: config.devLoginRemote } : undefined,
   });
 
   controller.start();
   const server = serve<SocketData>(config, logger, {
-    fetch: (req, srv) => (new URL(req.url).pathname === WS_PATH ? relay.fetch(req, srv) : management.fetch(req)),
+    fetch: (req, srv) => (new URL(req.url).pathname === WS_PATH ? relay.fetch(req, srv) : management.fetch(req, srv)),
     websocket: relay.websocket,
     maxRequestBodySize: management.maxRequestBodySize,
   });
   relay.start(server);
   await relay.whenConnected();
   logger.info("listening", { url: `http://${config.host}:${server.port}`, data_dir: config.dataDir });
+  const open = `http://${["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host}:${server.port}`;
+  console.log(`\n  Chat app:  ${open}/${devSecret ? "   (dev sign-in: type any user id)" : ""}\n  API docs:  ${open}/v1/docs\n`);
 
   return {
     port: server.port!,

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { attachmentRoutes, objectRoutes } from "./attachments/routes";
 import type { ManagementDeps } from "./context";
+import { devLoginRoutes } from "./dev/login";
 import { docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
@@ -36,6 +37,7 @@ export function createManagementApp(deps: ManagementDeps) {
       .use(teamRoutes(deps, teams))
       .use(messageRoutes(deps, teams))
       .use(attachmentRoutes(deps, teams, objects))
+      .use(deps.devLogin ? devLoginRoutes(deps.devLogin) : new Elysia({ name: "dev-login-off" }))
       .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))
   );
 }
