@@ -192,6 +192,29 @@ export type ServerEvent =
   | PresenceEvent
   | TokenExpiringEvent;
 export type ServerEventName = ServerEvent["event"];
+/** Every `event` of the contract, at run time (the type below fails to compile if one is missing). */
+export const SERVER_EVENT_NAMES = [
+  "ready",
+  "message",
+  "ack",
+  "error",
+  "member_joined",
+  "member_left",
+  "admin_added",
+  "admin_removed",
+  "channel_left",
+  "message_edited",
+  "message_deleted",
+  "reaction_added",
+  "reaction_removed",
+  "read",
+  "typing",
+  "presence",
+  "token_expiring",
+] as const satisfies readonly ServerEventName[];
+type MissingEventName = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;
+const allEventNamesListed: [MissingEventName] extends [never] ? true : MissingEventName = true;
+void allEventNamesListed;
 
 /** Events of a channel's log: they carry `seq`, strictly increasing per channel. */
 export type ChannelEvent = MessageEvent | MembershipEvent | MessageEditedEvent | MessageDeletedEvent | ReactionEvent | ReadEvent;

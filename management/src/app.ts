@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { attachmentRoutes, objectRoutes } from "./attachments/routes";
 import type { ManagementDeps } from "./context";
 import { devLoginRoutes } from "./dev/login";
-import { docsRoutes } from "./docs";
+import { docsAssetRoutes, docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
@@ -33,6 +33,7 @@ export function createManagementApp(deps: ManagementDeps) {
       })
       .use(errorEnvelope(deps.logger))
       .use(docsRoutes())
+      .use(docsAssetRoutes(deps.config))
       .use(opsRoutes(deps))
       .use(teamRoutes(deps, teams))
       .use(messageRoutes(deps, teams))

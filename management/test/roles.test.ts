@@ -152,9 +152,10 @@ const TABLE: Case[] = [
     inactive: same,
   },
   { route: "GET /v1/attachments/:team_id/:id", name: "GET attachments: never uploaded", path: (f) => `/v1/attachments/${f.team.id}/${objectId()}`, teamScoped: true, active: R(401, 403, 404, 404, 404), inactive: same },
-  ...["/v1/health", "/v1/ready", "/v1/metrics", "/v1/openapi.json", "/v1/docs"].map(
+  ...["/v1/health", "/v1/ready", "/v1/metrics", "/v1/openapi.json", "/v1/docs", "/v1/asyncapi.json"].map(
     (p): Case => ({ route: `GET ${p}`, name: `GET ${p}`, path: () => p, teamScoped: false, active: R(200, 200, 200, 200, 200), inactive: same }),
   ),
+  { route: "GET /v1/docs/assets/:name", name: "GET docs assets", path: () => "/v1/docs/assets/swagger-ui.css", teamScoped: false, active: R(200, 200, 200, 200, 200), inactive: same },
 ];
 
 
