@@ -81,6 +81,14 @@ describe("ChatStore", () => {
     expect(store.unread(TEAM)).toBe(0);
     feed(message(5));
     expect(store.unread(TEAM, "*")).toBe(1);
+    // Reading the team's conversation leaves a newer DM unread: the marker stops before it.
+    feed(message(6, { to: ME }), message(7));
+    store.markRead(TEAM, "*");
+    expect([store.unread(TEAM, "*"), store.unread(TEAM, BOB)]).toEqual([1, 1]);
+    store.markRead(TEAM, BOB);
+    expect([store.unread(TEAM, "*"), store.unread(TEAM, BOB)]).toEqual([1, 0]);
+    store.markRead(TEAM, "*");
+    expect(store.unread(TEAM)).toBe(0);
   });
 
   test("the server's unread count (§9) is the base; live messages add to it until read", () => {

@@ -377,13 +377,23 @@ export class ChatStore {
     this.connection.typing(channelId, conv);
   }
 
-  /** Marks everything seen in the channel as read, here at once and on the server (§9 `read`). */
-  markRead(channelId: string): void {
+  /**
+   * Marks the channel read, here at once and on the server (§9 `read`). With `conv`, only as far as
+   * that conversation is concerned: the marker stops before the first unread message of another
+   * conversation (the server keeps one marker per team, so a DM seen later still counts as unread).
+   */
+  markRead(channelId: string, conv?: ConversationKey): void {
     const c = this.channels.get(channelId);
-    if (!c || c.lastSeq <= c.lastReadSeq) return;
-    c.lastReadSeq = c.lastSeq;
+    if (!c) return;
+    let upTo = c.lastSeq;
+    if (conv !== undefined) {
+      const other = c.liveUnread.find((u) => u.seq > c.lastReadSeq && u.conv !== conv);
+      if (other) upTo = other.seq - 1;
+    }
+    if (upTo <= c.lastReadSeq) return;
+    c.lastReadSeq = upTo;
     this.changed();
-    this.connection.markRead(channelId, c.lastSeq).catch(() => {}); // older servers refuse `op`: the marker stays local
+    this.connection.markRead(channelId, upTo).catch(() => {}); // older servers refuse `op`: the marker stays local
   }
 
   // ---- applying server events ----------------------------------------------------------------------

@@ -30,13 +30,13 @@ export function ChannelPane({ client, teamId, team, conv, onSelect, onError }: P
 
   // What is on screen is read: mark it so (here and on the server) while the page is visible.
   useEffect(() => {
-    if (document.visibilityState === "visible") store.markRead(teamId);
+    if (document.visibilityState === "visible") store.markRead(teamId, conv);
   });
   useEffect(() => {
-    const v = () => document.visibilityState === "visible" && store.markRead(teamId);
+    const v = () => document.visibilityState === "visible" && store.markRead(teamId, conv);
     document.addEventListener("visibilitychange", v);
     return () => document.removeEventListener("visibilitychange", v);
-  }, [teamId]);
+  }, [teamId, conv]);
 
   const others = [...ch.members.keys()].filter((u) => u !== me).sort();
   const convName = conv === "*" ? `# ${team?.name ?? "team"}` : `@ ${displayName(conv)}`;
