@@ -175,10 +175,17 @@ export class RestClient {
     const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
     throw new ApiError(res.status, body?.error?.code ?? "internal", body?.error?.message ?? `HTTP ${res.status}`);
   }
-  /** The attachment's bytes, following the 302 (browsers keep the bearer header only on the same origin). */
+  /**
+   * The attachment's bytes. Where redirects are visible (Bun, Node) the presigned target is fetched
+   * without the bearer token (S3 refuses a second auth mechanism); browsers follow the 302 themselves.
+   */
   async downloadAttachment(attachmentId: string): Promise<Blob> {
     const token = await this.opts.token();
-    const res = await this.fetchFn(`${this.baseUrl}/v1/attachments/${attachmentPath(attachmentId)}`, { headers: { authorization: `Bearer ${token}` } });
+    const url = `${this.baseUrl}/v1/attachments/${attachmentPath(attachmentId)}`;
+    let res = await this.fetchFn(url, { headers: { authorization: `Bearer ${token}` }, redirect: "manual" });
+    const location = res.headers.get("location");
+    if (res.status >= 300 && res.status < 400 && location) res = await this.fetchFn(new URL(location, url).toString());
+    else if (res.type === "opaqueredirect") res = await this.fetchFn(url, { headers: { authorization: `Bearer ${token}` } });
     if (!res.ok) {
       const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
       throw new ApiError(res.status, body?.error?.code ?? "internal", body?.error?.message ?? `HTTP ${res.status}`);
