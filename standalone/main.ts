@@ -4,12 +4,13 @@ import { ensureDevSecret } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
 import { log } from "@chat/common/log";
 import { createMetrics } from "@chat/common/metrics";
-import { serve } from "@chat/common/serve";
+import { lockDataDir } from "@chat/common/http/data-dir-lock";
+import { serve, serveOps } from "@chat/common/serve";
 import { runMain } from "@chat/common/service-main";
 import { createController } from "@chat/controller/service";
 import { createManagement } from "@chat/management/service";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { WS_PATH } from "@chat/relay/admission";
+import { isWebSocketPath } from "@chat/relay/admission";
 import { createRelay, type SocketData } from "@chat/relay/service";
 
 /**
@@ -18,6 +19,8 @@ import { createRelay, type SocketData } from "@chat/relay/service";
  */
 export async function startStandalone(base: Config) {
   const logger = log.child({ service: "standalone" });
+  const lock = lockDataDir(base.dataDir); // a second process on the same DATA_DIR stops here, naming the holder
+
   // With no secret configured, one generated once under DATA_DIR (mode 0600) signs and verifies dev tokens.
   const config: Config = Object.freeze({ ...base, auth: { ...base.auth, jwtSecret: ensureDevSecret(base.dataDir, base.auth.jwtSecret) } });
   const metrics = createMetrics(); // one registry for the process
@@ -32,24 +35,28 @@ export async function startStandalone(base: Config) {
   );
   // Signing with its own generated secret (no auth service configured): the web app offers a dev sign-in.
   const devSecret = !base.auth.jwtSecret && !base.auth.jwksUrl;
+  let publicUrl = config.publicUrl; // else the address bound below: URLs handed out never come from a request's Host
+  const checks = { ...adapters.checks, ...controller.checks, ...relay.checks };
   const management = createManagement(config, adapters, {
     logger: logger.child({ component: "management" }),
     metrics,
-    checks: { ...adapters.checks, ...controller.checks, ...relay.checks },
+    checks,
+    publicUrl: () => publicUrl,
     devLogin: devSecret ? { secret: config.auth.jwtSecret!, allowRemote: config.devLoginRemote } : undefined,
   });
 
   controller.start();
   const server = serve<SocketData>(config, logger, {
-    fetch: (req, srv) => (new URL(req.url).pathname === WS_PATH ? relay.fetch(req, srv) : management.fetch(req, srv)),
+    fetch: (req, srv) => (isWebSocketPath(req) ? relay.fetch(req, srv) : management.fetch(req, srv)),
     websocket: relay.websocket,
     maxRequestBodySize: management.maxRequestBodySize,
   });
+  publicUrl ??= `http://${config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host}:${server.port}`;
   relay.start(server);
+  const ops = serveOps(config, logger, { metrics, checks });
   await relay.whenConnected();
   logger.info("listening", { url: `http://${config.host}:${server.port}`, data_dir: config.dataDir });
-  const open = `http://${["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host}:${server.port}`;
-  console.log(`\n  Chat app:  ${open}/${devSecret ? "   (dev sign-in: type any user id)" : ""}\n  API docs:  ${open}/v1/docs\n`);
+  console.log(`\n  Chat app:  ${publicUrl}/${devSecret ? "   (dev sign-in: type any user id)" : ""}\n  API docs:  ${publicUrl}/v1/docs\n`);
 
   return {
     port: server.port!,
@@ -58,7 +65,9 @@ export async function startStandalone(base: Config) {
       await relay.stop(); // stops the server accepting, closes sockets with 1001, makes accepted messages durable
       await management.stop();
       await controller.stop();
+      await ops?.stop(true);
       await adapters.close();
+      lock.release();
       logger.info("stopped");
     },
   };

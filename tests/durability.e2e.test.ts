@@ -68,8 +68,9 @@ async function stalledSocket(base: string, token: string): Promise<{ sock: Socke
   };
 }
 
+const METRICS = "metrics-secret-0123456789";
 describe.skipIf(distributed)("slow consumers (standalone process)", () => {
-  const t = useTarget(() => startStandalone({ LIMIT_WS_BUFFER_BYTES: "65536", LIMIT_RATE_PER_SEC: "100000", LIMIT_RATE_BURST: "100000" }));
+  const t = useTarget(() => startStandalone({ LIMIT_WS_BUFFER_BYTES: "65536", LIMIT_RATE_PER_SEC: "100000", LIMIT_RATE_BURST: "100000", METRICS_TOKEN: METRICS }));
 
   test("a client that stops reading is closed with 1013 instead of being buffered without bound", async () => {
     const [a, slow] = [uniqueUser("a"), uniqueUser("slow")];
@@ -81,7 +82,7 @@ describe.skipIf(distributed)("slow consumers (standalone process)", () => {
     for (let i = 0; i < 10_000; i++) {
       const ack = await sender.request({ channel_id: team, to: "*", type: "text", data, client_msg_id: `s-${i}` });
       expect(ack.event).toBe("ack");
-      if (i % 100 === 99 && /chat_ws_slow_consumers_closed_total 1/.test((await api(t, "GET", "/v1/metrics")).body)) break;
+      if (i % 100 === 99 && /chat_ws_slow_consumers_closed_total 1/.test((await api(t, "GET", "/v1/metrics", METRICS)).body)) break;
     }
     const bytes = await stalled.drainAll();
     // The stream ends with a close frame: opcode 0x88, then the status code 1013 (0x03f5).

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { createVerifier, signDevToken } from "./auth";
+import { USER_IDS } from "./grammar-samples";
 
 const secret = "x".repeat(40);
 const verify = createVerifier({ jwtSecret: secret });
@@ -24,6 +25,12 @@ describe("JWT verification", () => {
   test("refuses an over-long or whitespace subject", async () => {
     await expect(verify(await signDevToken(secret, "a".repeat(321)))).rejects.toThrow("invalid subject");
     await expect(verify(await signDevToken(secret, "a b"))).rejects.toThrow("invalid subject");
+  });
+  test("a subject is accepted exactly when it is a user id of the common grammar (the REST models' too)", async () => {
+    for (const sub of USER_IDS.valid) expect(await verify(await signDevToken(secret, sub))).toMatchObject({ user: sub });
+    for (const sub of USER_IDS.invalid) await expect(verify(await signDevToken(secret, sub))).rejects.toThrow("invalid subject");
+    const numeric = await new SignJWT({ sub: 42 } as unknown as Record<string, never>).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+    await expect(verify(numeric)).rejects.toThrow();
   });
   test("issuer and audience are enforced when configured", async () => {
     const v = createVerifier({ jwtSecret: secret, issuer: "auth", audience: "chat" });

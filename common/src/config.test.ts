@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, loadConfig, settingsTable } from "./config";
 
 test("defaults apply when nothing is set", () => {
   const c = loadConfig({});
@@ -26,4 +26,20 @@ test("values are converted and lists split", () => {
   expect(c.port).toBe(9000);
   expect(c.kafka?.brokers).toEqual(["a:1", "b:2"]);
   expect(c.s3?.forcePathStyle).toBe(false);
+});
+
+test("team name, tag and history limits are settings with the protocol's defaults", () => {
+  const d = loadConfig({}).limits;
+  expect([d.teamName, d.metaTags, d.metaTagChars, d.historyPage]).toEqual([100, 20, 32, 100]);
+  const c = loadConfig({ LIMIT_TEAM_NAME_CHARS: "50", LIMIT_META_TAGS: "5", LIMIT_META_TAG_CHARS: "16", LIMIT_HISTORY_PAGE: "500" }).limits;
+  expect([c.teamName, c.metaTags, c.metaTagChars, c.historyPage]).toEqual([50, 5, 16, 500]);
+  for (const name of ["LIMIT_TEAM_NAME_CHARS", "LIMIT_META_TAGS", "LIMIT_META_TAG_CHARS"]) {
+    expect(() => loadConfig({ [name]: "0" })).toThrow(name);
+    expect(() => loadConfig({ [name]: "many" })).toThrow(name);
+  }
+});
+
+test("README's configuration table is the Settings table (run `bun scripts/config-table.ts` after changing a setting)", async () => {
+  const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
+  expect(readme).toContain(settingsTable());
 });

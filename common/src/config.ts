@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import { hostname } from "node:os";
+import { normalizeOrigin } from "./http/cors";
 import Type, { type Static, type TObject } from "typebox";
 import Value from "typebox/value";
 
@@ -26,9 +28,18 @@ export const Settings = Type.Object({
   LIMIT_TEXT_CHARS: Int(1, 100000, 4000, "max text message length"),
   LIMIT_RATE_PER_SEC: Int(1, 100000, 20, "messages per second per connection"),
   LIMIT_RATE_BURST: Int(1, 100000, 40, "burst per connection"),
-  LIMIT_HISTORY_PAGE: Int(1, 1000, 100, "max history page"),
+  LIMIT_HISTORY_PAGE: Int(1, 1000, 100, "max history page (GET /v1/teams/:id/messages `limit`)"),
+  LIMIT_TEAM_NAME_CHARS: Int(1, 1000, 100, "max team name length, in characters"),
+  LIMIT_META_TAGS: Int(1, 1000, 20, "max meta tags per team"),
+  LIMIT_META_TAG_CHARS: Int(1, 256, 32, "max meta tag length"),
   LIMIT_ATTACHMENT_BYTES: Int(1, 5 * 1024 ** 3, 100 * 1024 * 1024, "max attachment size"),
   LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
+  LIMIT_JSON_BODY_BYTES: Int(1024, 16 << 20, 64 * 1024, "largest JSON request body; a larger declared or streamed one gets 413 before authentication"),
+  LIMIT_REST_PER_SEC: Int(1, 1_000_000, 50, "REST requests per second per user (per client address when unauthenticated)"),
+  LIMIT_REST_BURST: Int(1, 1_000_000, 100, "REST burst per user / client address"),
+  CORS_ORIGINS: Type.String({ default: "", description: "comma-separated origins allowed to call the REST API from a browser (empty: same origin only)" }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: "take the client address from X-Forwarded-For (set only behind a reverse proxy)" }),
+  TRUSTED_PROXIES: Type.String({ default: "", description: "with TRUST_PROXY: comma-separated proxy addresses; the header is believed only from them" }),
   LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
@@ -50,11 +61,11 @@ export const Settings = Type.Object({
   S3_SECRET_ACCESS_KEY: Str("S3 secret key"),
   S3_FORCE_PATH_STYLE: Type.Boolean({ default: true }),
 
-  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "controller: HTTP/1.1 port for /v1/health, /v1/ready, /v1/metrics" })),
+  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "private port for /v1/health, /v1/ready and /v1/metrics (no token there); any service" })),
   RELAY_ID: Str("relay identity (default: host-pid)"),
   CONTROLLER_URLS: Str("relay: comma-separated controller base URLs (http://host:port)"),
   CONTROLLER_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "shared secret relays present to controllers" })),
-  METRICS_TOKEN: Str("if set, /v1/metrics requires `Authorization: Bearer <token>`"),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "/v1/metrics on a public port answers only `Authorization: Bearer <token>` (unset: only on OPS_PORT)" })),
   DEV_LOGIN: Type.Boolean({ default: false, description: "standalone with its generated dev secret: offer the web app's dev sign-in to non-loopback clients too" }),
 });
 export type SettingsT = Static<typeof Settings>;
@@ -87,6 +98,8 @@ export interface Config {
   port: number;
   host: string;
   httpIdleTimeoutSec: number;
+  corsOrigins: string[];
+  proxy: { trust: boolean; addresses: string[] };
   dataDir: string;
   logLevel: "debug" | "info" | "warn" | "error";
   publicUrl?: string;
@@ -101,12 +114,14 @@ export interface Config {
     wsBufferBytes: number;
     pendingAppends: number;
     socketsPerUser: number;
+    jsonBodyBytes: number;
+    restPerSec: number;
+    restBurst: number;
     dedupeWindowMs: number;
     dedupeEntries: number;
     teamName: number;
     metaTags: number;
     metaTagChars: number;
-    userIdChars: number;
   };
   kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
   /** The controllers' consumer group (KAFKA_GROUP), in both modes. */
@@ -130,6 +145,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: s.PORT,
     host: s.HOST,
     httpIdleTimeoutSec: s.HTTP_IDLE_TIMEOUT_SEC,
+    corsOrigins: list(s.CORS_ORIGINS),
+    proxy: { trust: s.TRUST_PROXY, addresses: list(s.TRUSTED_PROXIES) },
     dataDir: s.DATA_DIR,
     logLevel: s.LOG_LEVEL,
     publicUrl: s.PUBLIC_URL?.replace(/\/+$/, ""),
@@ -144,12 +161,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
+      jsonBodyBytes: s.LIMIT_JSON_BODY_BYTES,
+      restPerSec: s.LIMIT_REST_PER_SEC,
+      restBurst: s.LIMIT_REST_BURST,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
       dedupeEntries: s.DEDUPE_MAX_ENTRIES,
-      teamName: 100,
-      metaTags: 20,
-      metaTagChars: 32,
-      userIdChars: 320,
+      teamName: s.LIMIT_TEAM_NAME_CHARS,
+      metaTags: s.LIMIT_META_TAGS,
+      metaTagChars: s.LIMIT_META_TAG_CHARS,
     },
     kafka: s.KAFKA_BROKERS
       ? { brokers: list(s.KAFKA_BROKERS), topic: s.KAFKA_TOPIC, partitions: s.KAFKA_PARTITIONS, replication: s.KAFKA_REPLICATION, group: s.KAFKA_GROUP }
@@ -175,5 +194,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     devLoginRemote: s.DEV_LOGIN,
   };
   for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
+  for (const o of config.corsOrigins) {
+    try {
+      normalizeOrigin(o);
+    } catch (err) {
+      throw new ConfigError(`CORS_ORIGINS: ${(err as Error).message}`);
+    }
+  }
+  for (const a of config.proxy.addresses) if (!isIP(a)) throw new ConfigError(`TRUSTED_PROXIES: not an IP address: ${a}`);
   return Object.freeze(config);
+}
+
+/** The README's configuration table, generated from `Settings` (a test keeps the README in step). */
+export function settingsTable(): string {
+  const rows = Object.entries(Settings.properties).map(([name, schema]) => {
+    const s = schema as { default?: unknown; description?: string; anyOf?: { const?: string }[] };
+    const def = s.default === undefined || s.default === "" ? "—" : `\`${String(s.default)}\``;
+    const text = (s.description ?? (s.anyOf ? s.anyOf.map((x) => x.const).join(" | ") : "")).replace(/\|/g, "\\|");
+    return `| \`${name}\` | ${def} | ${text} |`;
+  });
+  return ["| variable | default | meaning |", "|---|---|---|", ...rows].join("\n");
 }

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   "not_found",
   "conflict",
   "too_large",
+  "unsupported_media_type",
   "rate_limited",
   "unavailable",
   "internal",
@@ -33,6 +34,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
@@ -46,6 +48,7 @@ export const connectCode: Record<ErrorCode, Code> = {
   not_found: Code.NotFound,
   conflict: Code.AlreadyExists,
   too_large: Code.ResourceExhausted,
+  unsupported_media_type: Code.InvalidArgument,
   rate_limited: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   internal: Code.Internal,
@@ -60,10 +63,26 @@ export const wsErrorCode: Record<ErrorCode, string> = {
   not_found: "not_found",
   conflict: "invalid_message",
   too_large: "too_large",
+  unsupported_media_type: "invalid_message",
   rate_limited: "rate_limited",
   unavailable: "unavailable",
   internal: "unavailable",
 };
+
+/** The body of every HTTP error answer, on every edge: `{"error":{"code","message"}}`. */
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/**
+ * An HTTP error answer with the catalog's status. `status` is only for the HTTP-only answers
+ * that have no code of their own (405, 426); `fields` adds top-level members (readiness `checks`).
+ */
+export function errorResponse(code: ErrorCode, message: string, init: { status?: number; headers?: Record<string, string>; fields?: Record<string, unknown> } = {}): Response {
+  const res = Response.json({ ...init.fields, ...errorBody(code, message) }, { status: init.status ?? httpStatus[code], headers: init.headers });
+  res.headers.set("cache-control", "no-store");
+  return res;
+}
 
 /** Anything not an AppError is opaque to clients: driver messages can hold queries or credentials. */
 export function toAppError(err: unknown): AppError {

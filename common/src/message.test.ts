@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseOutgoing, frameOf } from "./message";
 import { AppError } from "./errors";
+import { USER_IDS } from "./grammar-samples";
 
 const ch = "507f191e810c19729de860ea";
 const limits = { textChars: 10 };
@@ -48,4 +49,27 @@ describe("parseOutgoing", () => {
 test("frameOf renders a message frame with server fields", () => {
   const f = JSON.parse(frameOf({ kind: "message", id: "a".repeat(24), channel_id: ch, to: "*", type: "text", data: "hi", from: "u", ts: "t" }, 7));
   expect(f).toEqual({ event: "message", id: "a".repeat(24), seq: 7, channel_id: ch, to: "*", type: "text", data: "hi", ts: "t", from: "u" });
+});
+
+test("`to` is \"*\" or a user id of the common grammar, and nothing else", () => {
+  for (const to of ["*", ...USER_IDS.valid]) expect(parse({ channel_id: ch, to, type: "text", data: "x" }).to).toBe(to);
+  for (const to of [...USER_IDS.invalid.filter((v) => v !== "*"), 5, null, { $ne: 1 }]) expect(code(() => parse({ channel_id: ch, to, type: "text", data: "x" }))).toBe("invalid_message");
+});
+
+test("a send may carry reply_to (a message id); lifecycle frames carry the entry's seq", () => {
+  const reply = parseOutgoing(JSON.stringify({ channel_id: ch, to: "*", type: "text", data: "re", reply_to: "b".repeat(24) }), { textChars: 10 });
+  expect(reply.reply_to).toBe("b".repeat(24));
+  expect(() => parseOutgoing(JSON.stringify({ channel_id: ch, to: "*", type: "text", data: "re", reply_to: { $ne: 1 } }), { textChars: 10 })).toThrow();
+  const m = JSON.parse(frameOf({ kind: "message", id: "a".repeat(24), channel_id: ch, to: "*", type: "text", data: "hi", from: "u", ts: "t", reply_to: "b".repeat(24) }, 7));
+  expect(m.reply_to).toBe("b".repeat(24));
+  expect(JSON.parse(frameOf({ kind: "read", channel_id: ch, user: "u", seq: 5, ts: "t" }, 9))).toEqual({ event: "read", channel_id: ch, seq: 9, user: "u", last_read_seq: 5 });
+  expect(JSON.parse(frameOf({ kind: "reaction", channel_id: ch, id: "m", emoji: "👍", user: "u", on: false, to: "*", author: "a", ts: "t" }, 9))).toEqual({
+    event: "reaction_removed",
+    channel_id: ch,
+    id: "m",
+    seq: 9,
+    emoji: "👍",
+    user: "u",
+  });
+  expect(JSON.parse(frameOf({ kind: "message_deleted", channel_id: ch, id: "m", by: "u", to: "*", author: "a", ts: "t" }, 9))).toEqual({ event: "message_deleted", channel_id: ch, id: "m", seq: 9, by: "u" });
 });

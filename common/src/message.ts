@@ -1,6 +1,6 @@
 import { AppError } from "./errors";
-import { isObjectId } from "./ids";
-import { isUserId } from "./auth";
+import { isAttachmentIdOf, isClientMsgId, isObjectId, isUserId } from "./grammar";
+import type { LifecycleEntry, ReactionCount } from "./lifecycle";
 
 export const MESSAGE_TYPES = ["text", "image", "video", "audio", "file"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
@@ -18,16 +18,32 @@ export interface ChatMessage {
   from: string;
   ts: string;
   client_msg_id?: string;
+  /** Replies: the thread root's id. */
+  reply_to?: string;
 }
 export interface StoredMessage extends ChatMessage {
   seq: number;
+}
+
+/**
+ * A message in its current state (history, resume): `data` after edits, no `data` once deleted.
+ * Optional fields appear only when they say something (edited, deleted, a root with replies, reactions).
+ */
+export interface MessageView extends Omit<StoredMessage, "data"> {
+  data?: string;
+  edited_at?: string;
+  deleted?: true;
+  reply_count?: number;
+  last_reply_seq?: number;
+  reactions?: (ReactionCount & { me: boolean })[];
 }
 
 /** What travels through the log, keyed by channel_id so a channel keeps its order. */
 export type LogEntry =
   | ({ kind: "message" } & ChatMessage)
   | { kind: MembershipKind; channel_id: string; user: string; by: string; ts: string }
-  | { kind: "team_updated"; channel_id: string; active: boolean; ts: string };
+  | { kind: "team_updated"; channel_id: string; active: boolean; ts: string }
+  | LifecycleEntry;
 
 /** What the client sent, after validation. */
 export interface Outgoing {
@@ -36,14 +52,13 @@ export interface Outgoing {
   type: MessageType;
   data: string;
   client_msg_id?: string;
+  reply_to?: string;
 }
 
 export interface MessageLimits {
   textChars: number;
 }
 
-const CLIENT_MSG_ID = /^[\x21-\x7e]{1,64}$/;
-const ATTACHMENT_ID = /^([0-9a-f]{24})\/([0-9a-f]{24})$/;
 
 /** Code points, without allocating for the common all-BMP case. */
 function charCount(s: string, limit: number): number {
@@ -55,11 +70,6 @@ function charCount(s: string, limit: number): number {
     n++;
   }
   return n;
-}
-
-export function isAttachmentIdOf(channelId: string, data: string): boolean {
-  const m = ATTACHMENT_ID.exec(data);
-  return m !== null && m[1] === channelId;
 }
 
 /** One client frame as a JSON object; anything else is `invalid_message`. */
@@ -77,7 +87,7 @@ export function parseFrameObject(raw: string): Record<string, unknown> {
 /** The frame's `client_msg_id`, read first so that every later error can echo it. */
 export function clientMsgIdOf(o: Record<string, unknown>): string | undefined {
   const cmid = o.client_msg_id;
-  if (cmid !== undefined && (typeof cmid !== "string" || !CLIENT_MSG_ID.test(cmid)))
+  if (cmid !== undefined && !isClientMsgId(cmid))
     throw new AppError("invalid_message", "client_msg_id must be 1-64 printable ASCII characters");
   return cmid as string | undefined;
 }
@@ -93,17 +103,25 @@ export function parseSend(o: Record<string, unknown>, limits: MessageLimits, cli
   if (!isObjectId(o.channel_id)) fail("channel_id must be a team id (24 lowercase hex)");
   if (o.to !== "*" && !isUserId(o.to)) fail('to must be "*" or a user id');
   if (typeof o.type !== "string" || !TYPES.has(o.type)) fail("type must be one of text, image, video, audio, file");
-  if (typeof o.data !== "string" || o.data.length === 0) fail("data must be a non-empty string");
-  const data = o.data as string;
-  if (!data.isWellFormed()) fail("data must be valid UTF-8 text");
-  if (o.type === "text") {
-    if (charCount(data, limits.textChars) > limits.textChars) throw new AppError("too_large", `text is longer than ${limits.textChars} characters`);
-  } else if (!isAttachmentIdOf(o.channel_id as string, data)) {
-    fail("data must be an attachment id of this team (<team_id>/<id>)");
+  if (o.reply_to !== undefined && !isObjectId(o.reply_to)) fail("reply_to must be a message id (24 lowercase hex)");
+  let data: string;
+  if (o.type === "text") data = parseText(o.data, limits);
+  else {
+    if (typeof o.data !== "string" || !isAttachmentIdOf(o.channel_id as string, o.data)) fail("data must be an attachment id of this team (<team_id>/<id>)");
+    data = o.data as string;
   }
   const out: Outgoing = { channel_id: o.channel_id as string, to: o.to as string, type: o.type as MessageType, data };
   if (clientMsgId !== undefined) out.client_msg_id = clientMsgId;
+  if (o.reply_to !== undefined) out.reply_to = o.reply_to as string;
   return out;
+}
+
+/** The text of a text message (a send or an edit): non-empty, well-formed, at most `textChars` code points. */
+export function parseText(v: unknown, limits: MessageLimits): string {
+  if (typeof v !== "string" || v.length === 0) throw new AppError("invalid_message", "data must be a non-empty string");
+  if (!v.isWellFormed()) throw new AppError("invalid_message", "data must be valid UTF-8 text");
+  if (charCount(v, limits.textChars) > limits.textChars) throw new AppError("too_large", `text is longer than ${limits.textChars} characters`);
+  return v;
 }
 
 /** A whole send frame, parsed and checked (the relay calls the three steps itself, to echo `client_msg_id` on errors). */
@@ -128,17 +146,37 @@ export function frameOf(entry: LogEntry, seq: number): string {
         from: entry.from,
       };
       if (entry.client_msg_id) f.client_msg_id = entry.client_msg_id;
+      if (entry.reply_to) f.reply_to = entry.reply_to;
       return JSON.stringify(f);
     }
     case "team_updated":
       return JSON.stringify({ event: "team_updated", channel_id: entry.channel_id, active: entry.active, seq });
+    case "message_edited":
+      return JSON.stringify({ event: "message_edited", channel_id: entry.channel_id, id: entry.id, seq, data: entry.data, edited_at: entry.edited_at, by: entry.by });
+    case "message_deleted":
+      return JSON.stringify({ event: "message_deleted", channel_id: entry.channel_id, id: entry.id, seq, by: entry.by });
+    case "reaction":
+      return JSON.stringify({ event: entry.on ? "reaction_added" : "reaction_removed", channel_id: entry.channel_id, id: entry.id, seq, emoji: entry.emoji, user: entry.user });
+    case "read":
+      // `seq` is the entry's, like every event's; `last_read_seq` is the marker it set.
+      return JSON.stringify({ event: "read", channel_id: entry.channel_id, seq, user: entry.user, last_read_seq: entry.seq });
     default:
       return JSON.stringify({ event: entry.kind, channel_id: entry.channel_id, user: entry.user, by: entry.by, seq });
   }
 }
 
-export function messageFrame(m: StoredMessage): string {
-  return frameOf({ kind: "message", ...m }, m.seq);
+/** A stored message as a `message` frame in its current state (resume): edited text and `edited_at`, or `deleted` without data. */
+export function messageFrame(m: StoredMessage | MessageView): string {
+  const f: Record<string, unknown> = { event: "message", id: m.id, seq: m.seq, channel_id: m.channel_id, to: m.to, type: m.type };
+  const v = m as MessageView;
+  if (v.deleted) f.deleted = true;
+  else f.data = m.data;
+  f.ts = m.ts;
+  f.from = m.from;
+  if (m.client_msg_id) f.client_msg_id = m.client_msg_id;
+  if (m.reply_to) f.reply_to = m.reply_to;
+  if (v.edited_at && !v.deleted) f.edited_at = v.edited_at;
+  return JSON.stringify(f);
 }
 
 export function canSee(m: { to: string; from: string }, viewer: string): boolean {

@@ -17,8 +17,9 @@ test("health, readiness naming what is down, and a JSON 404 for anything else", 
   expect(((await nf.json()) as any).error.code).toBe("not_found");
 });
 
-test("metrics need the token when one is configured", async () => {
-  expect((await opsFetch(get("/v1/metrics"), deps({}))).status).toBe(200);
+test("metrics are never public: the token on a public port (none configured = closed), nothing on the private ops port", async () => {
+  expect((await opsFetch(get("/v1/metrics"), deps({}))).status).toBe(401);
+  expect((await opsFetch(get("/v1/metrics"), { ...deps({}), privatePort: true })).status).toBe(200);
   const guarded = deps({}, "t".repeat(20));
   expect((await opsFetch(get("/v1/metrics"), guarded)).status).toBe(401);
   const res = await opsFetch(get("/v1/metrics", { authorization: `Bearer ${"t".repeat(20)}` }), guarded);

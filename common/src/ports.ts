@@ -1,4 +1,5 @@
-import type { StoredMessage } from "./message";
+import type { LifecycleEntry, MessageInfo, Sequenced } from "./lifecycle";
+import type { ChatMessage, MessageView, StoredMessage } from "./message";
 import type { Team } from "./teams";
 
 /** One entry appended to the log. `value` is a JSON-encoded LogEntry. */
@@ -52,13 +53,49 @@ export interface TeamStore {
   close(): Promise<void>;
 }
 
+/** What the controller persists: messages, and the lifecycle entries that change them. */
+export type StoreEntry = ({ kind: "message" } & ChatMessage) | LifecycleEntry;
+
+/** One resume item: a message in its current state, or a lifecycle event rebuilt from the stored state. */
+export type ReplayItem = { seq: number; message: MessageView; entry?: undefined } | { seq: number; entry: LifecycleEntry; message?: undefined };
+
+export interface UnreadInfo {
+  channel_id: string;
+  /** The newest message the viewer may see (0: none). */
+  last_seq: number;
+  last_read_seq: number;
+  /** Messages and replies after the marker that the viewer may see and did not send (deleted ones excluded). */
+  unread: number;
+}
+
 export interface MessageStore {
   /** Idempotent by `id`: storing a message twice keeps one copy. */
   insertMany(messages: StoredMessage[]): Promise<void>;
-  /** Newest first, seq < before (if given), only what `viewer` may see. */
-  history(channelId: string, viewer: string, opts: { before?: number; limit: number }): Promise<StoredMessage[]>;
+  /**
+   * A consumed batch, in log order: messages stored (idempotent by id), lifecycle entries applied
+   * with `applyOp` (idempotent by seq), thread roots' reply_count/last_reply_seq recomputed.
+   * Returns, aligned with `batch`, each entry as it took effect (messages always), or null.
+   */
+  applyBatch(batch: Sequenced<StoreEntry>[]): Promise<(StoreEntry | null)[]>;
+  /** A message of `channelId` as the lifecycle rules need it, or null (unknown, or of another team). */
+  getMessage(channelId: string, id: string): Promise<MessageInfo | null>;
+  /**
+   * Newest first, seq < before (if given), only what `viewer` may see, in current state (with the
+   * viewer's `me` on reactions); `thread` limits it to one thread, root included.
+   */
+  history(channelId: string, viewer: string, opts: { before?: number; limit: number; thread?: string }): Promise<MessageView[]>;
   /** Oldest first, seq > after; only what `viewer` may see, or everything when viewer is undefined. */
   since(channelId: string, viewer: string | undefined, after: number, limit: number): Promise<StoredMessage[]>;
+  /**
+   * Resume: every event after `after` that `viewer` may see (everything when undefined), oldest
+   * first, at most `limit`: messages in current state, then edits, deletes and reactions of older
+   * messages and the viewer's read marker, each at the seq of the entry that set it.
+   */
+  eventsSince(channelId: string, viewer: string | undefined, after: number, limit: number): Promise<ReplayItem[]>;
+  /** Per team, the viewer's marker and exact unread count (an index range over seq > marker). */
+  unread(viewer: string, channelIds: string[]): Promise<UnreadInfo[]>;
+  /** Every read marker of a team (users who never read have none). */
+  readMarkers(channelId: string): Promise<{ user: string; seq: number }[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

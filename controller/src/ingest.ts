@@ -1,6 +1,8 @@
 import type { Logger } from "@chat/common/log";
-import type { LogEntry, StoredMessage } from "@chat/common/message";
-import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore } from "@chat/common/ports";
+import { isLifecycleEntry, type Sequenced } from "@chat/common/lifecycle";
+import type { LogEntry } from "@chat/common/message";
+import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
+import { retry } from "@chat/common/retry";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import { toEvent } from "./events";
 import type { Hub } from "./hub";
@@ -15,15 +17,19 @@ export interface IngestDeps {
   group: string;
 }
 
-/** One consumed batch: persist its messages (idempotently), then hand every event to the hub. */
+/**
+ * One consumed batch: persist it (messages idempotently by id, lifecycle entries by seq), then hand
+ * the hub every event in log order — lifecycle events only where they took effect, so nothing about
+ * a deleted message, a second identical reaction or a backwards read marker is ever published.
+ */
 export async function ingestBatch(
   deps: Pick<IngestDeps, "messages" | "hub" | "logger" | "metrics">,
   batch: ConsumedRecord[],
   position: ConsumePosition,
   signal: AbortSignal,
 ): Promise<void> {
-  const stored: StoredMessage[] = [];
-  const events: Event[] = [];
+  const entries: Sequenced<LogEntry>[] = [];
+  const toStore: Sequenced<StoreEntry>[] = [];
   for (const r of batch) {
     let entry: LogEntry;
     try {
@@ -32,31 +38,27 @@ export async function ingestBatch(
       deps.logger.error("skipping undecodable log record", { seq: r.seq, channel_id: r.channelId });
       continue;
     }
-    if (entry.kind === "message") {
-      const { kind: _k, ...m } = entry;
-      stored.push({ ...m, seq: r.seq });
-    }
-    events.push(toEvent(entry, r.seq));
+    const x = { seq: r.seq, entry };
+    entries.push(x);
+    if (entry.kind === "message" || isLifecycleEntry(entry)) toStore.push(x as Sequenced<StoreEntry>);
   }
-  if (stored.length) await withRetry(() => deps.messages.insertMany(stored), deps.logger, signal);
-  deps.metrics.persisted.inc(stored.length);
+  // Persistence never gives up on a batch: the position is committed only after it succeeds.
+  const applied = toStore.length
+    ? await retry(() => deps.messages.applyBatch(toStore), {
+        signal,
+        onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
+      })
+    : [];
+  const effective = new Map<Sequenced<LogEntry>, StoreEntry | null>(toStore.map((x, i) => [x, applied[i] ?? null]));
+  const events: Event[] = [];
+  for (const x of entries) {
+    const e = effective.has(x) ? effective.get(x) : x.entry;
+    if (e) events.push(toEvent(e, x.seq));
+  }
+  deps.metrics.persisted.inc(toStore.length);
   deps.hub.publish(events);
   deps.metrics.published.inc(events.length);
   deps.metrics.logLag.set({ partition: position.partition }, position.lag);
-}
-
-/** Persistence never gives up on a batch: the position is committed only after it succeeds. */
-async function withRetry(fn: () => Promise<void>, logger: Logger, signal: AbortSignal): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const delay = Math.min(5000, 100 * 2 ** attempt);
-      logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err });
-      await Bun.sleep(delay);
-    }
-  }
 }
 
 export function runIngest(deps: IngestDeps, signal: AbortSignal): Promise<void> {

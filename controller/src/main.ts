@@ -3,8 +3,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { openAdapters } from "@chat/common/adapters/index";
 import type { Config } from "@chat/common/config";
 import { log } from "@chat/common/log";
-import { opsFetch } from "@chat/common/ops";
-import { serve } from "@chat/common/serve";
+import { serveOps } from "@chat/common/serve";
 import { requireDistributed, runMain } from "@chat/common/service-main";
 import { createController } from "./service";
 
@@ -16,12 +15,7 @@ export async function startController(config: Config) {
   const checks = { ...adapters.checks, ...controller.checks };
   const server = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors }));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const ops =
-    config.opsPort !== undefined
-      ? serve({ ...config, port: config.opsPort }, logger.child({ component: "ops" }), {
-          fetch: (req) => opsFetch(req, { metrics: controller.metrics, metricsToken: config.metricsToken, checks }),
-        })
-      : undefined;
+  const ops = serveOps(config, logger, { metrics: controller.metrics, checks });
   controller.start();
   const address = server.address();
   logger.info("listening", { url: `http://${config.host}:${typeof address === "object" && address ? address.port : config.port}`, ops_port: ops?.port });

@@ -1,8 +1,9 @@
 import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectCode, toAppError } from "@chat/common/errors";
+import { AppError, connectCode, toAppError } from "@chat/common/errors";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./rpc/context";
 import { fetchSince } from "./rpc/fetch-since";
+import { getMessage } from "./rpc/get-message";
 import { getChannel, getUserChannels } from "./rpc/membership";
 import { subscribe } from "./rpc/subscribe";
 import { updateInterest } from "./rpc/update-interest";
@@ -15,27 +16,42 @@ export function controllerRoutes(rpc: RpcContext) {
       getUserChannels: (req) => getUserChannels(rpc, req),
       getChannel: (req) => getChannel(rpc, req),
       fetchSince: (req) => fetchSince(rpc, req),
+      getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),
     });
 }
 
-/** Maps our errors to Connect codes; anything unknown becomes an opaque internal error. */
+/**
+ * The one place RPC errors become Connect codes: catalog errors by their code, anything unknown
+ * opaque `internal` — thrown by a unary handler or while a server stream is being read.
+ */
 export function errorInterceptor(rpc: RpcContext): Interceptor {
+  const map = (method: string, err: unknown): ConnectError => {
+    if (err instanceof ConnectError) return err;
+    const app = toAppError(err);
+    if (app.code === "internal") rpc.logger.error("rpc failed", { method, err });
+    return new ConnectError(app.message, connectCode[app.code]);
+  };
+  async function* mapped(method: string, messages: AsyncIterable<unknown>) {
+    try {
+      yield* messages;
+    } catch (err) {
+      throw map(method, err);
+    }
+  }
   return (next) => async (req) => {
     try {
-      return await next(req);
+      const res = await next(req);
+      return res.stream ? ({ ...res, message: mapped(req.method.name, res.message) } as typeof res) : res;
     } catch (err) {
-      if (err instanceof ConnectError) throw err;
-      const app = toAppError(err);
-      if (app.code === "internal") rpc.logger.error("rpc failed", { method: req.method.name, err });
-      throw new ConnectError(app.message, connectCode[app.code]);
+      throw map(req.method.name, err);
     }
   };
 }
 
-/** Optional shared secret between relays and controllers (CONTROLLER_TOKEN). */
+/** Optional shared secret between relays and controllers (CONTROLLER_TOKEN); runs inside `errorInterceptor`. */
 export function tokenInterceptor(token: string | undefined): Interceptor {
   return (next) => async (req) => {
-    if (token && req.header.get("authorization") !== `Bearer ${token}`) throw new ConnectError("bad internal token", connectCode.unauthenticated);
+    if (token && req.header.get("authorization") !== `Bearer ${token}`) throw new AppError("unauthenticated", "bad internal token");
     return next(req);
   };
 }

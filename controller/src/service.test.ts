@@ -122,13 +122,18 @@ describe("ingest", () => {
     const release = deferred();
     const h = startController({
       messages: (store) => ({
-        insertMany: async (messages) => {
-          entered.resolve(messages);
-          await release.promise;
-          await store.insertMany(messages);
-        },
+        insertMany: (...a) => store.insertMany(...a),
         history: (...a) => store.history(...a),
         since: (...a) => store.since(...a),
+        applyBatch: async (batch) => {
+          entered.resolve(batch.flatMap(({ seq, entry }) => (entry.kind === "message" ? [{ ...entry, seq }] : [])));
+          await release.promise;
+          return store.applyBatch(batch);
+        },
+        getMessage: (...a) => store.getMessage(...a),
+        eventsSince: (...a) => store.eventsSince(...a),
+        unread: (...a) => store.unread(...a),
+        readMarkers: (...a) => store.readMarkers(...a),
         ping: () => store.ping(),
         close: async () => {},
       }),
@@ -139,7 +144,7 @@ describe("ingest", () => {
     await h.append(message(A, "held"));
     expect((await entered.promise).map((m) => m.data)).toEqual(["held"]);
 
-    // insertMany is held. A barrier event published now reaches the relay after anything the hub
+    // applyBatch is held. A barrier event published now reaches the relay after anything the hub
     // was given before it, so if the message had been published it would show up first.
     h.controller.hub.publish([newEvent({ kind: EventKind.MEMBER_JOINED, channelId: objectId(), seq: 1n, to: "barrier@x.dev" })]);
     await relay.received(isJoinOf("barrier@x.dev"), "the barrier");

@@ -15,6 +15,8 @@ export interface ManagementDeps {
   objects?: ObjectStore;
   logger: Logger;
   metrics: Metrics;
+  /** The public origin presigned paths are made absolute on (PUBLIC_URL, or what standalone bound to). */
+  publicUrl?: () => string | undefined;
   /** Readiness of each dependency, by name. */
   checks: Record<string, () => Promise<void>>;
   /** Standalone with a generated secret only (see dev/login.ts). */

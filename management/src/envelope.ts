@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
-import { AppError, ERROR_CODES, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
+import { AppError, ERROR_CODES, errorBody, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
 import type { Logger } from "@chat/common/log";
+import { grammarMessage } from "./grammar";
 
 export const ok = <T>(data: T) => ({ data });
 export const page = <T, N extends string | number>(data: T[], next: N | null) => ({ data, next });
@@ -43,14 +44,15 @@ export const errorEnvelope = (logger: Logger) =>
         logger.error("request failed", { method: request.method, path: new URL(request.url).pathname, err: error });
       }
     }
+    // Through `set` rather than a Response, so the request log and metrics see the status.
     set.status = httpStatus[app.code];
     set.headers["content-type"] = "application/json";
-    return JSON.stringify({ error: { code: app.code, message: app.message } });
+    return JSON.stringify(errorBody(app.code, app.message));
   });
 
 function validationMessage(error: unknown): string {
-  const e = error as { type?: string; valueError?: { path?: string; message?: string } };
+  const e = error as { type?: string; valueError?: { path?: string; message?: string; schema?: unknown } };
   const where = e.type ?? "request";
   const path = e.valueError?.path ? ` at ${e.valueError.path}` : "";
-  return `invalid ${where}${path}: ${e.valueError?.message ?? "does not match the schema"}`;
+  return `invalid ${where}${path}: ${grammarMessage(e.valueError?.schema) ?? e.valueError?.message ?? "does not match the schema"}`;
 }

@@ -1,7 +1,8 @@
 import { openAdapters } from "@chat/common/adapters/index";
 import type { Config } from "@chat/common/config";
 import { log } from "@chat/common/log";
-import { serve } from "@chat/common/serve";
+import { ConfigError } from "@chat/common/config";
+import { serve, serveOps } from "@chat/common/serve";
 import { requireDistributed, runMain } from "@chat/common/service-main";
 import { createManagement } from "./service";
 
@@ -11,11 +12,13 @@ export async function startManagement(config: Config) {
   const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true });
   const management = createManagement(config, adapters, { logger, checks: adapters.checks });
   const server = serve(config, logger, { fetch: management.fetch, maxRequestBodySize: management.maxRequestBodySize });
+  const ops = serveOps(config, logger, { metrics: management.metrics, checks: adapters.checks });
   logger.info("listening", { url: `http://${config.host}:${server.port}` });
   return {
     port: server.port!,
     async stop() {
       await server.stop();
+      await ops?.stop(true);
       await management.stop();
       await adapters.close();
       logger.info("stopped");
@@ -23,4 +26,9 @@ export async function startManagement(config: Config) {
   };
 }
 
-if (import.meta.main) await runMain("management", startManagement, requireDistributed("kafka", "mongo"));
+if (import.meta.main)
+  await runMain("management", startManagement, (config) => {
+    requireDistributed("kafka", "mongo")(config);
+    // Presigned URLs are built from configuration only: the filesystem store serves its own, on PUBLIC_URL.
+    if (!config.s3 && !config.publicUrl) throw new ConfigError("PUBLIC_URL: required when attachments are served by this process (S3_ENDPOINT unset)");
+  });

@@ -3,6 +3,8 @@ import type { Config } from "@chat/common/config";
 import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
+import { CLIENT_ADDRESS_HEADER, createEdge } from "@chat/common/http/edge";
+import type { AddressSource } from "@chat/common/http/rate-limit";
 import { createManagementApp } from "./app";
 import type { DevLogin } from "./dev/login";
 import { createWebApp } from "./web";
@@ -20,38 +22,44 @@ export interface ManagementOverrides {
   metrics?: Metrics;
   /** Readiness checks, by dependency name (the composition root knows every dependency of the process). */
   checks?: Record<string, () => Promise<void>>;
+  /** Where presigned paths are made absolute, when it is known only once the server is bound (standalone). */
+  publicUrl?: () => string | undefined;
   /** Standalone with its generated secret only: the web app's dev sign-in (POST /v1/dev/login). */
   devLogin?: { secret: string; allowRemote: boolean };
 }
 
-/** The REST API under /v1: `fetch` serves it in any Bun server; it owns no connection of its own. */
+/**
+ * The REST API under /v1 behind the edge (body limits, JSON rules, CORS, rate limits): `fetch` serves
+ * it in any Bun server; it owns no connection of its own.
+ */
 export function createManagement(config: Config, ports: ManagementPorts, overrides: ManagementOverrides = {}) {
   const logger = overrides.logger ?? log.child({ service: "management" });
-  // The client's address for the dev sign-in's loopback check: Bun knows it, the Request does not.
-  const peers = new WeakMap<Request, string>();
-  const devLogin: DevLogin | undefined = overrides.devLogin && { ...overrides.devLogin, peer: (req) => peers.get(req) };
+  const metrics = overrides.metrics ?? createMetrics();
+  const edge = createEdge(config, { uploadPrefix: ports.objects?.serve ? ports.objects.pathPrefix : undefined });
+  // The dev sign-in's loopback check reads the client's address as the edge determined it.
+  const devLogin: DevLogin | undefined = overrides.devLogin && { ...overrides.devLogin, peer: (req) => req.headers.get(CLIENT_ADDRESS_HEADER) ?? undefined };
   const app = createManagementApp({
     config,
     ...ports,
     verify: overrides.verify ?? createVerifier(config.auth),
     logger,
-    metrics: overrides.metrics ?? createMetrics(),
+    metrics,
     checks: overrides.checks ?? {},
+    publicUrl: overrides.publicUrl,
     devLogin,
   });
   const web = createWebApp(logger.child({ component: "web" }));
+  /** `/v1/...` is the API; everything else is the web app. */
+  const handle = (req: Request) => {
+    const { pathname } = new URL(req.url);
+    return pathname === "/v1" || pathname.startsWith("/v1/") ? app.handle(req) : web.handle(req);
+  };
   return {
     app,
     web,
-    /** `/v1/...` is the API; everything else is the web app. */
-    fetch: (req: Request, server?: { requestIP(req: Request): { address: string } | null }) => {
-      if (devLogin && server) {
-        const ip = server.requestIP(req)?.address;
-        if (ip) peers.set(req, ip);
-      }
-      const { pathname } = new URL(req.url);
-      return pathname === "/v1" || pathname.startsWith("/v1/") ? app.handle(req) : web.handle(req);
-    },
+    edge,
+    metrics,
+    fetch: (req: Request, server: AddressSource) => edge.handle(req, server, handle),
     /** Filesystem uploads stream through this process; nothing else comes close to this size. */
     maxRequestBodySize: config.limits.attachmentBytes + 64 * 1024,
     start(): void {},

@@ -8,7 +8,7 @@ import { recordingLogger } from "./harness";
 
 const config = loadConfig({ AUTH_JWT_SECRET: "asyncapi-test-".padEnd(48, "x"), PUBLIC_URL: "https://chat.example.dev" });
 const m = createManagement(config, { teams: {}, messages: {}, log: {} } as unknown as ManagementPorts, { logger: recordingLogger() });
-const get = (path: string) => m.fetch(new Request(`http://localhost${path}`));
+const get = (path: string) => m.fetch(new Request(`http://localhost${path}`), { requestIP: () => ({ address: "127.0.0.1" }) });
 const parser = new Parser();
 /** Errors (0) and warnings (1); hints such as "a newer AsyncAPI version exists" pass. */
 const problems = async (doc: unknown) => (await parser.validate(doc as never)).filter((d) => d.severity <= 1).map((d) => `${d.code}: ${d.message} at ${d.path.join(".")}`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { isAttachmentIdOf } from "@chat/common/message";
+import { isAttachmentIdOf } from "@chat/common/grammar";
 import { objectId } from "@chat/common/ids";
 import type { Team } from "@chat/common/teams";
 import { backends, createHarness, s3Config, type Harness, type ObjectsKind } from "./harness";

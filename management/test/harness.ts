@@ -89,7 +89,7 @@ export interface Reply {
 
 export async function createHarness(backend: Backend, opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "chat-mgmt-"));
-  const config = loadConfig({ DATA_DIR: dir, AUTH_JWT_SECRET: SECRET, ...opts.env });
+  const config = loadConfig({ DATA_DIR: dir, AUTH_JWT_SECRET: SECRET, PUBLIC_URL: BASE, ...opts.env });
   const store = await backend.open(dir);
   const log = new EmbeddedLog(join(dir, "log"));
   const logger = recordingLogger();

@@ -59,6 +59,19 @@ describe("OpenAPI document", () => {
     expect(params).toEqual([["id", "path"], ["user_id", "path"]]);
   });
 
+  test("integers are documented as integers, not as string-or-number", () => {
+    const param = (path: string, name: string) => doc.paths[path].get.parameters.find((p: any) => p.name === name).schema;
+    for (const [path, name] of [
+      ["/v1/teams", "limit"],
+      ["/v1/teams/{id}/messages", "limit"],
+      ["/v1/teams/{id}/messages", "before"],
+    ] as const)
+      expect({ path, name, type: param(path, name).type, anyOf: param(path, name).anyOf }).toEqual({ path, name, type: "integer", anyOf: undefined });
+    expect(param("/v1/teams/{id}/messages", "limit").maximum).toBe(100);
+    const size = doc.paths["/v1/teams/{id}/attachments"].post.requestBody.content["application/json"].schema.properties.size;
+    expect([size.type, size.anyOf]).toEqual(["integer", undefined]);
+  });
+
   test("the docs page is served and reads the document", async () => {
     const r = await h.call("GET", "/v1/docs");
     expect(r.status).toBe(200);

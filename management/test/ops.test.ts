@@ -58,16 +58,17 @@ describe("request metrics and the request log", () => {
     await h.close();
   });
 
-  test("/v1/metrics is Prometheus text, and needs METRICS_TOKEN when one is set", async () => {
-    const open = await createHarness(backends[0]!);
-    const r = await open.send(new Request("http://localhost/v1/metrics"));
-    expect(r.headers.get("content-type")).toContain("text/plain");
-    expect(await r.text()).toContain("# TYPE chat_http_requests_total counter");
-    await open.close();
+  test("/v1/metrics is Prometheus text for the bearer of METRICS_TOKEN, and never public", async () => {
+    const closed = await createHarness(backends[0]!);
+    expect((await closed.send(new Request("http://localhost/v1/metrics"))).status).toBe(401);
+    await closed.close();
 
-    const locked = await createHarness(backends[0]!, { env: { METRICS_TOKEN: "m-secret" } });
+    const locked = await createHarness(backends[0]!, { env: { METRICS_TOKEN: "m-secret-0123456789" } });
     expect((await locked.call("GET", "/v1/metrics")).status).toBe(401);
-    expect((await locked.call("GET", "/v1/metrics", { token: "m-secret" })).status).toBe(200);
+    expect((await locked.call("GET", "/v1/metrics", { token: "other-secret-0123456789" })).status).toBe(401);
+    const r = await locked.call("GET", "/v1/metrics", { token: "m-secret-0123456789" });
+    expect(r.status).toBe(200);
+    expect(r.text).toContain("# TYPE chat_http_requests_total counter");
     await locked.close();
   });
 });

@@ -26,6 +26,8 @@ interface Fixture {
   N: string;
   X: string;
   attachment?: string;
+  /** A broadcast by U, stored before the call. */
+  msg: string;
 }
 interface Case {
   /** Method and path as the app registers it. */
@@ -135,6 +137,21 @@ const TABLE: Case[] = [
   },
   { route: "POST /v1/teams/:id/leave", name: "POST leave, successor not a member", path: (f) => `${T(f)}/leave`, body: (f) => ({ successor: f.X }), teamScoped: true, active: R(401, 403, 409, 409, 409), inactive: R(401, 403, 409, 409, 409) },
   { route: "GET /v1/teams/:id/messages", name: "GET messages", path: (f) => `${T(f)}/messages`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
+  // Message lifecycle (section 9); the message is U's. Permission before state: a non-author's edit is 403 on an inactive team too.
+  {
+    route: "PATCH /v1/teams/:id/messages/:msg", name: "PATCH a message: edit (author)",
+    path: (f) => `${T(f)}/messages/${f.msg}`,
+    body: () => ({ data: "edited" }),
+    teamScoped: true,
+    active: R(401, 403, 200, 403, 403),
+    inactive: R(401, 403, 409, 403, 403),
+  },
+  { route: "PATCH /v1/teams/:id/messages/:msg", name: "PATCH a message that does not exist", path: (f) => `${T(f)}/messages/${objectId(Date.now() - 60_000)}`, body: () => ({ data: "x" }), teamScoped: true, active: R(401, 403, 404, 404, 404), inactive: same },
+  { route: "DELETE /v1/teams/:id/messages/:msg", name: "DELETE a message (author, admins)", path: (f) => `${T(f)}/messages/${f.msg}`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
+  { route: "PUT /v1/teams/:id/messages/:msg/reactions/:emoji", name: "PUT a reaction", path: (f) => `${T(f)}/messages/${f.msg}/reactions/${encodeURIComponent("👍")}`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: R(401, 403, 409, 409, 409) },
+  { route: "DELETE /v1/teams/:id/messages/:msg/reactions/:emoji", name: "DELETE a reaction (none there: still 200)", path: (f) => `${T(f)}/messages/${f.msg}/reactions/x`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: R(401, 403, 409, 409, 409) },
+  { route: "PUT /v1/teams/:id/read", name: "PUT read marker", path: (f) => `${T(f)}/read`, body: () => ({ seq: 5 }), teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
+  { route: "GET /v1/teams/:id/reads", name: "GET read receipts", path: (f) => `${T(f)}/reads`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
   {
     route: "POST /v1/teams/:id/attachments", name: "POST attachments",
     path: (f) => `${T(f)}/attachments`,
@@ -152,7 +169,9 @@ const TABLE: Case[] = [
     inactive: same,
   },
   { route: "GET /v1/attachments/:team_id/:id", name: "GET attachments: never uploaded", path: (f) => `/v1/attachments/${f.team.id}/${objectId()}`, teamScoped: true, active: R(401, 403, 404, 404, 404), inactive: same },
-  ...["/v1/health", "/v1/ready", "/v1/metrics", "/v1/openapi.json", "/v1/docs", "/v1/asyncapi.json"].map(
+  // Metrics are never public: only the bearer of METRICS_TOKEN (none here) or the private ops port.
+  { route: "GET /v1/metrics", name: "GET /v1/metrics", path: () => "/v1/metrics", teamScoped: false, active: R(401, 401, 401, 401, 401), inactive: R(401, 401, 401, 401, 401) },
+  ...["/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs", "/v1/asyncapi.json"].map(
     (p): Case => ({ route: `GET ${p}`, name: `GET ${p}`, path: () => p, teamScoped: false, active: R(200, 200, 200, 200, 200), inactive: same }),
   ),
   { route: "GET /v1/docs/assets/:name", name: "GET docs assets", path: () => "/v1/docs/assets/swagger-ui.css", teamScoped: false, active: R(200, 200, 200, 200, 200), inactive: same },
@@ -173,6 +192,8 @@ for (const backend of backends) {
       f.team = await h.seedTeam({ super_admin: f.S, admins: [f.A, f.A2], members: [f.U, f.U2] });
       f.me = { anonymous: undefined, non_member: f.N, user: f.U, admin: f.A, super_admin: f.S }[actor];
       if (c.needsUpload) f.attachment = await uploadAttachment(h, f.S, f.team.id, new Uint8Array([1, 2, 3]));
+      f.msg = objectId();
+      await h.messages.insertMany([{ id: f.msg, channel_id: f.team.id, seq: 1, from: f.U, to: "*", type: "text", data: "hello", ts: new Date().toISOString() }]);
       if (variant === "inactive") {
         const off = { ...f.team, active: false, version: f.team.version + 1 };
         expect(await h.store.replace(off, f.team.version)).toBe(true);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
+import { USER_IDS } from "@chat/common/grammar-samples";
 import { objectId } from "@chat/common/ids";
 import type { Team } from "@chat/common/teams";
 import { backends, createHarness, reportSkippedBackends, type Harness, type Reply } from "./harness";
@@ -127,6 +128,69 @@ for (const backend of backends) {
       expectEnvelope(await h.call("DELETE", `${T}/members/${"u".repeat(321)}`, { as: S }), 400, "validation");
       expectEnvelope(await h.call("GET", "/v1/teams/507F191E810C19729DE860EA", { as: S }), 400, "validation");
       expect((await h.store.get(team.id))!.version).toBe(team.version);
+    });
+
+    test("user ids in bodies and paths follow the common grammar (the JWT `sub` and the WebSocket `to` use the same)", async () => {
+      const t = await h.seedTeam({ super_admin: S, members: [U] });
+      const base = `/v1/teams/${t.id}`;
+      for (const v of USER_IDS.invalid) {
+        const where = JSON.stringify(v).slice(0, 40);
+        for (const [method, path, body] of [
+          ["POST", `${base}/members`, { user_id: v }],
+          ["POST", `${base}/admins`, { user_id: v }],
+          ["POST", `${base}/leave`, { successor: v }],
+        ] as const) {
+          const r = await h.call(method, path, { as: S, body });
+          expect({ where, path, status: r.status, code: r.json?.error?.code }).toEqual({ where, path, status: 400, code: "validation" });
+        }
+        // Not expressible as a path segment: lone surrogates; "", "." and ".." (the URL parser resolves dot segments, even encoded).
+        if (!v.isWellFormed() || ["", ".", ".."].includes(v)) continue;
+        for (const path of [`${base}/members/${encodeURIComponent(v)}`, `${base}/admins/${encodeURIComponent(v)}`]) {
+          const r = await h.call("DELETE", path, { as: S });
+          expect({ where, path, status: r.status, code: r.json?.error?.code }).toEqual({ where, path, status: 400, code: "validation" });
+        }
+      }
+      for (const v of USER_IDS.valid) {
+        const where = JSON.stringify(v).slice(0, 40);
+        const del = await h.call("DELETE", `${base}/members/${encodeURIComponent(v)}`, { as: S });
+        expect({ where, status: del.status }).toEqual({ where, status: 404 }); // valid, but not a member
+        const add = await h.call("POST", `${base}/members`, { as: S, body: { user_id: v } });
+        expect({ where, status: add.status }).toEqual({ where, status: 201 });
+      }
+      expect((await h.store.get(t.id))!.members).toEqual([S, U, ...USER_IDS.valid]);
+    });
+
+    test("team names, tags and icons follow the common grammar; integers are JSON numbers or plain decimal digits", async () => {
+      const cases: [string, string, unknown][] = [
+        ["POST", "/v1/teams", { name: "bob\u200bteam" }],
+        ["POST", "/v1/teams", { name: "\u202eevil" }],
+        ["POST", "/v1/teams", { name: "a\u0000b" }],
+        ["POST", "/v1/teams", { name: "\u001b[2J" }],
+        ["POST", "/v1/teams", { name: "😀".repeat(101) }],
+        ["POST", "/v1/teams", { name: "ok", meta_tags: ["a\u200b"] }],
+        ["POST", "/v1/teams", { name: "ok", icon: 'https://"><img/src=x/onerror=alert(1)>' }],
+        ["POST", "/v1/teams", { name: "ok", icon: 'https://x.dev/"><script>alert(1)</script>' }],
+        ["POST", "/v1/teams", { name: "ok", icon: "http://x.dev/i.png" }],
+        ["POST", "/v1/teams", { name: "ok", icon: "https:///x.dev/i.png" }],
+        ["POST", "/v1/teams", { name: "ok", icon: "https://user:pw@x.dev/i.png" }],
+        ["POST", "/v1/teams", { name: "ok", icon: "https://x.dev\\@evil.dev/" }],
+        ["PATCH", T, { icon: "https://x.dev/a b.png" }],
+        ["POST", `${T}/attachments`, { type: "image", content_type: "image/png", size: "4", filename: "a.png" }],
+      ];
+      for (const [method, path, body] of cases) {
+        const r = await h.call(method, path, { as: S, body });
+        if (r.status !== 400) throw new Error(`${method} ${path} ${JSON.stringify(body).slice(0, 80)} -> ${r.status}`);
+        expectEnvelope(r, 400, "validation");
+      }
+      for (const q of ["0x10", "1e1", "+5", "%205", "5%20", "1.0", "-0"]) {
+        expectEnvelope(await h.call("GET", `/v1/teams?limit=${q}`, { as: S }), 400, "validation");
+        expectEnvelope(await h.call("GET", `${T}/messages?limit=${q}`, { as: S }), 400, "validation");
+        expectEnvelope(await h.call("GET", `${T}/messages?before=${q}`, { as: S }), 400, "validation");
+      }
+      expect((await h.store.get(team.id))!.version).toBe(team.version);
+      // What the grammar allows: 100 characters counted as code points, an empty icon.
+      for (const body of [{ name: "😀".repeat(100) }, { name: "ok", icon: "" }, { name: "ok", icon: "https://例子.中国/i.png?s=64#x" }])
+        expect((await h.call("POST", "/v1/teams", { as: S, body })).status).toBe(201);
     });
 
     test("an attachment over LIMIT_ATTACHMENT_BYTES is 413", async () => {

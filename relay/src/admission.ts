@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import { bearer, type Verifier } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
 import { toAppError } from "@chat/common/errors";
+import { badRequestUrl, safeUrl } from "@chat/common/http/errors";
 import type { Logger } from "@chat/common/log";
 import type { Metrics } from "@chat/common/metrics";
 import { parseConnectParams } from "./connect-params";
@@ -23,6 +24,9 @@ export interface AdmissionDeps {
 
 export const WS_PATH = "/v1/ws";
 
+/** Whether a request is for the WebSocket endpoint (a request whose URL does not parse is not). */
+export const isWebSocketPath = (req: Request) => safeUrl(req)?.pathname === WS_PATH;
+
 /**
  * `GET /v1/ws`: everything is checked here, before any socket exists — the token, the connect
  * parameters, and membership of every team asked for. A refusal is an HTTP error with the JSON envelope.
@@ -30,7 +34,8 @@ export const WS_PATH = "/v1/ws";
 export async function admit(deps: AdmissionDeps, req: Request, server: Server<SocketData>): Promise<Response | undefined> {
   if (deps.draining()) return httpError(503, "unavailable", "server shutting down");
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return httpError(426, "validation", "WebSocket upgrade required");
-  const url = new URL(req.url);
+  const url = safeUrl(req);
+  if (!url) return badRequestUrl();
   const token = bearer(req.headers.get("authorization")) ?? url.searchParams.get("access_token") ?? "";
   let user: string, expiresAt: number;
   try {

@@ -2,6 +2,16 @@ export interface ChannelInfo {
   found: boolean;
   active: boolean;
   members: Set<string>;
+  /** Admins, the super_admin among them (absent: a cache filled by a controller that does not say). */
+  admins?: Set<string>;
+  superAdmin?: string;
+}
+
+/** A user's role as the message-lifecycle rules need it. */
+export function roleIn(info: ChannelInfo, user: string): "super_admin" | "admin" | "user" | "none" {
+  if (!info.found || !info.members.has(user)) return "none";
+  if (info.superAdmin === user) return "super_admin";
+  return info.admins?.has(user) ? "admin" : "user";
 }
 
 /**

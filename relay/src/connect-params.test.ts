@@ -13,7 +13,7 @@ test("repeatable channel_id and since, deduplicated", () => {
 });
 
 test("malformed or excessive parameters are refused", () => {
-  for (const q of ["channel_id=x", `channel_id=${A.toUpperCase()}`, `since=${A}`, `since=${A}:-1`, `since=${A}:1e3`, `since=x:1`, `since=${A}:${"9".repeat(16)}`])
+  for (const q of ["channel_id=x", `channel_id=${A.toUpperCase()}`, `since=${A}`, `since=${A}:-1`, `since=${A}:1e3`, `since=x:1`, `since=${A}:${"9".repeat(16)}`, `since=${A}:0x10`, `since=${A}: 5`, `since=${A}:+5`, `since=${A}:`, `since=${A}::1`, `since=${A}1:1`, `channel_id=${A}%00`])
     expect(() => parse(q)).toThrow();
   expect(() => parse(Array.from({ length: 101 }, () => `channel_id=${A}`).join("&"))).toThrow("too many");
 });

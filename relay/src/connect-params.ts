@@ -1,8 +1,7 @@
 import { AppError } from "@chat/common/errors";
-import { isObjectId } from "@chat/common/ids";
+import { isObjectId, parseDecimal } from "@chat/common/grammar";
 
 const MAX_PARAMS = 100;
-const SINCE = /^([0-9a-f]{24}):(\d{1,15})$/;
 
 /** `?channel_id=<team>` (repeatable) and `?since=<team>:<seq>` (repeatable), checked before any socket exists. */
 export function parseConnectParams(params: URLSearchParams): { named: string[]; since: Map<string, number> } {
@@ -12,9 +11,10 @@ export function parseConnectParams(params: URLSearchParams): { named: string[]; 
   if (!named.every(isObjectId)) throw new AppError("validation", "channel_id must be a team id");
   const since = new Map<string, number>();
   for (const s of sinceParams) {
-    const m = SINCE.exec(s);
-    if (!m) throw new AppError("validation", "since must be <channel_id>:<seq>");
-    since.set(m[1]!, Number(m[2]));
+    const channel = s.slice(0, 24);
+    const seq = s[24] === ":" ? parseDecimal(s.slice(25)) : undefined;
+    if (!isObjectId(channel) || seq === undefined) throw new AppError("validation", "since must be <channel_id>:<seq>");
+    since.set(channel, seq);
   }
   return { named: [...new Set(named)], since };
 }

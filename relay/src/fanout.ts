@@ -27,6 +27,13 @@ export class Fanout {
     private readonly logger: Logger,
   ) {}
 
+  /** Everything of `ch` up to `seq` counts as delivered (it reached a socket from the store). */
+  advance(ch: string, seq: number): void {
+    if (!this.upstream.has(ch)) return;
+    const last = this.lastSeq.get(ch);
+    if (last === undefined || seq > last) this.lastSeq.set(ch, seq);
+  }
+
   /** Forgets a channel no socket here needs any more. */
   forget(ch: string): void {
     this.lastSeq.delete(ch);
@@ -50,6 +57,11 @@ export class Fanout {
     }
     switch (ev.kind) {
       case EventKind.MESSAGE:
+      case EventKind.MESSAGE_EDITED:
+      case EventKind.MESSAGE_DELETED:
+      case EventKind.REACTION_ADDED:
+      case EventKind.REACTION_REMOVED:
+      case EventKind.READ: // to = from = the reader: their own sockets only
         if (ev.to === "*") this.sockets.publish(broadcastTopic(ch), ev.frame);
         else {
           this.sockets.publish(directTopic(ch, ev.to), ev.frame);
@@ -69,6 +81,7 @@ export class Fanout {
         break;
       case EventKind.ADMIN_ADDED:
       case EventKind.ADMIN_REMOVED:
+        this.cache.invalidate(ch); // roles decide who may delete others' messages
         this.sockets.publish(broadcastTopic(ch), ev.frame);
         break;
       case EventKind.TEAM_UPDATED:

@@ -1,4 +1,4 @@
-import { wsErrorCode, type ErrorCode } from "@chat/common/errors";
+import { errorResponse, wsErrorCode, type ErrorCode } from "@chat/common/errors";
 import type { AckInfo } from "./dedupe";
 
 export function errorFrame(code: ErrorCode, message: string, clientMsgId?: string): string {
@@ -31,7 +31,7 @@ export function channelLeftFrame(channelId: string): string {
   return `{"event":"channel_left","channel_id":"${channelId}"}`;
 }
 
-/** Upgrade refusals use the REST error envelope. */
-export function httpError(status: number, code: string, message: string, headers?: Record<string, string>): Response {
-  return Response.json({ error: { code, message } }, { status, headers });
+/** Upgrade refusals use the REST error envelope; `status` differs from the catalog's only for 426. */
+export function httpError(status: number, code: ErrorCode, message: string, headers?: Record<string, string>): Response {
+  return errorResponse(code, message, { status, headers });
 }

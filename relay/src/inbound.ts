@@ -7,6 +7,7 @@ import type { Metrics } from "@chat/common/metrics";
 import type { Appender } from "./appender";
 import type { ChannelCache, ChannelInfo } from "./channel-cache";
 import type { Dedupe } from "./dedupe";
+import type { MessageOps } from "./ops/message-ops";
 import { ackFrame, errorFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
 import type { TokenLifetime } from "./token-lifetime";
@@ -19,6 +20,8 @@ export interface InboundDeps {
   appender: Appender;
   dedupe: Dedupe;
   tokens: TokenLifetime;
+  /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
+  messageOps: MessageOps;
   logger: Logger;
   metrics: Metrics;
 }
@@ -36,7 +39,7 @@ export class Inbound {
   private readonly ops: Record<string, OpHandler>;
 
   constructor(private readonly deps: InboundDeps) {
-    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id) };
+    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id), ...deps.messageOps.handlers() };
   }
 
   /** Called by Bun for every frame; frames before `ready` wait in the socket's inbox. */
@@ -91,6 +94,7 @@ export class Inbound {
     if (!info.members.has(user)) throw new AppError("forbidden", "not a member of this team");
     if (!info.active) throw new AppError("forbidden", "team is inactive");
     if (msg.to !== "*" && !info.members.has(msg.to)) throw new AppError("not_found", "recipient is not a member of this team");
+    const replyTo = msg.reply_to && (await this.deps.messageOps.replyRoot(ws, msg.channel_id, msg.to, msg.reply_to));
 
     const earlier = clientMsgId ? dedupe.get(user, clientMsgId) : undefined;
     if (earlier) {
@@ -101,6 +105,7 @@ export class Inbound {
     const ts = new Date().toISOString();
     const entry: LogEntry = { kind: "message", id, channel_id: msg.channel_id, to: msg.to, type: msg.type, data: msg.data, from: user, ts };
     if (clientMsgId) entry.client_msg_id = clientMsgId;
+    if (replyTo) entry.reply_to = replyTo;
     const t0 = performance.now();
     const acked = appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => ({ id, seq, ts }));
     if (clientMsgId) dedupe.remember(user, clientMsgId, acked);

@@ -4,10 +4,10 @@ import { openAdapters } from "@chat/common/adapters/index";
 import { ConfigError, type Config } from "@chat/common/config";
 import { log, redactString } from "@chat/common/log";
 import { opsFetch } from "@chat/common/ops";
-import { serve } from "@chat/common/serve";
+import { serve, serveOps } from "@chat/common/serve";
 import { requireDistributed, runMain } from "@chat/common/service-main";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { WS_PATH } from "./admission";
+import { isWebSocketPath } from "./admission";
 import { createRelay, type SocketData } from "./service";
 
 /** Every controller of the group over HTTP/2, presenting CONTROLLER_TOKEN. */
@@ -29,14 +29,16 @@ export async function startRelay(config: Config) {
   const relay = createRelay(config, { log: adapters.log, controllers: grpcControllers(config) }, { logger });
   const checks = { ...adapters.checks, ...relay.checks };
   const server = serve<SocketData>(config, logger, {
-    fetch: (req, srv) => (new URL(req.url).pathname === WS_PATH ? relay.fetch(req, srv) : opsFetch(req, { metrics: relay.metrics, metricsToken: config.metricsToken, checks })),
+    fetch: (req, srv) => (isWebSocketPath(req) ? relay.fetch(req, srv) : opsFetch(req, { metrics: relay.metrics, metricsToken: config.metricsToken, checks })),
     websocket: relay.websocket,
   });
   relay.start(server);
+  const ops = serveOps(config, logger, { metrics: relay.metrics, checks });
   logger.info("listening", { url: `http://${config.host}:${server.port}`, controllers: config.controllerUrls.map(redactString) });
   return {
     async stop() {
       await relay.stop();
+      await ops?.stop(true);
       await adapters.close(); // flushes the producer
       logger.info("stopped");
     },

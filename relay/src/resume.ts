@@ -20,6 +20,8 @@ export class Resumer {
   constructor(
     private readonly sockets: SocketRegistry,
     private readonly upstream: Upstream,
+    /** Tells the fan-out that a channel's events up to `seq` reached a socket from the store. */
+    private readonly caughtUp: (ch: string, seq: number) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -72,6 +74,9 @@ export class Resumer {
             r.floor = seq;
           }
         }
+        // A controller that takes the channel over after a rebalance re-sends what this relay may have read
+        // only from the store: the fan-out must treat it as delivered, or the socket would see it twice.
+        this.caughtUp(ch, r.floor);
         ws.data.resuming.delete(ch);
         this.catchingUp.get(ch)?.delete(ws);
         if (this.catchingUp.get(ch)?.size === 0) this.catchingUp.delete(ch);

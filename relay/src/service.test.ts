@@ -131,3 +131,19 @@ test("membership events out of order: sockets follow the team as stored, not a s
   b.ws.close();
   c.ws.close();
 });
+
+test("events read from the store during a resume are not delivered again when a new controller re-sends them", async () => {
+  holdBacklog = true;
+  const asked = new Promise<void>((r) => (backlogAsked = r));
+  const b = open("b@x.dev", `?since=${CH}:30`);
+  await asked;
+  backlog!.resolve([ev(31), ev(32)]); // this relay never saw 31 and 32 live: only the store had them
+  const { ws, frames, waitFor } = await b;
+  await waitFor(() => frames.filter((f) => f.event !== "ready").length >= 2);
+  // A rebalance: the controller now owning the partition re-sends what it finds uncommitted.
+  push([ev(31), ev(32), ev(33)]);
+  await waitFor(() => frames.some((f) => f.seq === 33));
+  expect(frames.slice(1).map((f) => f.seq)).toEqual([31, 32, 33]);
+  ws.close();
+  holdBacklog = false;
+});

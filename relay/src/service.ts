@@ -3,6 +3,8 @@ import { createVerifier, type Verifier } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
 import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
+import { AppError } from "@chat/common/errors";
+import type { MessageType } from "@chat/common/message";
 import type { MessageLog } from "@chat/common/ports";
 import { admit } from "./admission";
 import { Appender } from "./appender";
@@ -12,6 +14,7 @@ import { Fanout } from "./fanout";
 import { Inbound } from "./inbound";
 import { Lifecycle } from "./lifecycle";
 import { Membership } from "./membership";
+import { MessageOps } from "./ops/message-ops";
 import { SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
@@ -52,10 +55,10 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   );
   const cache = new ChannelCache(async (channelId): Promise<ChannelInfo> => {
     const r = await upstream.client.getChannel({ channelId });
-    return { found: r.found, active: r.active, members: new Set(r.members) };
+    return { found: r.found, active: r.active, members: new Set(r.members), admins: new Set(r.admins), superAdmin: r.superAdmin };
   });
   const sockets = new SocketRegistry(limits.wsBufferBytes, metrics);
-  const resumer = new Resumer(sockets, upstream, logger);
+  const resumer = new Resumer(sockets, upstream, (ch, seq) => fanout!.advance(ch, seq), logger);
   const dropInterest = (ch: string) => {
     upstream.remove(ch);
     if (!upstream.has(ch)) fanout!.forget(ch);
@@ -64,7 +67,25 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   fanout = new Fanout(sockets, cache, upstream, resumer, membership, logger);
   const appender = new Appender(ports.log, limits.pendingAppends);
   const tokens = new TokenLifetime(sockets, verify);
-  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), tokens, logger, metrics });
+  const messageOps = new MessageOps({
+    limits,
+    sockets,
+    appender,
+    channel: (ch) =>
+      cache.get(ch).catch((err: unknown) => {
+        logger.warn("channel lookup failed", { channel_id: ch, err: String(err) });
+        throw new AppError("unavailable", "membership service unavailable");
+      }),
+    lookup: async (channelId, id) => {
+      const r = await upstream.client.getMessage({ channelId, id });
+      if (!r.found) return null;
+      const m = { id: r.id, channel_id: r.channelId, seq: Number(r.seq), from: r.from, to: r.to, type: r.type as MessageType, deleted: r.deleted, emoji: r.emoji };
+      return r.replyTo ? { ...m, reply_to: r.replyTo } : m;
+    },
+    logger,
+    metrics,
+  });
+  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), tokens, messageOps, logger, metrics });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
   let server: Server<SocketData> | undefined;
@@ -100,7 +121,6 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     start(srv: Server<SocketData>): void {
       server = srv;
       sockets.start(srv);
-      tokens.start();
       upstream.start();
     },
     /** Resolves once the controller streams are open (used at start-up and by readiness). */

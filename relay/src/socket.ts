@@ -28,8 +28,6 @@ export interface SocketData {
   expiresAt: number;
   /** `token_expiring` sent for the current `expiresAt`. */
   warned: boolean;
-  /** The token-lifetime tick this socket waits in. */
-  expirySlot?: number;
 }
 export type WS = ServerWebSocket<SocketData>;
 
@@ -37,5 +35,15 @@ export type WS = ServerWebSocket<SocketData>;
 export const broadcastTopic = (ch: string) => `c:${ch}`;
 export const directTopic = (ch: string, user: string) => `d:${ch}:${user}`;
 
-/** Whether `user` may see an event: membership events and broadcasts always, DMs only their two parties. */
-export const visible = (ev: Event, user: string) => ev.kind !== EventKind.MESSAGE || ev.to === "*" || ev.to === user || ev.from === user;
+/** Events routed like messages: to "*" (the team), else only to their `to` and `from` (a DM's two users; a read's reader). */
+export const ROUTED_BY_AUDIENCE = new Set([
+  EventKind.MESSAGE,
+  EventKind.MESSAGE_EDITED,
+  EventKind.MESSAGE_DELETED,
+  EventKind.REACTION_ADDED,
+  EventKind.REACTION_REMOVED,
+  EventKind.READ,
+]);
+
+/** Whether `user` may see an event: membership events and broadcasts always, DMs (and their lifecycle) only their two parties. */
+export const visible = (ev: Event, user: string) => !ROUTED_BY_AUDIENCE.has(ev.kind) || ev.to === "*" || ev.to === user || ev.from === user;

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { Logger } from "@chat/common/log";
+import { backoffDelay } from "@chat/common/retry";
 import type { ControllerService, Event } from "@chat/proto/chat/v1/controller_pb";
 
 export type ControllerClient = Client<typeof ControllerService>;
@@ -133,7 +134,7 @@ export class Upstream {
         c.synced = null;
       }
       if (this.stopped) break;
-      const delay = Math.min(5000, 100 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+      const delay = backoffDelay(attempt++, { jitter: 0.5 });
       await Bun.sleep(delay);
     }
   }

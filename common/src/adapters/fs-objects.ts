@@ -1,11 +1,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { access, constants, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { contentDisposition, isObjectKey } from "../attachments";
-import { AppError, httpStatus, type ErrorCode } from "../errors";
+import { AppError, errorResponse } from "../errors";
 import type { Logger } from "../log";
 import type { ObjectInfo, ObjectStore, PresignedPut } from "../ports";
+import { readOrCreateSecretFile } from "../secret-file";
 
 export interface FsObjectStoreOptions {
   /** Where objects live (DATA_DIR/objects). */
@@ -48,7 +49,7 @@ export class FsObjectStore implements ObjectStore {
     this.tmp = join(opts.dir, ".tmp");
     rmSync(this.tmp, { recursive: true, force: true });
     mkdirSync(this.tmp, { mode: 0o700 });
-    const secret = opts.secret ?? loadOrCreateSecret(opts.secretFile ?? join(opts.dir, ".signing-secret"));
+    const secret = opts.secret ?? readOrCreateSecretFile(opts.secretFile ?? join(opts.dir, ".signing-secret"), 32);
     this.key = createHmac("sha256", secret).update("chat/fs-objects/url-signing/v1").digest();
   }
 
@@ -84,9 +85,9 @@ export class FsObjectStore implements ObjectStore {
     try {
       return await this.handle(request);
     } catch (err) {
-      if (err instanceof AppError) return failure(err.code, err.message);
+      if (err instanceof AppError) return errorResponse(err.code, err.message);
       this.opts.logger?.error("object request failed", { method: request.method, err });
-      return failure("internal", "internal error");
+      return errorResponse("internal", "internal error");
     }
   }
 
@@ -119,7 +120,7 @@ export class FsObjectStore implements ObjectStore {
       this.verify(q.get("sig"), ["GET", key, exp, fn], exp);
       return this.send(key, fn || undefined, request.method === "HEAD");
     }
-    return failure("validation", "method not allowed", { allow: "GET, HEAD, PUT" }, 405);
+    return errorResponse("validation", "method not allowed", { status: 405, headers: { allow: "GET, HEAD, PUT" } });
   }
 
   /** Streams the body to a temporary file, counting bytes against the signed size, then renames it into place. */
@@ -213,15 +214,5 @@ function checkKey(key: string): void {
   if (!isObjectKey(key)) throw new AppError("validation", "invalid object key");
 }
 
-function failure(code: ErrorCode, message: string, headers: Record<string, string> = {}, status = httpStatus[code]): Response {
-  return Response.json({ error: { code, message } }, { status, headers });
-}
 
-function loadOrCreateSecret(file: string): string {
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dirname(file), { recursive: true });
-  const secret = randomBytes(32).toString("base64url");
-  writeFileSync(file, secret + "\n", { mode: 0o600, flag: "wx" });
-  chmodSync(file, 0o600);
-  return secret;
-}
+

@@ -1,8 +1,10 @@
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry, type Producer } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry, type PartitionMetadata, type Producer } from "kafkajs";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
 import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
+import { sleep } from "../retry";
+import { withTimeout } from "../timeout";
 
 export type KafkaConfig = NonNullable<Config["kafka"]>;
 
@@ -33,38 +35,30 @@ const DEFAULTS: Required<KafkaTuning> = {
   pingTimeoutMs: 5_000,
 };
 
-/** Kafka's murmur2 (org.apache.kafka.common.utils.Utils#murmur2), in 32-bit arithmetic. */
-export function murmur2(data: Uint8Array): number {
-  const m = 0x5bd1e995;
-  const length = data.length;
-  let h = (0x9747b28c ^ length) | 0;
-  const length4 = length >>> 2;
-  for (let i = 0; i < length4; i++) {
-    const i4 = i * 4;
-    let k = data[i4]! | (data[i4 + 1]! << 8) | (data[i4 + 2]! << 16) | (data[i4 + 3]! << 24);
-    k = Math.imul(k, m);
-    k ^= k >>> 24;
-    k = Math.imul(k, m);
-    h = Math.imul(h, m) ^ k;
-  }
-  const rest = length & 3;
-  if (rest > 0) {
-    const tail = length & ~3;
-    if (rest === 3) h ^= data[tail + 2]! << 16;
-    if (rest >= 2) h ^= data[tail + 1]! << 8;
-    h ^= data[tail]!;
-    h = Math.imul(h, m);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, m);
-  h ^= h >>> 15;
-  return h | 0;
+/**
+ * Which partition a channel's records go to, by kafkajs' default partitioner (the Java client's
+ * murmur2): the one the producer would pick, so other Kafka clients agree too. We compute it
+ * ourselves to know each record's offset from the produce response. Cached per key, as the
+ * partitioner's 64-bit Long arithmetic costs microseconds per record.
+ */
+export function keyPartitioner(partitions: number): (key: string) => number {
+  const pick = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0 }) as PartitionMetadata);
+  const cache = new Map<string, number>();
+  return (key) => {
+    let partition = cache.get(key);
+    if (partition === undefined) {
+      if (cache.size >= 100_000) cache.clear();
+      partition = pick({ topic: "", partitionMetadata, message: { key, value: null } });
+      cache.set(key, partition);
+    }
+    return partition;
+  };
 }
 
-const encoder = new TextEncoder();
-/** The partition the Java client's default partitioner picks for a keyed record. */
+/** The partition of a keyed record in a topic of `partitions` partitions (see keyPartitioner). */
 export function partitionFor(key: string, partitions: number): number {
-  return (murmur2(encoder.encode(key)) & 0x7fffffff) % partitions;
+  return keyPartitioner(partitions)(key);
 }
 
 const LEVEL_OF: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -90,16 +84,6 @@ function logCreator(logger: Logger) {
     };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError("unavailable", `${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * The distributed MessageLog: one topic keyed by channel id, so a channel lives in one
  * partition and its seq is that partition's offset + 1. Appends are acknowledged by all
@@ -112,6 +96,7 @@ export class KafkaLog implements MessageLog {
   private readonly stopConsumers = new AbortController();
   private readonly consumers = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
+  private readonly partitionOf: (key: string) => number;
 
   private constructor(
     private readonly kafka: Kafka,
@@ -121,7 +106,9 @@ export class KafkaLog implements MessageLog {
     readonly partitions: number,
     private readonly logger: Logger,
     private readonly tuning: Required<KafkaTuning>,
-  ) {}
+  ) {
+    this.partitionOf = keyPartitioner(partitions);
+  }
 
   static async connect(config: KafkaConfig, clientId: string, logger: Logger, tuning: KafkaTuning = {}): Promise<KafkaLog> {
     const t = { ...DEFAULTS, ...tuning };
@@ -197,7 +184,7 @@ export class KafkaLog implements MessageLog {
   private async send(records: LogRecord[]): Promise<number[]> {
     const perPartition = new Map<number, number>();
     const placed = records.map((r) => {
-      const partition = partitionFor(r.channelId, this.partitions);
+      const partition = this.partitionOf(r.channelId);
       const index = perPartition.get(partition) ?? 0;
       perPartition.set(partition, index + 1);
       return { partition, index };

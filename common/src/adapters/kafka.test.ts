@@ -5,7 +5,7 @@ import { consumeN, messageLogContract } from "../contracts/message-log.contract"
 import { objectId } from "../ids";
 import type { Logger } from "../log";
 import type { ConsumedRecord } from "../ports";
-import { KafkaLog, murmur2, partitionFor, type KafkaTuning } from "./kafka-log";
+import { KafkaLog, partitionFor, type KafkaTuning } from "./kafka-log";
 
 const brokers = process.env.KAFKA_BROKERS?.split(",").filter(Boolean);
 
@@ -22,19 +22,6 @@ function memoryLogger(lines: string[] = []): Logger & { lines: string[] } {
 }
 
 describe("Kafka partitioning (no broker needed)", () => {
-  test("murmur2 matches the Java client's test vectors", () => {
-    // org.apache.kafka.common.utils.UtilsTest#testMurmur2
-    const cases: [string, number][] = [
-      ["21", -973932308],
-      ["foobar", -790332482],
-      ["a-little-bit-long-string", -985981536],
-      ["a-little-bit-longer-string", -1486304829],
-      ["lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971],
-      ["abc", 479470107],
-    ];
-    for (const [key, hash] of cases) expect(murmur2(new TextEncoder().encode(key))).toBe(hash);
-  });
-
   test("partitionFor agrees with kafkajs' (Java-compatible) default partitioner", () => {
     const pick = Partitioners.DefaultPartitioner();
     for (const n of [1, 3, 12, 50]) {

@@ -7,6 +7,7 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
   ObjectId,
+  type AnyBulkWriteOperation,
   type Collection,
   type Db,
   type Filter,
@@ -16,8 +17,9 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import { isObjectId } from "../ids";
 import type { Logger } from "../log";
-import type { MessageType, StoredMessage } from "../message";
-import type { MessageStore, TeamQuery, TeamStore } from "../ports";
+import { batchKeys, isEmoji, planBatch, reactionKey, readKey, type BatchState, type LifecycleEntry, type MessageInfo, type MessageState, type ReactionCount, type Sequenced } from "../lifecycle";
+import type { MessageType, MessageView, StoredMessage } from "../message";
+import type { MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { Team } from "../teams";
 
 export type MongoConfig = NonNullable<Config["mongo"]>;
@@ -32,9 +34,44 @@ interface MessageDoc {
   to: string;
   from: string;
   type: MessageType;
-  data: string;
+  /** Absent once the message is deleted. */
+  data?: string;
   ts: Date;
   client_msg_id?: string;
+  /** Lifecycle state; each field is absent until it says something. */
+  reply_to?: ObjectId;
+  edited_at?: Date;
+  edited_seq?: number;
+  deleted?: boolean;
+  deleted_seq?: number;
+  deleted_by?: string;
+  reply_count?: number;
+  last_reply_seq?: number;
+  /** Emoji with at least one reaction, oldest first: rewritten from the reaction rows of each batch that touches them. */
+  reactions?: ReactionCount[];
+}
+
+/** One user's reaction with one emoji; `_id` is the (message, user, emoji) key, so upserts are idempotent. */
+interface ReactionDoc {
+  _id: string;
+  channel_id: string;
+  message_id: ObjectId;
+  user: string;
+  emoji: string;
+  on: boolean;
+  seq: number;
+  /** The message's audience, so resume filters DMs without a join. */
+  to: string;
+  author: string;
+}
+
+/** One user's read marker in one team; `_id` is the (team, user) key. */
+interface ReadDoc {
+  _id: string;
+  channel_id: string;
+  user: string;
+  seq: number;
+  event_seq: number;
 }
 
 const DUPLICATE_KEY = 11000;
@@ -121,6 +158,7 @@ function messageDoc(m: StoredMessage): MessageDoc {
     ts: date(m.ts, "ts"),
   };
   if (m.client_msg_id !== undefined) d.client_msg_id = str(m.client_msg_id, "client_msg_id");
+  if (m.reply_to !== undefined) d.reply_to = oid(m.reply_to, "reply_to");
   return d;
 }
 
@@ -132,11 +170,63 @@ function messageOf(d: MessageDoc): StoredMessage {
     to: d.to,
     from: d.from,
     type: d.type,
-    data: d.data,
+    data: d.data ?? "",
     ts: d.ts.toISOString(),
   };
   if (d.client_msg_id !== undefined && d.client_msg_id !== null) m.client_msg_id = d.client_msg_id;
+  if (d.reply_to) m.reply_to = d.reply_to.toHexString();
   return m;
+}
+
+function viewOf(d: MessageDoc, mine?: Set<string>): MessageView {
+  const { data, ...base } = messageOf(d);
+  const v: MessageView = base;
+  if (d.deleted) v.deleted = true;
+  else {
+    v.data = data;
+    if (d.edited_at) v.edited_at = d.edited_at.toISOString();
+    if (d.reactions?.length) v.reactions = d.reactions.map((r) => ({ emoji: r.emoji, count: r.count, me: mine?.has(r.emoji) ?? false }));
+  }
+  if (d.reply_count) {
+    v.reply_count = d.reply_count;
+    v.last_reply_seq = d.last_reply_seq ?? 0;
+  }
+  return v;
+}
+
+function stateOf(d: MessageDoc): MessageState {
+  const m: MessageState = {
+    id: d._id.toHexString(),
+    channel_id: d.channel_id,
+    from: d.from,
+    to: d.to,
+    type: d.type,
+    deleted: d.deleted === true,
+    edited_seq: d.edited_seq ?? 0,
+    deleted_seq: d.deleted_seq ?? 0,
+    reactions: d.reactions ?? [],
+  };
+  if (!m.deleted && d.data !== undefined) m.data = d.data;
+  if (d.edited_at) m.edited_at = d.edited_at.toISOString();
+  if (d.deleted_by) m.deleted_by = d.deleted_by;
+  return m;
+}
+
+/** A log entry's fields, checked like any other value that reaches a filter or a document. */
+function checkedEntry(e: LifecycleEntry): LifecycleEntry {
+  str(e.channel_id, "channel_id");
+  if (e.kind === "read") return { ...e, user: str(e.user, "user"), seq: int(e.seq, "seq") };
+  oid(e.id, "message id");
+  str(e.to, "to");
+  str(e.author, "author");
+  if (e.kind === "reaction") {
+    if (!isEmoji(e.emoji)) throw invalid("emoji", "an emoji");
+    str(e.user, "user");
+    bool(e.on, "on");
+  }
+  if (e.kind === "message_edited") str(e.data, "data"), date(e.edited_at, "edited_at");
+  if (e.kind !== "reaction") str(e.by, "by");
+  return e;
 }
 
 const visibleTo = (viewer: string): Filter<MessageDoc> => ({ $or: [{ to: "*" }, { to: viewer }, { from: viewer }] });
@@ -159,6 +249,8 @@ export class MongoStore implements TeamStore, MessageStore {
   readonly db: Db;
   private readonly teams: Collection<TeamDoc>;
   private readonly messages: Collection<MessageDoc>;
+  private readonly reactions: Collection<ReactionDoc>;
+  private readonly reads: Collection<ReadDoc>;
   private closed = false;
 
   /** Does no I/O; `connect` is the way in. */
@@ -170,6 +262,8 @@ export class MongoStore implements TeamStore, MessageStore {
     this.db = client.db(dbName);
     this.teams = this.db.collection<TeamDoc>("teams");
     this.messages = this.db.collection<MessageDoc>("messages");
+    this.reactions = this.db.collection<ReactionDoc>("reactions");
+    this.reads = this.db.collection<ReadDoc>("reads");
   }
 
   static async connect(config: MongoConfig, logger: Logger, options: MongoClientOptions = {}): Promise<MongoStore> {
@@ -179,6 +273,13 @@ export class MongoStore implements TeamStore, MessageStore {
     try {
       await Promise.all([
         store.messages.createIndex({ channel_id: 1, seq: 1 }),
+        store.messages.createIndex({ channel_id: 1, edited_seq: 1 }),
+        store.messages.createIndex({ channel_id: 1, deleted_seq: 1 }),
+        store.messages.createIndex({ reply_to: 1, seq: 1 }),
+        store.reactions.createIndex({ channel_id: 1, seq: 1 }),
+        store.reactions.createIndex({ message_id: 1, user: 1 }),
+        store.reads.createIndex({ channel_id: 1, user: 1 }),
+        store.reads.createIndex({ channel_id: 1, event_seq: 1 }),
         store.teams.createIndex({ members: 1, _id: 1 }),
         store.teams.createIndex({ meta_tags: 1 }),
       ]);
@@ -259,13 +360,174 @@ export class MongoStore implements TeamStore, MessageStore {
     });
   }
 
-  async history(channelId: string, viewer: string, opts: { before?: number; limit: number }): Promise<StoredMessage[]> {
-    const filter: Filter<MessageDoc> = { channel_id: str(channelId, "channel id"), ...visibleTo(str(viewer, "viewer")) };
+  /**
+   * No transactions (FerretDB has none): the batch's state is read, changed in memory by the pure
+   * rules, and written with filters on seq, so a write from an older view never wins and a
+   * redelivered batch rewrites what it wrote. Derived fields (reaction counts, reply counts) are
+   * recomputed from their rows, so a crash between two writes heals on redelivery.
+   */
+  async applyBatch(batch: Sequenced<StoreEntry>[]): Promise<(StoreEntry | null)[]> {
+    const messages: StoredMessage[] = [];
+    const lifecycle: Sequenced<LifecycleEntry>[] = [];
+    for (const { seq, entry } of batch) {
+      if (entry.kind === "message") {
+        const { kind: _k, ...m } = entry;
+        messages.push({ ...m, seq: int(seq, "seq") });
+      } else lifecycle.push({ seq: int(seq, "seq"), entry: checkedEntry(entry) });
+    }
+    await this.insertMany(messages);
+    const effective: (LifecycleEntry | null)[] = [];
+    if (lifecycle.length) {
+      const state = await this.loadBatchState(lifecycle);
+      const plan = planBatch(lifecycle, state);
+      await this.writeBatchState(state, plan.dirty);
+      effective.push(...plan.effective);
+    }
+    const roots = [...new Set(messages.flatMap((m) => (m.reply_to ? [m.reply_to] : [])))];
+    for (const root of roots) await this.recountReplies(oid(root, "reply_to"));
+    let i = 0;
+    return batch.map(({ entry }) => (entry.kind === "message" ? entry : (effective[i++] ?? null)));
+  }
+
+  private async loadBatchState(entries: Sequenced<LifecycleEntry>[]): Promise<BatchState> {
+    const keys = batchKeys(entries);
+    const state: BatchState = { messages: new Map(), reactions: new Map(), reads: new Map() };
+    await this.run("load batch state", async () => {
+      if (keys.messageIds.length) {
+        const docs = await this.messages.find({ _id: { $in: keys.messageIds.map((id) => oid(id, "message id")) } }).toArray();
+        for (const d of docs) state.messages.set(d._id.toHexString(), stateOf(d));
+      }
+      if (keys.reactedIds.length) {
+        // Counts from the rows themselves, oldest emoji first (by its earliest current reaction).
+        const rows = await this.reactions
+          .find({ message_id: { $in: keys.reactedIds.map((id) => oid(id, "message id")) }, on: true }, { projection: { message_id: 1, emoji: 1, seq: 1 } })
+          .toArray();
+        const counts = new Map<string, Map<string, { count: number; first: number }>>();
+        for (const r of rows) {
+          const id = r.message_id.toHexString();
+          let m = counts.get(id);
+          if (!m) counts.set(id, (m = new Map()));
+          const c = m.get(r.emoji);
+          if (c) (c.count++, (c.first = Math.min(c.first, r.seq)));
+          else m.set(r.emoji, { count: 1, first: r.seq });
+        }
+        for (const id of keys.reactedIds) {
+          const m = state.messages.get(id);
+          if (!m) continue;
+          const c = [...(counts.get(id) ?? new Map<string, { count: number; first: number }>()).entries()];
+          c.sort((a, b) => a[1].first - b[1].first || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+          m.reactions = c.map(([emoji, { count }]) => ({ emoji, count }));
+        }
+      }
+      if (keys.reactions.length) {
+        const ids = keys.reactions.map((k) => reactionKey(k.id, k.user, k.emoji));
+        for (const r of await this.reactions.find({ _id: { $in: ids } }).toArray()) state.reactions.set(r._id, { on: r.on, seq: r.seq });
+      }
+      if (keys.reads.length) {
+        const ids = keys.reads.map((k) => readKey(k.channel_id, k.user));
+        for (const r of await this.reads.find({ _id: { $in: ids } }).toArray()) state.reads.set(r._id, { seq: r.seq, event_seq: r.event_seq });
+      }
+    });
+    return state;
+  }
+
+  private async writeBatchState(state: BatchState, dirty: ReturnType<typeof planBatch>["dirty"]): Promise<void> {
+    const msgOps: AnyBulkWriteOperation<MessageDoc>[] = [];
+    for (const id of dirty.messages) {
+      const m = state.messages.get(id)!;
+      const _id = oid(id, "message id");
+      if (m.deleted) {
+        // The content leaves the document: data, edit time and reaction counts.
+        msgOps.push({
+          updateOne: {
+            filter: { _id },
+            update: { $set: { deleted: true, deleted_seq: m.deleted_seq, deleted_by: m.deleted_by ?? m.from }, $unset: { data: "", edited_at: "", reactions: "" } },
+          },
+        });
+      } else {
+        const set: Partial<MessageDoc> = { edited_seq: m.edited_seq, reactions: m.reactions };
+        if (m.data !== undefined) set.data = m.data;
+        if (m.edited_at) set.edited_at = new Date(m.edited_at);
+        // Never over a newer edit, never over a delete.
+        const filter: Filter<MessageDoc> = { _id, deleted: { $ne: true }, $or: [{ edited_seq: { $exists: false } }, { edited_seq: { $lte: m.edited_seq } }] };
+        msgOps.push({ updateOne: { filter, update: { $set: set } } });
+      }
+    }
+    const reactionOps: AnyBulkWriteOperation<ReactionDoc>[] = [];
+    for (const key of dirty.reactions) {
+      const [id, user, emoji] = JSON.parse(key) as [string, string, string];
+      const r = state.reactions.get(key)!;
+      const m = state.messages.get(id)!;
+      reactionOps.push({
+        updateOne: {
+          filter: { _id: key, seq: { $lt: r.seq } },
+          update: { $set: { channel_id: m.channel_id, message_id: oid(id, "message id"), user, emoji, on: r.on, seq: r.seq, to: m.to, author: m.from } },
+          upsert: true,
+        },
+      });
+    }
+    const readOps: AnyBulkWriteOperation<ReadDoc>[] = [];
+    for (const key of dirty.reads) {
+      const [channel_id, user] = JSON.parse(key) as [string, string];
+      const r = state.reads.get(key)!;
+      readOps.push({ updateOne: { filter: { _id: key, event_seq: { $lt: r.event_seq } }, update: { $set: { channel_id, user, seq: r.seq, event_seq: r.event_seq } }, upsert: true } });
+    }
+    await this.run("apply batch", async () => {
+      // Rows first: the message's summary is derived from them and rewritten by a redelivery anyway.
+      if (reactionOps.length) await upserts(() => this.reactions.bulkWrite(reactionOps, { ordered: false }));
+      if (readOps.length) await upserts(() => this.reads.bulkWrite(readOps, { ordered: false }));
+      if (msgOps.length) await this.messages.bulkWrite(msgOps, { ordered: false });
+    });
+  }
+
+  /** reply_count and last_reply_seq of a root, from its replies (idempotent by construction). */
+  private async recountReplies(root: ObjectId): Promise<void> {
+    await this.run("recount replies", async () => {
+      const count = await this.messages.countDocuments({ reply_to: root });
+      const last = await this.messages.find({ reply_to: root }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).toArray();
+      await this.messages.updateOne({ _id: root }, { $set: { reply_count: count, last_reply_seq: last[0]?.seq ?? 0 } });
+    });
+  }
+
+  async getMessage(channelId: string, id: string): Promise<MessageInfo | null> {
+    const filter: Filter<MessageDoc> = { _id: oid(id, "message id"), channel_id: str(channelId, "channel id") };
+    const d = await this.run("get message", () => this.messages.findOne(filter, { projection: { data: 0 } }));
+    if (!d) return null;
+    const info: MessageInfo = {
+      id: d._id.toHexString(),
+      channel_id: d.channel_id,
+      seq: d.seq,
+      from: d.from,
+      to: d.to,
+      type: d.type,
+      deleted: d.deleted === true,
+      emoji: (d.reactions ?? []).map((r) => r.emoji),
+    };
+    if (d.reply_to) info.reply_to = d.reply_to.toHexString();
+    return info;
+  }
+
+  async history(channelId: string, viewer: string, opts: { before?: number; limit: number; thread?: string }): Promise<MessageView[]> {
+    const v = str(viewer, "viewer");
+    const filter: Filter<MessageDoc> = { channel_id: str(channelId, "channel id") };
+    if (opts.thread !== undefined) {
+      const root = oid(opts.thread, "thread");
+      filter.$and = [visibleTo(v), { $or: [{ _id: root }, { reply_to: root }] }];
+    } else Object.assign(filter, visibleTo(v));
     if (opts.before !== undefined) filter.seq = { $lt: int(opts.before, "before") };
     const limit = limitOf(opts.limit);
     if (limit === 0) return [];
     const docs = await this.run("history", () => this.messages.find(filter).sort({ seq: -1 }).limit(limit).toArray());
-    return docs.map(messageOf);
+    const reacted = docs.filter((d) => !d.deleted && d.reactions?.length).map((d) => d._id);
+    const mine = new Map<string, Set<string>>();
+    if (reacted.length) {
+      const rows = await this.run("my reactions", () => this.reactions.find({ message_id: { $in: reacted }, user: v, on: true }, { projection: { message_id: 1, emoji: 1 } }).toArray());
+      for (const r of rows) {
+        const id = r.message_id.toHexString();
+        mine.set(id, (mine.get(id) ?? new Set()).add(r.emoji));
+      }
+    }
+    return docs.map((d) => viewOf(d, mine.get(d._id.toHexString())));
   }
 
   async since(channelId: string, viewer: string | undefined, after: number, limit: number): Promise<StoredMessage[]> {
@@ -277,6 +539,75 @@ export class MongoStore implements TeamStore, MessageStore {
     return docs.map(messageOf);
   }
 
+  async eventsSince(channelId: string, viewer: string | undefined, after: number, limit: number): Promise<ReplayItem[]> {
+    const ch = str(channelId, "channel id");
+    const S = int(after, "after");
+    const n = limitOf(limit);
+    if (n === 0) return [];
+    const v = viewer === undefined ? undefined : str(viewer, "viewer");
+    const vis = (f: Filter<MessageDoc>): Filter<MessageDoc> => (v === undefined ? f : { ...f, ...visibleTo(v) });
+    const items: ReplayItem[] = [];
+    await this.run("events since", async () => {
+      for (const d of await this.messages.find(vis({ channel_id: ch, seq: { $gt: S } })).sort({ seq: 1 }).limit(n).toArray())
+        items.push({ seq: d.seq, message: viewOf(d) });
+      const edited = await this.messages
+        .find(vis({ channel_id: ch, edited_seq: { $gt: S }, seq: { $lte: S }, deleted: { $ne: true } }))
+        .sort({ edited_seq: 1 })
+        .limit(n)
+        .toArray();
+      for (const d of edited)
+        items.push({
+          seq: d.edited_seq!,
+          entry: { kind: "message_edited", channel_id: ch, id: d._id.toHexString(), data: d.data ?? "", edited_at: (d.edited_at ?? d.ts).toISOString(), by: d.from, to: d.to, author: d.from },
+        });
+      const deleted = await this.messages
+        .find(vis({ channel_id: ch, deleted_seq: { $gt: S }, seq: { $lte: S } }), { projection: { data: 0 } })
+        .sort({ deleted_seq: 1 })
+        .limit(n)
+        .toArray();
+      for (const d of deleted)
+        items.push({ seq: d.deleted_seq!, entry: { kind: "message_deleted", channel_id: ch, id: d._id.toHexString(), by: d.deleted_by ?? d.from, to: d.to, author: d.from, ts: "" } });
+      const rf: Filter<ReactionDoc> = { channel_id: ch, seq: { $gt: S } };
+      if (v !== undefined) rf.$or = [{ to: "*" }, { to: v }, { author: v }];
+      const rows = await this.reactions.find(rf).sort({ seq: 1 }).limit(n).toArray();
+      if (rows.length) {
+        // No $lookup: the rows' messages are read once to leave out deleted ones.
+        const ids = [...new Set(rows.map((r) => r.message_id.toHexString()))].map((id) => oid(id, "message id"));
+        const gone = new Set((await this.messages.find({ _id: { $in: ids }, deleted: true }, { projection: { _id: 1 } }).toArray()).map((d) => d._id.toHexString()));
+        for (const r of rows)
+          if (!gone.has(r.message_id.toHexString()))
+            items.push({ seq: r.seq, entry: { kind: "reaction", channel_id: ch, id: r.message_id.toHexString(), emoji: r.emoji, user: r.user, on: r.on, to: r.to, author: r.author, ts: "" } });
+      }
+      const df: Filter<ReadDoc> = { channel_id: ch, event_seq: { $gt: S } };
+      if (v !== undefined) df.user = v;
+      for (const r of await this.reads.find(df).sort({ event_seq: 1 }).limit(n).toArray())
+        items.push({ seq: r.event_seq, entry: { kind: "read", channel_id: ch, user: r.user, seq: r.seq, ts: "" } });
+    });
+    return items.sort((a, b) => a.seq - b.seq).slice(0, n);
+  }
+
+  async unread(viewer: string, channelIds: string[]): Promise<UnreadInfo[]> {
+    const v = str(viewer, "viewer");
+    const chs = channelIds.map((c) => str(c, "channel id"));
+    return this.run("unread", async () => {
+      const markers = new Map((await this.reads.find({ _id: { $in: chs.map((c) => readKey(c, v)) } }).toArray()).map((r) => [r.channel_id, r.seq]));
+      return Promise.all(
+        chs.map(async (ch) => {
+          const seq = markers.get(ch) ?? 0;
+          // An index range over (channel_id, seq > marker): never the whole channel.
+          const unread = await this.messages.countDocuments({ channel_id: ch, seq: { $gt: seq }, from: { $ne: v }, to: { $in: ["*", v] }, deleted: { $ne: true } });
+          const last = await this.messages.find({ channel_id: ch, ...visibleTo(v) }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).toArray();
+          return { channel_id: ch, last_seq: last[0]?.seq ?? 0, last_read_seq: seq, unread };
+        }),
+      );
+    });
+  }
+
+  async readMarkers(channelId: string): Promise<{ user: string; seq: number }[]> {
+    const docs = await this.run("read markers", () => this.reads.find({ channel_id: str(channelId, "channel id") }).sort({ user: 1 }).toArray());
+    return docs.map((d) => ({ user: d.user, seq: d.seq }));
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new AppError("unavailable", "database closed");
     await this.run("ping", () => this.db.command({ ping: 1 }));
@@ -286,6 +617,18 @@ export class MongoStore implements TeamStore, MessageStore {
     if (this.closed) return;
     this.closed = true;
     await this.client.close();
+  }
+}
+
+/**
+ * Conditional upserts: a row whose seq is already as new does not match its filter, so the upsert
+ * tries to insert its `_id` and fails as a duplicate — that row needs nothing, the others are written.
+ */
+async function upserts(write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (!onlyDuplicates(err)) throw err;
   }
 }
 

@@ -63,6 +63,22 @@ function injectionCases(open: () => Promise<MongoStore>) {
     ["since(after)", (s) => s.since(ch, "a@x.dev", opNum, 10)],
     ["insertMany(id)", (s) => s.insertMany([message(ch, 1, { id: op })])],
     ["insertMany(channel_id)", (s) => s.insertMany([message(op, 1)])],
+    ["insertMany(reply_to)", (s) => s.insertMany([message(ch, 1, { reply_to: op })])],
+    ["getMessage(channel)", (s) => s.getMessage(op, objectId())],
+    ["getMessage(id)", (s) => s.getMessage(ch, op)],
+    ["history(thread)", (s) => s.history(ch, "a@x.dev", { limit: 10, thread: op })],
+    ["eventsSince(channel)", (s) => s.eventsSince(op, undefined, 0, 10)],
+    ["eventsSince(viewer)", (s) => s.eventsSince(ch, op, 0, 10)],
+    ["eventsSince(after)", (s) => s.eventsSince(ch, "a@x.dev", opNum, 10)],
+    ["unread(viewer)", (s) => s.unread(op, [ch])],
+    ["unread(channel)", (s) => s.unread("a@x.dev", [op])],
+    ["readMarkers(channel)", (s) => s.readMarkers(op)],
+    ["applyBatch(seq)", (s) => s.applyBatch([{ seq: opNum, entry: { kind: "read", channel_id: ch, user: "a@x.dev", seq: 1, ts: "t" } }])],
+    ["applyBatch(read.user)", (s) => s.applyBatch([{ seq: 5, entry: { kind: "read", channel_id: ch, user: op, seq: 1, ts: "t" } }])],
+    ["applyBatch(read.seq)", (s) => s.applyBatch([{ seq: 5, entry: { kind: "read", channel_id: ch, user: "a@x.dev", seq: opNum, ts: "t" } }])],
+    ["applyBatch(edit.id)", (s) => s.applyBatch([{ seq: 5, entry: { kind: "message_edited", channel_id: ch, id: op, data: "x", edited_at: new Date().toISOString(), by: "a", to: "*", author: "a" } }])],
+    ["applyBatch(reaction.emoji)", (s) => s.applyBatch([{ seq: 5, entry: { kind: "reaction", channel_id: ch, id: objectId(), emoji: op, user: "a", on: true, to: "*", author: "a", ts: "t" } }])],
+    ["applyBatch(reaction.user)", (s) => s.applyBatch([{ seq: 5, entry: { kind: "reaction", channel_id: ch, id: objectId(), emoji: "x", user: op, on: true, to: "*", author: "a", ts: "t" } }])],
   ];
   for (const [name, call] of cases) {
     test(`{ $ne/$gt } as ${name} is refused before reaching a filter`, async () => {
@@ -118,7 +134,11 @@ if (!url) {
       const s = await freshStore();
       try {
         const keys = async (c: string) => (await s.db.collection(c).listIndexes().toArray()).map((i) => JSON.stringify(i.key));
-        expect(await keys("messages")).toContain(JSON.stringify({ channel_id: 1, seq: 1 }));
+        const messages = await keys("messages");
+        for (const k of [{ channel_id: 1, seq: 1 }, { channel_id: 1, edited_seq: 1 }, { channel_id: 1, deleted_seq: 1 }, { reply_to: 1, seq: 1 }])
+          expect(messages).toContain(JSON.stringify(k));
+        expect(await keys("reactions")).toEqual(expect.arrayContaining([JSON.stringify({ channel_id: 1, seq: 1 }), JSON.stringify({ message_id: 1, user: 1 })]));
+        expect(await keys("reads")).toEqual(expect.arrayContaining([JSON.stringify({ channel_id: 1, user: 1 }), JSON.stringify({ channel_id: 1, event_seq: 1 })]));
         const teams = await keys("teams");
         expect(teams).toContain(JSON.stringify({ members: 1, _id: 1 }));
         expect(teams).toContain(JSON.stringify({ meta_tags: 1 }));
@@ -162,6 +182,30 @@ if (!url) {
         await s.insertMany(old);
         await s.insertMany([old[0]!, message(ch, 3), old[1]!, message(ch, 4)]);
         expect((await s.since(ch, undefined, 0, 10)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+      } finally {
+        await s.close();
+      }
+    });
+
+    test("a deleted message's content leaves the document; reply_to is an ObjectId", async () => {
+      const s = await freshStore();
+      try {
+        const ch = objectId();
+        const m = message(ch, 1, { data: "top secret", to: "b@x.dev" });
+        const reply = message(ch, 2, { reply_to: m.id, to: "a@x.dev", from: "b@x.dev" });
+        await s.applyBatch([
+          { seq: 1, entry: { kind: "message", ...m } },
+          { seq: 2, entry: { kind: "message", ...reply } },
+          { seq: 3, entry: { kind: "message_edited", channel_id: ch, id: m.id, data: "still secret", edited_at: new Date().toISOString(), by: m.from, to: m.to, author: m.from } },
+          { seq: 4, entry: { kind: "reaction", channel_id: ch, id: m.id, emoji: "👍", user: "b@x.dev", on: true, to: m.to, author: m.from, ts: "t" } },
+          { seq: 5, entry: { kind: "message_deleted", channel_id: ch, id: m.id, by: m.from, to: m.to, author: m.from, ts: "t" } },
+        ]);
+        const raw = (await s.db.collection("messages").findOne({ seq: 1 }))!;
+        expect(JSON.stringify(raw)).not.toContain("secret");
+        expect(raw).toMatchObject({ deleted: true, deleted_seq: 5, reply_count: 1, last_reply_seq: 2 });
+        expect("data" in raw).toBe(false);
+        const rawReply = (await s.db.collection("messages").findOne({ seq: 2 }))!;
+        expect(rawReply.reply_to.constructor.name).toBe("ObjectId");
       } finally {
         await s.close();
       }

@@ -16,13 +16,16 @@ import type { ObjectInfo, ObjectStore, PresignedPut } from "../ports";
 
 type S3Config = NonNullable<Config["s3"]>;
 
-/** Sent with the upload, signed, so S3 keeps the display name next to the bytes. */
-const FILENAME_HEADER = "x-amz-meta-filename";
+/**
+ * The display name lives in a small sidecar object written by the server, so that a presigned PUT
+ * needs no header but Content-Type (PROTOCOL §5). Attachment keys are hex, so no key ends like this.
+ */
+const metaKey = (key: string) => `${key}.meta.json`;
 
 /**
  * Attachments in S3 (or MinIO, versitygw, ...). Presigned PUTs sign `content-type` and
- * `content-length`, so S3 itself refuses a body of another size or type; presigned GETs name
- * the file through `response-content-disposition`.
+ * `content-length`, so S3 itself refuses a body of another size or type, and need no other header;
+ * presigned GETs name the file through `response-content-disposition`.
  */
 export class S3ObjectStore implements ObjectStore {
   private constructor(
@@ -76,22 +79,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async presignPut(key: string, o: { contentType: string; size: number; expiresIn: number; filename?: string }): Promise<PresignedPut> {
-    const headers: Record<string, string> = { "content-type": o.contentType };
-    if (o.filename) headers[FILENAME_HEADER] = encodeURIComponent(o.filename);
-    const command = new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: key,
-      ContentType: o.contentType,
-      ContentLength: o.size,
-      Metadata: o.filename ? { filename: headers[FILENAME_HEADER]! } : undefined,
-    });
+    if (o.filename)
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: metaKey(key), ContentType: "application/json", Body: JSON.stringify({ filename: o.filename }) }),
+      );
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentType: o.contentType, ContentLength: o.size });
     const expiresAt = new Date(Date.now() + o.expiresIn * 1000);
-    const url = await getSignedUrl(this.presigner, command, {
-      expiresIn: o.expiresIn,
-      signableHeaders: new Set(["content-type", "content-length"]),
-      unhoistableHeaders: new Set([FILENAME_HEADER]),
-    });
-    return { url, headers, expiresAt };
+    const url = await getSignedUrl(this.presigner, command, { expiresIn: o.expiresIn, signableHeaders: new Set(["content-type", "content-length"]) });
+    return { url, headers: { "content-type": o.contentType }, expiresAt };
   }
 
   async presignGet(key: string, o: { expiresIn: number; filename?: string }): Promise<string> {
@@ -103,11 +98,22 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const info: ObjectInfo = { size: head.ContentLength ?? 0, contentType: head.ContentType ?? "application/octet-stream" };
-      const fn = head.Metadata?.filename;
-      if (fn) info.filename = safeDecode(fn);
+      const filename = await this.filenameOf(key);
+      if (filename) info.filename = filename;
       return info;
     } catch (err) {
       if (status(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  private async filenameOf(key: string): Promise<string | undefined> {
+    try {
+      const meta = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: metaKey(key) }));
+      const parsed = JSON.parse((await meta.Body?.transformToString()) ?? "{}") as { filename?: unknown };
+      return typeof parsed.filename === "string" ? parsed.filename : undefined;
+    } catch (err) {
+      if (status(err) === 404) return undefined;
       throw err;
     }
   }
@@ -125,12 +131,4 @@ export class S3ObjectStore implements ObjectStore {
 function status(err: unknown): number | undefined {
   if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode;
   return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

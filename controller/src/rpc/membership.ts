@@ -10,5 +10,5 @@ export async function getUserChannels(rpc: RpcContext, req: GetUserChannelsReque
 export async function getChannel(rpc: RpcContext, req: GetChannelRequest) {
   const team = await rpc.teams.get(channelId(req.channelId));
   if (!team) return create(GetChannelResponseSchema, { found: false });
-  return create(GetChannelResponseSchema, { found: true, active: team.active, members: team.members });
+  return create(GetChannelResponseSchema, { found: true, active: team.active, members: team.members, admins: team.admins, superAdmin: team.super_admin });
 }

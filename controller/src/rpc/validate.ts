@@ -1,9 +1,8 @@
-import { ConnectError } from "@connectrpc/connect";
-import { isUserId } from "@chat/common/auth";
-import { connectCode } from "@chat/common/errors";
-import { isObjectId } from "@chat/common/ids";
+import { AppError } from "@chat/common/errors";
+import { isObjectId, isUserId } from "@chat/common/grammar";
 
-const invalid = (what: string) => new ConnectError(`${what} is invalid`, connectCode.validation);
+/** Refusals are catalog errors; the error interceptor maps them to Connect codes like any other. */
+const invalid = (what: string) => new AppError("validation", `${what} is invalid`);
 const RELAY_ID = /^[\w.:-]{1,128}$/;
 
 export function channelId(v: string): string {

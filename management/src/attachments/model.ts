@@ -1,5 +1,7 @@
 import { t } from "elysia";
 import { ATTACHMENT_TYPES, MIME_PATTERN } from "@chat/common/attachments";
+import { rules } from "@chat/common/grammar";
+import { bodyInteger, grammar } from "../grammar";
 
 /** How long a presigned upload URL stays valid. */
 export const UPLOAD_URL_SECONDS = 15 * 60;
@@ -10,7 +12,7 @@ export const CreateAttachment = t.Object(
   {
     type: t.UnionEnum([...ATTACHMENT_TYPES], { description: "image, video and audio need a content_type of that family" }),
     content_type: t.String({ maxLength: 255, pattern: MIME_PATTERN, description: "MIME type/subtype, no parameters" }),
-    size: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "exact byte size; 413 above LIMIT_ATTACHMENT_BYTES" }),
+    size: bodyInteger({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "exact byte size; 413 above LIMIT_ATTACHMENT_BYTES" }),
     filename: t.String({ minLength: 1, maxLength: 1024, description: "display name; path parts, control and quote characters are dropped, kept to 200 characters" }),
   },
   { additionalProperties: false },
@@ -25,7 +27,4 @@ export const CreatedAttachment = t.Object({
   }),
 });
 
-export const AttachmentParams = t.Object({
-  team_id: t.String({ pattern: "^[0-9a-f]{24}$" }),
-  id: t.String({ pattern: "^[0-9a-f]{24}$" }),
-});
+export const AttachmentParams = t.Object({ team_id: grammar(rules.objectId), id: grammar(rules.objectId) });

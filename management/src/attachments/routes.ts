@@ -10,10 +10,15 @@ import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
 import { AttachmentParams, CreateAttachment, CreatedAttachment, DOWNLOAD_URL_SECONDS, UPLOAD_URL_SECONDS } from "./model";
 
-/** Stores serving their own URLs answer with paths; clients get them absolute, on the origin they called. */
-const absolute = (url: string, request: Request) => new URL(url, request.url).toString();
 
 export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objects?: ObjectStore) => {
+  /** Stores serving their own URLs answer with paths: made absolute on PUBLIC_URL, never on the request's Host. */
+  const absolute = (url: string) => {
+    if (/^https?:\/\//.test(url)) return url;
+    const base = deps.publicUrl?.() ?? deps.config.publicUrl;
+    if (!base) throw new AppError("unavailable", "PUBLIC_URL is not configured");
+    return new URL(url, base).toString();
+  };
   const store = (): ObjectStore => {
     if (!objects) throw new AppError("unavailable", "attachments are not configured in this process");
     return objects;
@@ -40,7 +45,7 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
         set.status = 201;
         return ok({
           attachment_id: attachmentId,
-          upload_url: absolute(put.url, request),
+          upload_url: absolute(put.url),
           upload_headers: put.headers,
           expires_at: put.expiresAt.toISOString(),
         });
@@ -60,7 +65,7 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
         const key = `${params.team_id}/${params.id}`;
         const info = await store().stat(key);
         if (!info) throw new AppError("not_found", "no such attachment (not uploaded yet?)");
-        const url = absolute(await store().presignGet(key, { expiresIn: DOWNLOAD_URL_SECONDS, filename: info.filename }), request);
+        const url = absolute(await store().presignGet(key, { expiresIn: DOWNLOAD_URL_SECONDS, filename: info.filename }));
         set.status = 302;
         set.headers.location = url;
         set.headers["cache-control"] = "no-store";

@@ -13,7 +13,7 @@ export interface DevLogin {
   secret: string;
   /** DEV_LOGIN=true: clients on other addresses may use it too. */
   allowRemote: boolean;
-  /** The client's address, as the server saw it (undefined when unknown). */
+  /** The client's address as the edge determined it (undefined when unknown). */
   peer: (req: Request) => string | undefined;
   ttlSeconds?: number;
 }

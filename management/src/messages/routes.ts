@@ -1,45 +1,100 @@
-import { Elysia, t } from "elysia";
-import { MESSAGE_TYPES } from "@chat/common/message";
+import { Elysia } from "elysia";
+import { AppError } from "@chat/common/errors";
+import { isEmoji } from "@chat/common/lifecycle";
+import { parseText } from "@chat/common/message";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { failures, page } from "../envelope";
+import { failures, ok, page } from "../envelope";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
+import { DEFAULT_PAGE, EditBody, historyQuery, MessagePage, MessageParams, OpAck, ReactionParams, ReadBody, Reads } from "./model";
+import { MessageService } from "./service";
 
-const HistoryQuery = t.Object(
-  {
-    before: t.Optional(t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, multipleOf: 1, description: "only messages with a smaller seq: the `next` of the previous page" })),
-    limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100, multipleOf: 1, description: "page size (default 50, at most LIMIT_HISTORY_PAGE)" })),
-  },
-  { additionalProperties: false },
-);
+const op = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable");
+/** The path parameter arrives URL-decoded (Elysia), so `%25` is a literal `%`. */
+const emojiOf = (emoji: string) => {
+  if (!isEmoji(emoji)) throw new AppError("validation", "emoji must be 1-32 characters without whitespace");
+  return emoji;
+};
 
-const Message = t.Object({
-  id: t.String(),
-  seq: t.Integer(),
-  channel_id: t.String(),
-  to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
-  type: t.UnionEnum([...MESSAGE_TYPES]),
-  data: t.String({ description: "text, or an attachment id" }),
-  ts: t.String({ format: "date-time" }),
-  from: t.String(),
-  client_msg_id: t.Optional(t.String()),
-});
-const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
-
-export const messageRoutes = (deps: ManagementDeps, teams: TeamService) =>
-  new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify)).get(
-    "/teams/:id/messages",
-    async ({ principal, params, query }) => {
-      await teams.getAsMember(params.id, principal.user);
-      const limit = Math.min(query.limit ?? 50, deps.config.limits.historyPage);
-      const items = await deps.messages.history(params.id, principal.user, { before: query.before, limit });
-      return page(items, items.length === limit ? items[items.length - 1]!.seq : null);
-    },
-    {
+export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
+  const maxPage = deps.config.limits.historyPage;
+  const service = new MessageService(deps.teams, deps.messages, deps.log);
+  return new Elysia({ name: "messages", normalize: false })
+    .use(authPlugin(deps.verify))
+    .get(
+      "/teams/:id/messages",
+      async ({ principal, params, query }) => {
+        await teams.getAsMember(params.id, principal.user);
+        const limit = Math.min(query.limit ?? DEFAULT_PAGE, maxPage);
+        const items = await deps.messages.history(params.id, principal.user, { before: query.before, limit, thread: query.thread });
+        return page(items, items.length === limit ? items[items.length - 1]!.seq : null);
+      },
+      {
+        params: IdParams,
+        query: historyQuery(maxPage),
+        response: { 200: MessagePage, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
+        detail: {
+          tags: ["messages"],
+          summary: "History, newest first, in current state (edits, deletes, reactions, reply counts): broadcasts and the caller's own DMs; `?thread=` one thread",
+        },
+      },
+    )
+    .patch(
+      "/teams/:id/messages/:msg",
+      async ({ principal, params, body }) =>
+        ok(await service.apply(params.id, principal.user, { op: "edit", channel_id: params.id, id: params.msg, data: parseText(body.data, deps.config.limits) })),
+      {
+        parse: "json",
+        params: MessageParams,
+        body: EditBody,
+        response: { 200: OpAck, ...op },
+        detail: { tags: ["messages"], summary: "Edit a text message (its author; active teams): a message_edited event" },
+      },
+    )
+    .delete("/teams/:id/messages/:msg", async ({ principal, params }) => ok(await service.apply(params.id, principal.user, { op: "delete", channel_id: params.id, id: params.msg })), {
+      params: MessageParams,
+      response: { 200: OpAck, ...op },
+      detail: { tags: ["messages"], summary: "Delete a message (its author, admins, super_admin): its content is gone; deleting twice is fine" },
+    })
+    .put(
+      "/teams/:id/messages/:msg/reactions/:emoji",
+      async ({ principal, params }) =>
+        ok(await service.apply(params.id, principal.user, { op: "react", channel_id: params.id, id: params.msg, emoji: emojiOf(params.emoji), on: true })),
+      {
+        params: ReactionParams,
+        response: { 200: OpAck, ...op },
+        detail: { tags: ["messages"], summary: "React (members who see the message); adding twice changes nothing; at most 20 distinct emoji (413)" },
+      },
+    )
+    .delete(
+      "/teams/:id/messages/:msg/reactions/:emoji",
+      async ({ principal, params }) =>
+        ok(await service.apply(params.id, principal.user, { op: "react", channel_id: params.id, id: params.msg, emoji: emojiOf(params.emoji), on: false })),
+      {
+        params: ReactionParams,
+        response: { 200: OpAck, ...op },
+        detail: { tags: ["messages"], summary: "Remove the caller's reaction; removing what is not there changes nothing" },
+      },
+    )
+    .put("/teams/:id/read", async ({ principal, params, body }) => ok(await service.apply(params.id, principal.user, { op: "read", channel_id: params.id, seq: body.seq })), {
+      parse: "json",
       params: IdParams,
-      query: HistoryQuery,
-      response: { 200: MessagePage, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
-      detail: { tags: ["messages"], summary: "History, newest first: broadcasts and the caller's own DMs; `next` is the `before` of the next page" },
-    },
-  );
+      body: ReadBody,
+      response: { 200: OpAck, ...op },
+      detail: { tags: ["messages"], summary: "Move the caller's read marker forward (members): a read event to the caller's own sockets" },
+    })
+    .get(
+      "/teams/:id/reads",
+      async ({ principal, params }) => {
+        const team = await teams.getAsMember(params.id, principal.user);
+        const markers = new Map((await deps.messages.readMarkers(team.id)).map((r) => [r.user, r.seq]));
+        return ok(team.members.map((u) => ({ user_id: u, last_read_seq: markers.get(u) ?? 0 })));
+      },
+      {
+        params: IdParams,
+        response: { 200: Reads, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
+        detail: { tags: ["messages"], summary: "Read receipts (members): every member's read marker, 0 when never read" },
+      },
+    );
+};

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { errorBody } from "@chat/common/errors";
 import { metricsAllowed, runChecks } from "@chat/common/ops";
 import type { ManagementDeps } from "../context";
 import { ErrorBody } from "../envelope";
@@ -19,7 +20,7 @@ export const opsRoutes = (deps: ManagementDeps) =>
         const { checks, ready } = await runChecks(deps.checks);
         if (!ready) {
           set.status = 503;
-          return { error: { code: "unavailable" as const, message: "not ready" }, checks };
+          return { ...errorBody("unavailable", "not ready"), checks };
         }
         return { data: { status: "ready" as const, checks } };
       },
@@ -36,7 +37,7 @@ export const opsRoutes = (deps: ManagementDeps) =>
       async ({ headers, set }) => {
         if (!metricsAllowed(deps.config.metricsToken, headers.authorization)) {
           set.status = 401;
-          return { error: { code: "unauthenticated" as const, message: "metrics token required" } };
+          return errorBody("unauthenticated", "metrics token required");
         }
         set.headers["content-type"] = deps.metrics.registry.contentType;
         return deps.metrics.registry.metrics();

@@ -1,23 +1,15 @@
 import { t } from "elysia";
+import type { Config } from "@chat/common/config";
+import { rules } from "@chat/common/grammar";
+import { grammar, queryInteger } from "../grammar";
 
-export const TeamId = t.String({ pattern: "^[0-9a-f]{24}$", description: "team id (ObjectId, 24 lowercase hex)" });
-/**
- * Email-like: printable, no whitespace, and none of the characters that only ever appear in
- * injection attempts (`{ } $ " < > \ /`), so `{"$ne":…}` is refused wherever a user id goes.
- */
-export const UserId = t.String({
-  minLength: 1,
-  maxLength: 320,
-  pattern: "^(?!\\*$)[^\\s\\u0000-\\u001f\\u007f{}$\"<>\\\\/]+$",
-  description: "user id (the JWT `sub`, email-like)",
-});
-export const TeamName = t.String({ minLength: 1, maxLength: 100, pattern: "^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$" });
-export const Icon = t.String({ minLength: 1, maxLength: 2048, pattern: "^https?://[^\\s]+$", description: "http(s) URL of the team's icon" });
-export const MetaTag = t.String({ minLength: 1, maxLength: 32, pattern: "^[a-z0-9-]+$" });
-export const MetaTags = t.Array(MetaTag, { maxItems: 20 });
+/** The largest page of `GET /v1/teams`. */
+export const TEAM_PAGE_MAX = 100;
 
-export const CreateTeam = t.Object({ name: TeamName, icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false });
-export const PatchTeam = t.Object({ name: t.Optional(TeamName), icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false });
+export const TeamId = grammar(rules.objectId, { description: "team id (ObjectId, 24 lowercase hex)" });
+export const UserId = grammar(rules.userId);
+export const Icon = grammar(rules.icon);
+
 export const MemberBody = t.Object({ user_id: UserId }, { additionalProperties: false });
 export const LeaveBody = t.Object(
   { successor: t.Optional(UserId) },
@@ -25,15 +17,26 @@ export const LeaveBody = t.Object(
 );
 export const IdParams = t.Object({ id: TeamId });
 export const MemberParams = t.Object({ id: TeamId, user_id: UserId });
-export const ListQuery = t.Object(
-  {
-    q: t.Optional(t.String({ minLength: 1, maxLength: 100, description: "case-insensitive substring of the name (taken literally)" })),
-    tag: t.Optional(MetaTag),
-    cursor: t.Optional(t.String({ pattern: "^[0-9a-f]{24}$", description: "the `next` of the previous page" })),
-    limit: t.Optional(t.Numeric({ minimum: 1, maximum: 100, multipleOf: 1, default: 50 })),
-  },
-  { additionalProperties: false },
-);
+
+/** The models whose limits are settings (LIMIT_TEAM_NAME_CHARS, LIMIT_META_TAGS, LIMIT_META_TAG_CHARS). */
+export function teamModels(limits: Pick<Config["limits"], "teamName" | "metaTags" | "metaTagChars">) {
+  const TeamName = grammar(rules.teamName(limits.teamName));
+  const MetaTag = grammar(rules.metaTag(limits.metaTagChars));
+  const MetaTags = t.Array(MetaTag, { maxItems: limits.metaTags, description: `at most ${limits.metaTags} tags (LIMIT_META_TAGS)` });
+  return {
+    CreateTeam: t.Object({ name: TeamName, icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
+    PatchTeam: t.Object({ name: t.Optional(TeamName), icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
+    ListQuery: t.Object(
+      {
+        q: t.Optional(t.String({ minLength: 1, maxLength: limits.teamName, description: "case-insensitive substring of the name (taken literally)" })),
+        tag: t.Optional(MetaTag),
+        cursor: t.Optional(grammar(rules.objectId, { description: "the `next` of the previous page" })),
+        limit: t.Optional(queryInteger({ minimum: 1, maximum: TEAM_PAGE_MAX, description: `page size (default 50, at most ${TEAM_PAGE_MAX})` })),
+      },
+      { additionalProperties: false },
+    ),
+  };
+}
 
 export const TeamView = t.Object({
   id: t.String(),
@@ -48,3 +51,14 @@ export const TeamView = t.Object({
 });
 export const OneTeam = t.Object({ data: TeamView });
 export const TeamPage = t.Object({ data: t.Array(TeamView), next: t.Union([t.String(), t.Null()]) });
+
+/** `GET /v1/teams`: each team with the caller's unread state (PROTOCOL section 9). */
+export const TeamListItem = t.Composite([
+  TeamView,
+  t.Object({
+    last_seq: t.Integer({ description: "seq of the newest message the caller may see (0: none)" }),
+    last_read_seq: t.Integer({ description: "the caller's read marker (0: never read)" }),
+    unread: t.Integer({ description: "messages and replies after the marker that the caller may see and did not send (exact)" }),
+  }),
+]);
+export const TeamListPage = t.Object({ data: t.Array(TeamListItem), next: t.Union([t.String(), t.Null()]) });

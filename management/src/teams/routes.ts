@@ -3,7 +3,7 @@ import { teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
 import { failures, ok, page } from "../envelope";
-import { CreateTeam, IdParams, LeaveBody, ListQuery, MemberBody, MemberParams, OneTeam, PatchTeam, TeamPage } from "./model";
+import { IdParams, LeaveBody, MemberBody, MemberParams, OneTeam, TeamListPage, TeamPage, teamModels } from "./model";
 import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
@@ -14,8 +14,9 @@ const emptyBodyAsObject = async ({ request }: { request: Request }) => {
 };
 const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
 
-export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
-  new Elysia({ name: "teams", normalize: false })
+export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
+  const { CreateTeam, PatchTeam, ListQuery } = teamModels(deps.config.limits);
+  return new Elysia({ name: "teams", normalize: false })
     .use(authPlugin(deps.verify))
     .post(
       "/teams",
@@ -35,12 +36,14 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
       async ({ principal, query }) => {
         const limit = query.limit ?? 50;
         const teams = await service.list(principal.user, { q: query.q, tag: query.tag, after: query.cursor, limit });
-        return page(teams.map(teamView), teams.length === limit ? teams[teams.length - 1]!.id : null);
+        const unread = await deps.messages.unread(principal.user, teams.map((t) => t.id));
+        const items = teams.map((t, i) => ({ ...teamView(t), last_seq: unread[i]!.last_seq, last_read_seq: unread[i]!.last_read_seq, unread: unread[i]!.unread }));
+        return page(items, teams.length === limit ? teams[teams.length - 1]!.id : null);
       },
       {
         query: ListQuery,
-        response: { 200: TeamPage, ...failures("validation", "unauthenticated") },
-        detail: { tags: ["teams"], summary: "The caller's teams by id, filtered by name text and meta tag; `next` is the cursor" },
+        response: { 200: TeamListPage, ...failures("validation", "unauthenticated") },
+        detail: { tags: ["teams"], summary: "The caller's teams by id, filtered by name text and meta tag, with last_seq, last_read_seq and unread; `next` is the cursor" },
       },
     )
     .get("/teams/:id", async ({ principal, params }) => ok(teamView(await service.getAsMember(params.id, principal.user))), {
@@ -121,3 +124,4 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) =>
         },
       },
     );
+};

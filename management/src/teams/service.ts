@@ -2,6 +2,7 @@ import { AppError } from "@chat/common/errors";
 import { objectId } from "@chat/common/ids";
 import type { Logger } from "@chat/common/log";
 import type { MessageLog, TeamQuery, TeamStore } from "@chat/common/ports";
+import { retry } from "@chat/common/retry";
 import { applyTeamOp, newTeam, roleOf, type Team, type TeamOp } from "@chat/common/teams";
 
 const MAX_ATTEMPTS = 16;
@@ -66,14 +67,10 @@ export class TeamService {
 
   /** The change is stored; its events are retried, and a final failure is logged, not reported as the change failing. */
   private async publish(channelId: string, values: string[]): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await this.log.append(values.map((value) => ({ channelId, value })));
-        return;
-      } catch (err) {
-        this.logger.warn("membership event append failed", { channel_id: channelId, attempt, err: String(err) });
-      }
-    }
-    this.logger.error("membership events not published; live sockets catch up on reconnect", { channel_id: channelId });
+    await retry(() => this.log.append(values.map((value) => ({ channelId, value }))), {
+      attempts: 3,
+      baseMs: 50,
+      onRetry: (err, attempt) => this.logger.warn("membership event append failed", { channel_id: channelId, attempt, err: String(err) }),
+    }).catch(() => this.logger.error("membership events not published; live sockets catch up on reconnect", { channel_id: channelId }));
   }
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/controller.proto.
  */
 export const file_chat_v1_controller: GenFile = /*@__PURE__*/
-  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJEChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkiWQoRRmV0Y2hTaW5jZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIOCgZ2aWV3ZXIYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNIjQKEkZldGNoU2luY2VSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50KtABCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX0tJTkRfTUVTU0FHRRABEhwKGEVWRU5UX0tJTkRfTUVNQkVSX0pPSU5FRBACEhoKFkVWRU5UX0tJTkRfTUVNQkVSX0xFRlQQAxIaChZFVkVOVF9LSU5EX0FETUlOX0FEREVEEAQSHAoYRVZFTlRfS0lORF9BRE1JTl9SRU1PVkVEEAUSGwoXRVZFTlRfS0lORF9URUFNX1VQREFURUQQBjKQAwoRQ29udHJvbGxlclNlcnZpY2USRAoJU3Vic2NyaWJlEhkuY2hhdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhouY2hhdC52MS5TdWJzY3JpYmVSZXNwb25zZTABElEKDlVwZGF0ZUludGVyZXN0Eh4uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlcXVlc3QaHy5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVzcG9uc2USVAoPR2V0VXNlckNoYW5uZWxzEh8uY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0GiAuY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXNwb25zZRJFCgpHZXRDaGFubmVsEhouY2hhdC52MS5HZXRDaGFubmVsUmVxdWVzdBobLmNoYXQudjEuR2V0Q2hhbm5lbFJlc3BvbnNlEkUKCkZldGNoU2luY2USGi5jaGF0LnYxLkZldGNoU2luY2VSZXF1ZXN0GhsuY2hhdC52MS5GZXRjaFNpbmNlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJpChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkSDgoGYWRtaW5zGAQgAygJEhMKC3N1cGVyX2FkbWluGAUgASgJIlkKEUZldGNoU2luY2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDgoGdmlld2VyGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoAxINCgVsaW1pdBgEIAEoDSI0ChJGZXRjaFNpbmNlUmVzcG9uc2USHgoGZXZlbnRzGAEgAygLMg4uY2hhdC52MS5FdmVudCIzChFHZXRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgoKAmlkGAIgASgJIqoBChJHZXRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSEgoKY2hhbm5lbF9pZBgCIAEoCRIKCgJpZBgDIAEoCRILCgNzZXEYBCABKAMSDAoEZnJvbRgFIAEoCRIKCgJ0bxgGIAEoCRIMCgR0eXBlGAcgASgJEg8KB2RlbGV0ZWQYCCABKAgSEAoIcmVwbHlfdG8YCSABKAkSDQoFZW1vamkYCiADKAkq5AIKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfS0lORF9NRVNTQUdFEAESHAoYRVZFTlRfS0lORF9NRU1CRVJfSk9JTkVEEAISGgoWRVZFTlRfS0lORF9NRU1CRVJfTEVGVBADEhoKFkVWRU5UX0tJTkRfQURNSU5fQURERUQQBBIcChhFVkVOVF9LSU5EX0FETUlOX1JFTU9WRUQQBRIbChdFVkVOVF9LSU5EX1RFQU1fVVBEQVRFRBAGEh0KGUVWRU5UX0tJTkRfTUVTU0FHRV9FRElURUQQBxIeChpFVkVOVF9LSU5EX01FU1NBR0VfREVMRVRFRBAIEh0KGUVWRU5UX0tJTkRfUkVBQ1RJT05fQURERUQQCRIfChtFVkVOVF9LSU5EX1JFQUNUSU9OX1JFTU9WRUQQChITCg9FVkVOVF9LSU5EX1JFQUQQCzLXAwoRQ29udHJvbGxlclNlcnZpY2USRAoJU3Vic2NyaWJlEhkuY2hhdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhouY2hhdC52MS5TdWJzY3JpYmVSZXNwb25zZTABElEKDlVwZGF0ZUludGVyZXN0Eh4uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlcXVlc3QaHy5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVzcG9uc2USVAoPR2V0VXNlckNoYW5uZWxzEh8uY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0GiAuY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXNwb25zZRJFCgpHZXRDaGFubmVsEhouY2hhdC52MS5HZXRDaGFubmVsUmVxdWVzdBobLmNoYXQudjEuR2V0Q2hhbm5lbFJlc3BvbnNlEkUKCkZldGNoU2luY2USGi5jaGF0LnYxLkZldGNoU2luY2VSZXF1ZXN0GhsuY2hhdC52MS5GZXRjaFNpbmNlUmVzcG9uc2USRQoKR2V0TWVzc2FnZRIaLmNoYXQudjEuR2V0TWVzc2FnZVJlcXVlc3QaGy5jaGF0LnYxLkdldE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -74,6 +74,7 @@ export type Event = Message<"chat.v1.Event"> & {
 
   /**
    * Messages: "*" or the recipient's user id. Membership events: the user concerned.
+   * Lifecycle events: the target message's `to`. Read: the reader.
    *
    * @generated from field: string to = 4;
    */
@@ -81,6 +82,7 @@ export type Event = Message<"chat.v1.Event"> & {
 
   /**
    * Messages: the sender. Membership events: the actor.
+   * Lifecycle events: the target message's author. Read: the reader.
    *
    * @generated from field: string from = 5;
    */
@@ -217,6 +219,18 @@ export type GetChannelResponse = Message<"chat.v1.GetChannelResponse"> & {
    * @generated from field: repeated string members = 3;
    */
   members: string[];
+
+  /**
+   * The team's admins (the super_admin among them) and its super_admin.
+   *
+   * @generated from field: repeated string admins = 4;
+   */
+  admins: string[];
+
+  /**
+   * @generated from field: string super_admin = 5;
+   */
+  superAdmin: string;
 };
 
 /**
@@ -278,6 +292,100 @@ export const FetchSinceResponseSchema: GenMessage<FetchSinceResponse> = /*@__PUR
   messageDesc(file_chat_v1_controller, 10);
 
 /**
+ * @generated from message chat.v1.GetMessageRequest
+ */
+export type GetMessageRequest = Message<"chat.v1.GetMessageRequest"> & {
+  /**
+   * @generated from field: string channel_id = 1;
+   */
+  channelId: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message chat.v1.GetMessageRequest.
+ * Use `create(GetMessageRequestSchema)` to create a new message.
+ */
+export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 11);
+
+/**
+ * @generated from message chat.v1.GetMessageResponse
+ */
+export type GetMessageResponse = Message<"chat.v1.GetMessageResponse"> & {
+  /**
+   * False: no such message in that channel.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: string channel_id = 2;
+   */
+  channelId: string;
+
+  /**
+   * @generated from field: string id = 3;
+   */
+  id: string;
+
+  /**
+   * @generated from field: int64 seq = 4;
+   */
+  seq: bigint;
+
+  /**
+   * The author.
+   *
+   * @generated from field: string from = 5;
+   */
+  from: string;
+
+  /**
+   * "*" or the DM's recipient.
+   *
+   * @generated from field: string to = 6;
+   */
+  to: string;
+
+  /**
+   * @generated from field: string type = 7;
+   */
+  type: string;
+
+  /**
+   * @generated from field: bool deleted = 8;
+   */
+  deleted: boolean;
+
+  /**
+   * Replies: the thread root's id; empty otherwise.
+   *
+   * @generated from field: string reply_to = 9;
+   */
+  replyTo: string;
+
+  /**
+   * Distinct emoji with at least one reaction, oldest first.
+   *
+   * @generated from field: repeated string emoji = 10;
+   */
+  emoji: string[];
+};
+
+/**
+ * Describes the message chat.v1.GetMessageResponse.
+ * Use `create(GetMessageResponseSchema)` to create a new message.
+ */
+export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 12);
+
+/**
  * @generated from enum chat.v1.EventKind
  */
 export enum EventKind {
@@ -315,6 +423,35 @@ export enum EventKind {
    * @generated from enum value: EVENT_KIND_TEAM_UPDATED = 6;
    */
   TEAM_UPDATED = 6,
+
+  /**
+   * Message lifecycle: `to`/`from` are the target message's audience (its `to` and author).
+   *
+   * @generated from enum value: EVENT_KIND_MESSAGE_EDITED = 7;
+   */
+  MESSAGE_EDITED = 7,
+
+  /**
+   * @generated from enum value: EVENT_KIND_MESSAGE_DELETED = 8;
+   */
+  MESSAGE_DELETED = 8,
+
+  /**
+   * @generated from enum value: EVENT_KIND_REACTION_ADDED = 9;
+   */
+  REACTION_ADDED = 9,
+
+  /**
+   * @generated from enum value: EVENT_KIND_REACTION_REMOVED = 10;
+   */
+  REACTION_REMOVED = 10,
+
+  /**
+   * A read marker moved: `to` and `from` are the reader, the only user who receives it.
+   *
+   * @generated from enum value: EVENT_KIND_READ = 11;
+   */
+  READ = 11,
 }
 
 /**
@@ -381,6 +518,17 @@ export const ControllerService: GenService<{
     methodKind: "unary";
     input: typeof FetchSinceRequestSchema;
     output: typeof FetchSinceResponseSchema;
+  },
+  /**
+   * One stored message as the lifecycle rules need it (edit, delete, react, reply). A message
+   * appended moments ago may not be stored yet: the controller waits briefly for a recent id.
+   *
+   * @generated from rpc chat.v1.ControllerService.GetMessage
+   */
+  getMessage: {
+    methodKind: "unary";
+    input: typeof GetMessageRequestSchema;
+    output: typeof GetMessageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_controller, 0);
