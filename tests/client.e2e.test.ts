@@ -74,6 +74,48 @@ describe.skipIf(distributed && !script)("@chat/client against the real server", 
     expect(carol.store.timeline(team.id).map((m) => m.data)).toEqual(["hello team", attachment]);
   });
 
+  test("message lifecycle (§9) through the view model: reply, edit, react, delete, read and unread", async () => {
+    const [a, b] = [uniqueUser("a"), uniqueUser("b")];
+    const alice = await open(a);
+    const team = await alice.rest.createTeam({ name: "Lifecycle" });
+    await alice.rest.addMember(team.id, b);
+    const bob = await open(b);
+    await bob.store.loadTeams();
+
+    const root = await alice.store.send(team.id, { data: "root" });
+    await until(() => bob.store.timeline(team.id).length === 1, "the root at bob");
+    await bob.store.send(team.id, { data: "a reply", reply_to: root.id });
+    await alice.store.edit(team.id, root.id!, "root, edited");
+    await bob.store.toggleReaction(team.id, root.id!, "👍");
+    const gone = await alice.store.send(team.id, { data: "to be deleted" });
+    await alice.store.delete(team.id, gone.id!);
+    for (const [who, c] of [["alice", alice], ["bob", bob]] as const) {
+      await until(() => {
+        const [r, d] = c.store.timeline(team.id);
+        return r?.data === "root, edited" && r.reply_count === 1 && r.reactions.length === 1 && d?.deleted === true;
+      }, `${who}'s view`);
+      const [r, d] = c.store.timeline(team.id);
+      expect(r!.reactions).toEqual([{ emoji: "👍", count: 1, me: who === "bob" }]);
+      expect(d!.data).toBeUndefined();
+      expect(c.store.thread(team.id, root.id!).map((m) => m.data)).toEqual(["root, edited", "a reply"]);
+    }
+    // Unread for bob: alice's root (the deleted one no longer counts); reading clears it, on the server too.
+    expect(bob.store.unread(team.id)).toBe(1);
+    bob.store.markRead(team.id);
+    await until(() => bob.connection.pendingCount === 0, "the read ack");
+    await bob.store.loadTeams();
+    expect(bob.store.teams.get(team.id)?.unread).toBe(0);
+    expect(bob.store.unread(team.id)).toBe(0);
+    // A fresh client sees the same state from history.
+    const later = createChatClient({ baseUrl: t.base, token: () => t.token(b) });
+    clients.push(later);
+    await later.store.loadOlder(team.id);
+    expect(later.store.timeline(team.id).map((m) => [m.data, m.deleted ?? false, m.reply_count])).toEqual([
+      ["root, edited", false, 1],
+      [undefined, true, 0],
+    ]);
+  });
+
   test("a server restart: sends queued while it is down are delivered once, and every client resumes without gap or duplicate", async () => {
     const [a, b] = [uniqueUser("a"), uniqueUser("b")];
     const alice = await open(a);
