@@ -107,6 +107,26 @@ describe.skipIf(!haveBrowser || distributed)("web app in Chromium (standalone, d
     await log(pa).getByText("Hi Alice").waitFor();
     await shot(pa, "team-chat");
 
+    // Lifecycle (§9): Alice edits her message, Bob reacts and replies in a thread; both see it all.
+    const hello = (page: Page) => log(page).getByRole("listitem").filter({ hasText: "Hello Bob" });
+    await hello(pa).getByRole("button", { name: "Edit" }).click();
+    await pa.getByRole("textbox", { name: "Edit message" }).fill("Hello Bob, welcome to Launch! (edited by hand)");
+    await pa.getByRole("button", { name: "Save" }).click();
+    await hello(pb).getByText("(edited by hand)").waitFor();
+    await hello(pb).getByRole("button", { name: "React" }).click();
+    await hello(pb).getByRole("group", { name: "Add a reaction" }).getByRole("button").first().click();
+    await hello(pa).getByRole("button", { name: /1$/ }).waitFor();
+    await hello(pb).getByRole("button", { name: "Reply" }).click();
+    const thread = pb.getByRole("complementary", { name: "Thread" });
+    await thread.getByRole("textbox", { name: "Reply in thread" }).fill("Replying in a thread");
+    await thread.getByRole("textbox", { name: "Reply in thread" }).press("Enter");
+    await thread.getByText("Replying in a thread").waitFor();
+    await hello(pa).getByRole("button", { name: "1 reply" }).click();
+    await pa.getByRole("complementary", { name: "Thread" }).getByText("Replying in a thread").waitFor();
+    await shot(pa, "thread");
+    await pa.getByRole("button", { name: "Close thread" }).click();
+    await pb.getByRole("button", { name: "Close thread" }).click();
+
     // A direct message, visible to Bob only under his conversation with Alice.
     await pa.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: new RegExp(bob.split("@")[0]!) }).click();
     await say(pa, "psst, a DM just for you");
@@ -144,7 +164,7 @@ describe.skipIf(!haveBrowser || distributed)("web app in Chromium (standalone, d
     await pa.waitForTimeout(300); // a duplicate would be right behind
     for (const page of [pa, pb]) {
       const texts = await log(page).locator(".msg .body").allTextContents();
-      expect(texts.filter((x) => x.includes("Hello Bob"))).toHaveLength(1);
+      expect(texts.filter((x) => x.includes("Hello Bob"))).toEqual(["Hello Bob, welcome to Launch! (edited by hand)"]);
       expect(texts.filter((x) => x.includes("Sent while the server was down"))).toHaveLength(1);
       expect(texts.filter((x) => x.includes("Back after the restart"))).toHaveLength(1);
       expect(await page.getByText("sending…").count()).toBe(0);
