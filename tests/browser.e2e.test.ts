@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
@@ -44,6 +44,7 @@ describe.skipIf(!haveBrowser || distributed)("web app in Chromium (standalone, d
   const t = useTarget(() => startStandalone({ AUTH_JWT_SECRET: "" }, dataDir));
   let browser: Browser;
   let step = 0;
+  rmSync(ARTIFACTS, { recursive: true, force: true }); // this run's screenshots only
   const shot = async (page: Page, name: string) => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, `${String(++step).padStart(2, "0")}-${name}.png`) });
