@@ -99,9 +99,8 @@ function readHash(): Selection {
 function Chat({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const client: ChatClient = useMemo(
     () => createChatClient({ baseUrl: location.origin, token: tokenProvider(session, saveSession) }),
-    // one client per signed-in user
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [session.user],
+    [session.user], // one client per signed-in user; a re-minted token reaches it through the provider
+
   );
   const { store, connection } = client;
   useStore(store);
