@@ -15,6 +15,8 @@ COPY proto/package.json proto/
 COPY relay/package.json relay/
 COPY controller/package.json controller/
 COPY management/package.json management/
+COPY client/package.json client/
+COPY web/package.json web/
 RUN bun install --frozen-lockfile --production
 
 # --- runtime ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test run (README's test command; .ci/run calls it):
 #   1. typecheck, and the generated protobuf code is fresh
-#   2. unit + contract tests on the embedded adapters + end-to-end tests against a standalone process
+#   2. unit + contract tests on the embedded adapters + end-to-end tests against a standalone process,
+#      the web app's included, in Chromium (installed from Debian here when missing)
 #   3. real Kafka 4.1 / FerretDB (MongoDB wire) / versitygw (S3), installed from registries: every adapter's
 #      contract suite and the management tests run against them; a suite skipped there fails the run
 #   4. the distributed topology (2 controllers, 2 relays, management, nginx): the end-to-end suite through nginx
@@ -37,10 +38,17 @@ trap cleanup EXIT
 
 phase "typecheck and generated code"
 bun x tsc --noEmit -p .
+bun x tsc --noEmit -p web   # the web app: DOM types, JSX (Preact)
 bun run --silent proto:gen >/dev/null
 git diff --exit-code --stat -- proto/gen || { echo "proto/gen is stale: run 'bun run proto:gen' and commit" >&2; exit 1; }
 
-run_bun embedded
+# The browser tests (tests/browser.e2e.test.ts) drive Debian's Chromium through playwright-core: no browser download.
+if ! command -v chromium >/dev/null; then
+  phase "installing chromium (Debian package) for the browser tests"
+  timeout 300 apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends chromium >/dev/null
+fi
+TEST_REQUIRE_BROWSER=1 run_bun embedded
 
 [ "${TEST_INFRA:-1}" = 0 ] && exit 0
 

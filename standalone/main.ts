@@ -33,6 +33,8 @@ export async function startStandalone(base: Config) {
     { log: adapters.log, controllers: [{ name: "in-process", client: createClient(ControllerService, inProcess) }] },
     { logger: logger.child({ component: "relay" }), metrics },
   );
+  // Signing with its own generated secret (no auth service configured): the web app offers a dev sign-in.
+  const devSecret = !base.auth.jwtSecret && !base.auth.jwksUrl;
   let publicUrl = config.publicUrl; // else the address bound below: URLs handed out never come from a request's Host
   const checks = { ...adapters.checks, ...controller.checks, ...relay.checks };
   const management = createManagement(config, adapters, {
@@ -40,6 +42,7 @@ export async function startStandalone(base: Config) {
     metrics,
     checks,
     publicUrl: () => publicUrl,
+    devLogin: devSecret ? { secret: config.auth.jwtSecret!, allowRemote: config.devLoginRemote } : undefined,
   });
 
   controller.start();
@@ -53,6 +56,7 @@ export async function startStandalone(base: Config) {
   const ops = serveOps(config, logger, { metrics, checks });
   await relay.whenConnected();
   logger.info("listening", { url: `http://${config.host}:${server.port}`, data_dir: config.dataDir });
+  console.log(`\n  Chat app:  ${publicUrl}/${devSecret ? "   (dev sign-in: type any user id)" : ""}\n  API docs:  ${publicUrl}/v1/docs\n`);
 
   return {
     port: server.port!,

@@ -66,6 +66,7 @@ export const Settings = Type.Object({
   CONTROLLER_URLS: Str("relay: comma-separated controller base URLs (http://host:port)"),
   CONTROLLER_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "shared secret relays present to controllers" })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: "/v1/metrics on a public port answers only `Authorization: Bearer <token>` (unset: only on OPS_PORT)" })),
+  DEV_LOGIN: Type.Boolean({ default: false, description: "standalone with its generated dev secret: offer the web app's dev sign-in to non-loopback clients too" }),
 });
 export type SettingsT = Static<typeof Settings>;
 
@@ -132,6 +133,8 @@ export interface Config {
   controllerUrls: string[];
   controllerToken?: string;
   metricsToken?: string;
+  /** DEV_LOGIN: the dev sign-in (standalone with a generated secret only) for clients beyond loopback. */
+  devLoginRemote: boolean;
 }
 
 const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
@@ -188,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     controllerUrls: list(s.CONTROLLER_URLS),
     controllerToken: s.CONTROLLER_TOKEN,
     metricsToken: s.METRICS_TOKEN,
+    devLoginRemote: s.DEV_LOGIN,
   };
   for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
   for (const o of config.corsOrigins) {

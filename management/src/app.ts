@@ -1,7 +1,8 @@
 import { Elysia } from "elysia";
 import { attachmentRoutes, objectRoutes } from "./attachments/routes";
 import type { ManagementDeps } from "./context";
-import { docsRoutes } from "./docs";
+import { devLoginRoutes } from "./dev/login";
+import { docsAssetRoutes, docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
@@ -32,10 +33,12 @@ export function createManagementApp(deps: ManagementDeps) {
       })
       .use(errorEnvelope(deps.logger))
       .use(docsRoutes())
+      .use(docsAssetRoutes(deps.config))
       .use(opsRoutes(deps))
       .use(teamRoutes(deps, teams))
       .use(messageRoutes(deps, teams))
       .use(attachmentRoutes(deps, teams, objects))
+      .use(deps.devLogin ? devLoginRoutes(deps.devLogin) : new Elysia({ name: "dev-login-off" }))
       .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))
   );
 }

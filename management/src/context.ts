@@ -2,6 +2,7 @@ import type { Verifier } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
 import type { Logger } from "@chat/common/log";
 import type { Metrics } from "@chat/common/metrics";
+import type { DevLogin } from "./dev/login";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 
 /** What the management routes may use, built by the composition root. */
@@ -18,4 +19,6 @@ export interface ManagementDeps {
   publicUrl?: () => string | undefined;
   /** Readiness of each dependency, by name. */
   checks: Record<string, () => Promise<void>>;
+  /** Standalone with a generated secret only (see dev/login.ts). */
+  devLogin?: DevLogin;
 }

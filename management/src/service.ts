@@ -3,9 +3,11 @@ import type { Config } from "@chat/common/config";
 import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
-import { createEdge } from "@chat/common/http/edge";
+import { CLIENT_ADDRESS_HEADER, createEdge } from "@chat/common/http/edge";
 import type { AddressSource } from "@chat/common/http/rate-limit";
 import { createManagementApp } from "./app";
+import type { DevLogin } from "./dev/login";
+import { createWebApp } from "./web";
 
 /** What the REST API talks to: the stores, the log (membership events), the object store. */
 export interface ManagementPorts {
@@ -22,6 +24,8 @@ export interface ManagementOverrides {
   checks?: Record<string, () => Promise<void>>;
   /** Where presigned paths are made absolute, when it is known only once the server is bound (standalone). */
   publicUrl?: () => string | undefined;
+  /** Standalone with its generated secret only: the web app's dev sign-in (POST /v1/dev/login). */
+  devLogin?: { secret: string; allowRemote: boolean };
 }
 
 /**
@@ -32,6 +36,8 @@ export function createManagement(config: Config, ports: ManagementPorts, overrid
   const logger = overrides.logger ?? log.child({ service: "management" });
   const metrics = overrides.metrics ?? createMetrics();
   const edge = createEdge(config, { uploadPrefix: ports.objects?.serve ? ports.objects.pathPrefix : undefined });
+  // The dev sign-in's loopback check reads the client's address as the edge determined it.
+  const devLogin: DevLogin | undefined = overrides.devLogin && { ...overrides.devLogin, peer: (req) => req.headers.get(CLIENT_ADDRESS_HEADER) ?? undefined };
   const app = createManagementApp({
     config,
     ...ports,
@@ -40,10 +46,17 @@ export function createManagement(config: Config, ports: ManagementPorts, overrid
     metrics,
     checks: overrides.checks ?? {},
     publicUrl: overrides.publicUrl,
+    devLogin,
   });
-  const handle = (req: Request) => app.handle(req);
+  const web = createWebApp(logger.child({ component: "web" }));
+  /** `/v1/...` is the API; everything else is the web app. */
+  const handle = (req: Request) => {
+    const { pathname } = new URL(req.url);
+    return pathname === "/v1" || pathname.startsWith("/v1/") ? app.handle(req) : web.handle(req);
+  };
   return {
     app,
+    web,
     edge,
     metrics,
     fetch: (req: Request, server: AddressSource) => edge.handle(req, server, handle),

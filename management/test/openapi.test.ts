@@ -32,7 +32,7 @@ describe("OpenAPI document", () => {
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m} ${p}`));
     expect(documented.sort()).toEqual(served.sort());
-    const open = ["/v1/health", "/v1/ready", "/v1/metrics", "/v1/openapi.json"];
+    const open = ["/v1/health", "/v1/ready", "/v1/metrics", "/v1/openapi.json", "/v1/asyncapi.json"];
     for (const [path, ops] of Object.entries<any>(doc.paths))
       for (const [method, op] of Object.entries<any>(ops)) {
         const where = `${method} ${path}`;

@@ -171,9 +171,10 @@ const TABLE: Case[] = [
   { route: "GET /v1/attachments/:team_id/:id", name: "GET attachments: never uploaded", path: (f) => `/v1/attachments/${f.team.id}/${objectId()}`, teamScoped: true, active: R(401, 403, 404, 404, 404), inactive: same },
   // Metrics are never public: only the bearer of METRICS_TOKEN (none here) or the private ops port.
   { route: "GET /v1/metrics", name: "GET /v1/metrics", path: () => "/v1/metrics", teamScoped: false, active: R(401, 401, 401, 401, 401), inactive: R(401, 401, 401, 401, 401) },
-  ...["/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs"].map(
+  ...["/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs", "/v1/asyncapi.json"].map(
     (p): Case => ({ route: `GET ${p}`, name: `GET ${p}`, path: () => p, teamScoped: false, active: R(200, 200, 200, 200, 200), inactive: same }),
   ),
+  { route: "GET /v1/docs/assets/:name", name: "GET docs assets", path: () => "/v1/docs/assets/swagger-ui.css", teamScoped: false, active: R(200, 200, 200, 200, 200), inactive: same },
 ];
 
 

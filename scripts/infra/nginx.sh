@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # nginx edge proxy on loopback (Debian's nginx, config and state under the state dir, not /etc).
-#   /v1/ws -> relays (WebSocket, round-robin)    other /v1/ -> management
+#   /v1/ws -> relays (WebSocket, round-robin)    other /v1/ and / (the web app) -> management
 # Usage: nginx.sh {install|start|stop}
 set -euo pipefail
 SVC=nginx
@@ -90,7 +90,16 @@ $(servers "$MANAGEMENT_UPSTREAMS")
       proxy_set_header X-Forwarded-Proto \$scheme;
       proxy_set_header X-Request-Id \$req_id;
     }
-    location / { return 404; }
+    # The web app (management serves it from memory; hashed assets are cached by browsers).
+    location / {
+      limit_except GET { deny all; }
+      proxy_pass http://management;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Request-Id \$req_id;
+    }
   }
 }
 CONF
