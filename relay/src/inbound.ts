@@ -24,6 +24,8 @@ export interface InboundDeps {
   messageOps: MessageOps;
   logger: Logger;
   metrics: Metrics;
+  /** True once the relay is shutting down: frames are answered `unavailable`, to be resent elsewhere. */
+  draining: () => boolean;
 }
 
 /**
@@ -68,6 +70,7 @@ export class Inbound {
       const frame = parseFrameObject(raw);
       clientMsgId = clientMsgIdOf(frame);
       if (!allowed) throw new AppError("rate_limited", "slow down");
+      if (this.deps.draining()) throw new AppError("unavailable", "server shutting down; resend after reconnecting");
       if (frame.op === undefined) await this.send(ws, frame, clientMsgId);
       else {
         const handler = typeof frame.op === "string" && Object.hasOwn(this.ops, frame.op) ? this.ops[frame.op]! : undefined;

@@ -85,7 +85,18 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
-  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), tokens, messageOps, logger, metrics });
+  const inbound = new Inbound({
+    limits,
+    sockets,
+    cache,
+    appender,
+    dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries),
+    tokens,
+    messageOps,
+    logger,
+    metrics,
+    draining: () => draining,
+  });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
   let server: Server<SocketData> | undefined;
@@ -132,16 +143,18 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
       return sockets.size;
     },
     /**
-     * Graceful stop: the server stops accepting at once, sockets are closed (1001), accepted
-     * messages become durable; connections still open after 10 s are cut.
+     * Graceful stop: the server stops accepting at once and new frames are answered `unavailable`;
+     * what was accepted becomes durable and is acked on its socket; then sockets are closed (1001);
+     * connections still open after 10 s are cut.
      */
     async stop(): Promise<void> {
       draining = true;
       const closed = server?.stop();
       sockets.stop();
       tokens.stop();
-      for (const ws of sockets.all()) ws.close(1001, "server shutting down");
       await appender.drain();
+      await new Promise((resolve) => setImmediate(resolve)); // the acks' continuations run: they go out on sockets still open
+      for (const ws of sockets.all()) ws.close(1001, "server shutting down");
       upstream.stop();
       if (closed) await Promise.race([closed, Bun.sleep(10_000).then(() => server!.stop(true))]);
     },
