@@ -42,7 +42,8 @@ start() {
   local common=(KAFKA_BROKERS="$KAFKA_BROKERS" MONGODB_URL="$MONGODB_URL" S3_ENDPOINT="$S3_ENDPOINT" S3_BUCKET="$S3_BUCKET"
     S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" S3_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" S3_FORCE_PATH_STYLE=true S3_REGION="$S3_REGION"
     AUTH_JWT_SECRET="$(secret jwt)" CONTROLLER_TOKEN="$(secret controller)" HOST=127.0.0.1 LOG_LEVEL="${LOG_LEVEL:-info}"
-    KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}" DATA_DIR="$DIST/data")
+    KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}" DATA_DIR="$DIST/data"
+    TRUST_PROXY=true TRUSTED_PROXIES=127.0.0.1) # nginx on loopback sets X-Forwarded-For: per-client rate limits see the client
   cd "$ROOT"
   for i in 0 1; do
     start_service "controller$((i + 1))" "http://127.0.0.1:${OPS_PORTS[i]}/v1/ready" "${common[@]}" PORT="${CONTROLLER_PORTS[i]}" OPS_PORT="${OPS_PORTS[i]}" -- bun controller/src/main.ts

@@ -47,7 +47,10 @@ export class Inbound {
   /** Called by Bun for every frame; frames before `ready` wait in the socket's inbox. */
   receive(ws: WS, raw: string | Buffer): void {
     ws.data.framesIn++;
-    if (typeof raw !== "string") return this.deps.sockets.send(ws, errorFrame("invalid_message", "frames must be JSON text"));
+    if (typeof raw !== "string") {
+      const allowed = ws.data.bucket.take(); // charged like any frame
+      return this.deps.sockets.send(ws, allowed ? errorFrame("invalid_message", "frames must be JSON text") : errorFrame("rate_limited", "slow down"));
+    }
     if (!ws.data.ready) {
       if (ws.data.inbox.length < this.deps.limits.rateBurst) ws.data.inbox.push(raw);
       else this.deps.sockets.send(ws, errorFrame("rate_limited", "too many frames before ready"));

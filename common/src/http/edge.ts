@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { errorResponse } from "../errors";
 import { withBody } from "./body";
 import { createCors, type Cors } from "./cors";
 import { badRequestUrl, safeUrl } from "./errors";
@@ -14,6 +15,16 @@ const UNLIMITED = new Set(["/v1/health", "/v1/ready", "/v1/metrics"]);
 export interface EdgeOptions {
   /** Path prefix of uploads that stream to disk (the filesystem object store): no JSON rule, the attachment limit. */
   uploadPrefix?: string;
+}
+
+/** PROTOCOL §8: a repeated query parameter is a 400 on every REST route (none takes a list). */
+function hasRepeatedParameter(params: URLSearchParams): boolean {
+  const seen = new Set<string>();
+  for (const key of params.keys()) {
+    if (seen.has(key)) return true;
+    seen.add(key);
+  }
+  return false;
 }
 
 export type EdgeNext = (req: Request) => Response | Promise<Response>;
@@ -33,6 +44,7 @@ export function createEdge(config: Pick<Config, "limits" | "corsOrigins" | "prox
   async function handle(req: Request, server: AddressSource, next: EdgeNext): Promise<Response> {
     const url = safeUrl(req);
     if (!url) return badRequestUrl();
+    if (hasRepeatedParameter(url.searchParams)) return cors.decorate(req, errorResponse("validation", "a query parameter is repeated"));
     const preflight = cors.preflight(req);
     if (preflight) return preflight;
     const address = clientAddress(req, server, proxy) ?? "unknown";
