@@ -1,4 +1,7 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+
+// The AsyncAPI parser compiles its schemas on first use: seconds on a busy 2-core machine.
+setDefaultTimeout(30_000);
 import { Parser } from "@asyncapi/parser";
 import { SERVER_EVENT_NAMES } from "@chat/client";
 import { loadConfig } from "@chat/common/config";
