@@ -1,13 +1,13 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-
-// The AsyncAPI parser compiles its schemas on first use: seconds on a busy 2-core machine.
-setDefaultTimeout(30_000);
 import { Parser } from "@asyncapi/parser";
 import { SERVER_EVENT_NAMES } from "@chat/client";
 import { loadConfig } from "@chat/common/config";
 import { ASYNCAPI_EVENTS } from "../src/asyncapi";
 import { createManagement, type ManagementPorts } from "../src/service";
 import { recordingLogger } from "./harness";
+
+// The AsyncAPI parser compiles its schemas on first use: seconds on a busy 2-core machine.
+setDefaultTimeout(30_000);
 
 const config = loadConfig({ AUTH_JWT_SECRET: "asyncapi-test-".padEnd(48, "x"), PUBLIC_URL: "https://chat.example.dev" });
 const m = createManagement(config, { teams: {}, messages: {}, log: {} } as unknown as ManagementPorts, { logger: recordingLogger() });
