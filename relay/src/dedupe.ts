@@ -5,11 +5,15 @@ export interface AckInfo {
 }
 
 /**
- * client_msg_id idempotency: the first send of a key is remembered (pending, then its ack)
- * for the window; a resend within it gets the same ack instead of a second message.
+ * The relay's fast path for client_msg_id idempotency: the first send of a key is remembered
+ * (pending, then its ack) for the window; a resend within it gets the same ack instead of a second
+ * message. Bounded by `maxEntries`: when keys still inside the window had to be evicted, `complete`
+ * turns false until they would have expired, and a miss must be checked against the store.
  */
 export class Dedupe {
   private readonly entries = new Map<string, { at: number; result: Promise<AckInfo> }>();
+  /** A key evicted before its window ended could be resent until then. */
+  private lossyUntil = Number.NEGATIVE_INFINITY;
   constructor(
     private readonly windowMs: number,
     private readonly maxEntries = 200_000,
@@ -26,6 +30,11 @@ export class Dedupe {
     return e.result;
   }
 
+  /** Whether a miss means "not sent through this relay within the window" (nothing young was evicted). */
+  complete(now = Date.now()): boolean {
+    return now > this.lossyUntil;
+  }
+
   /** Remembers `result`; forgets it if it fails, so that a retry can go through. */
   remember(user: string, clientMsgId: string, result: Promise<AckInfo>, now = Date.now()): void {
     const key = `${user}\u0000${clientMsgId}`;
@@ -39,6 +48,7 @@ export class Dedupe {
   private evict(now: number): void {
     for (const [k, e] of this.entries) {
       if (this.entries.size <= this.maxEntries * 0.9 && now - e.at <= this.windowMs) break;
+      if (now - e.at <= this.windowMs) this.lossyUntil = Math.max(this.lossyUntil, e.at + this.windowMs);
       this.entries.delete(k);
     }
   }

@@ -38,7 +38,7 @@ const transport = createRouterTransport((router) =>
   }),
 );
 const relay = createRelay(
-  loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "inbound-test" }),
+  loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "inbound-test", DEDUPE_RECONNECT_SEC: "0" }),
   { log: heldLog, controllers: [{ name: "scripted", client: createClient(ControllerService, transport) }] },
   { logger: log.child({ test: "inbound" }) },
 );

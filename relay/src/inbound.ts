@@ -6,7 +6,7 @@ import { clientMsgIdOf, parseFrameObject, parseSend, type LogEntry } from "@chat
 import type { Metrics } from "@chat/common/metrics";
 import type { Appender } from "./appender";
 import type { ChannelCache, ChannelInfo } from "./channel-cache";
-import type { Dedupe } from "./dedupe";
+import type { AckInfo, Dedupe } from "./dedupe";
 import type { MessageOps } from "./ops/message-ops";
 import { ackFrame, errorFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
@@ -19,12 +19,17 @@ export interface InboundDeps {
   cache: ChannelCache;
   appender: Appender;
   dedupe: Dedupe;
+  /** The message stored under a sender's client_msg_id (any relay's), waiting up to `waitMs` for it; throws `unavailable`. */
+  lookup: (channelId: string, user: string, clientMsgId: string, waitMs: number) => Promise<AckInfo | null>;
   tokens: TokenLifetime;
   /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
   messageOps: MessageOps;
   logger: Logger;
   metrics: Metrics;
 }
+
+/** How long an ack waits for the stored verdict before the client is told to resend. */
+const VERDICT_WAIT_MS = 5000;
 
 /**
  * What happens to a frame a client sends: size check, parse, rate limit, authorization against
@@ -107,12 +112,43 @@ export class Inbound {
     if (clientMsgId) entry.client_msg_id = clientMsgId;
     if (replyTo) entry.reply_to = replyTo;
     const t0 = performance.now();
-    const acked = appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => ({ id, seq, ts }));
+    const append = () =>
+      appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => {
+        metrics.appendSeconds.observe((performance.now() - t0) / 1000);
+        return { id, seq, ts };
+      });
+    // Whatever relay took the first attempt, the controller stores one message per key; these checks make the ack match it.
+    const reconnecting = performance.now() - ws.data.openedAt < limits.dedupeReconnectMs;
+    const acked = !clientMsgId
+      ? append()
+      : reconnecting
+        ? this.verified(msg.channel_id, user, clientMsgId, append)
+        : dedupe.complete()
+          ? append()
+          : this.lookedUp(msg.channel_id, user, clientMsgId, append);
     if (clientMsgId) dedupe.remember(user, clientMsgId, acked);
     const ack = await acked;
-    metrics.appendSeconds.observe((performance.now() - t0) / 1000);
-    metrics.messagesIn.inc({ outcome: "accepted" });
+    metrics.messagesIn.inc({ outcome: ack.id === id ? "accepted" : "duplicate" });
     if (!ws.data.closed) sockets.send(ws, ackFrame(ack, clientMsgId));
+  }
+
+  /** A key this relay may have forgotten: the stored message's ack if there is one, else append. */
+  private async lookedUp(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
+    return (await this.deps.lookup(ch, user, clientMsgId, 0)) ?? append();
+  }
+
+  /**
+   * A send from a socket that just (re)connected may resend what another relay took before its own
+   * append was stored: after appending, wait for the controller's verdict and ack whichever message
+   * it stored. No verdict in time: `unavailable`, and the client's resend finds it.
+   */
+  private async verified(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
+    const stored = await this.deps.lookup(ch, user, clientMsgId, 0);
+    if (stored) return stored;
+    await append();
+    const verdict = await this.deps.lookup(ch, user, clientMsgId, VERDICT_WAIT_MS);
+    if (!verdict) throw new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id");
+    return verdict;
   }
 
   private async loadChannel(ch: string): Promise<ChannelInfo> {

@@ -85,7 +85,17 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
-  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), tokens, messageOps, logger, metrics });
+  const lookup = async (channelId: string, user: string, clientMsgId: string, waitMs: number) => {
+    try {
+      const r = await upstream.client.lookupClientMessage({ channelId, user, clientMsgId, waitMs }, { timeoutMs: waitMs + 3000 });
+      return r.found ? { id: r.id, seq: Number(r.seq), ts: r.ts } : null;
+    } catch (err) {
+      logger.debug("client_msg_id lookup failed", { channel_id: channelId, err: String(err) });
+      throw new AppError("unavailable", "message store unavailable; resend with the same client_msg_id");
+    }
+  };
+  const dedupe = new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries);
+  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe, lookup, tokens, messageOps, logger, metrics });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
   let server: Server<SocketData> | undefined;
