@@ -18,6 +18,9 @@ test("a failed send is forgotten so a retry can go through", async () => {
   await failed.catch(() => undefined);
   await Promise.resolve();
   expect(d.get("u", "c-1", 1)).toBeUndefined();
+  expect(d.suspect("u", "c-1", 1)).toBe(true); // it may have been stored all the same: a resend is checked
+  expect(d.suspect("u", "c-1", 1001)).toBe(false);
+  expect(d.suspect("u", "c-2", 1)).toBe(false);
 });
 
 test("past the entry cap the oldest keys go first", () => {

@@ -11,7 +11,8 @@ export interface AckInfo {
  * turns false until they would have expired, and a miss must be checked against the store.
  */
 export class Dedupe {
-  private readonly entries = new Map<string, { at: number; result: Promise<AckInfo> }>();
+  /** A failed send leaves `result` unset: its key stays suspect (the append may have been stored anyway). */
+  private readonly entries = new Map<string, { at: number; result?: Promise<AckInfo> }>();
   /** A key evicted before its window ended could be resent until then. */
   private lossyUntil = Number.NEGATIVE_INFINITY;
   constructor(
@@ -22,7 +23,7 @@ export class Dedupe {
   get(user: string, clientMsgId: string, now = Date.now()): Promise<AckInfo> | undefined {
     const key = `${user}\u0000${clientMsgId}`;
     const e = this.entries.get(key);
-    if (!e) return undefined;
+    if (!e?.result) return undefined;
     if (now - e.at > this.windowMs) {
       this.entries.delete(key);
       return undefined;
@@ -30,17 +31,24 @@ export class Dedupe {
     return e.result;
   }
 
+  /** Whether an earlier send of this key failed within the window: it may still have been stored, so a resend must be checked. */
+  suspect(user: string, clientMsgId: string, now = Date.now()): boolean {
+    const e = this.entries.get(`${user}\u0000${clientMsgId}`);
+    return e !== undefined && e.result === undefined && now - e.at <= this.windowMs;
+  }
+
   /** Whether a miss means "not sent through this relay within the window" (nothing young was evicted). */
   complete(now = Date.now()): boolean {
     return now > this.lossyUntil;
   }
 
-  /** Remembers `result`; forgets it if it fails, so that a retry can go through. */
+  /** Remembers `result`; if it fails, a retry can go through, but as a suspect (see `suspect`). */
   remember(user: string, clientMsgId: string, result: Promise<AckInfo>, now = Date.now()): void {
     const key = `${user}\u0000${clientMsgId}`;
     this.entries.set(key, { at: now, result });
     result.catch(() => {
-      if (this.entries.get(key)?.result === result) this.entries.delete(key);
+      const e = this.entries.get(key);
+      if (e?.result === result) e.result = undefined;
     });
     if (this.entries.size > this.maxEntries) this.evict(now);
   }

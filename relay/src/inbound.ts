@@ -118,7 +118,8 @@ export class Inbound {
         return { id, seq, ts };
       });
     // Whatever relay took the first attempt, the controller stores one message per key; these checks make the ack match it.
-    const reconnecting = performance.now() - ws.data.openedAt < limits.dedupeReconnectMs;
+    // A socket that just (re)connected, or a key whose earlier attempt failed (it may be stored all the same).
+    const reconnecting = performance.now() - ws.data.openedAt < limits.dedupeReconnectMs || (!!clientMsgId && dedupe.suspect(user, clientMsgId));
     const acked = !clientMsgId
       ? append()
       : reconnecting

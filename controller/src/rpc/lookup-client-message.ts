@@ -20,7 +20,8 @@ export async function lookupClientMessage(rpc: RpcContext, req: LookupClientMess
   if (!isClientMsgId(req.clientMsgId)) throw new AppError("validation", "client_msg_id is invalid");
   const deadline = Date.now() + Math.min(req.waitMs, MAX_LOOKUP_WAIT_MS);
   let found = await rpc.messages.lookupClientMessage(ch, user, req.clientMsgId);
-  for (let pause = 5; !found && Date.now() < deadline && !signal?.aborted; pause = Math.min(pause * 2, 200)) {
+  // Polls back off to 400 ms: a verdict waits for the consumer, which a busy store slows further.
+  for (let pause = 20; !found && Date.now() < deadline && !signal?.aborted; pause = Math.min(pause * 2, 400)) {
     await sleep(Math.min(pause, deadline - Date.now()), signal);
     found = await rpc.messages.lookupClientMessage(ch, user, req.clientMsgId);
   }
