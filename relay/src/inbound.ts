@@ -21,6 +21,8 @@ export interface InboundDeps {
   dedupe: Dedupe;
   /** The message stored under a sender's client_msg_id (any relay's), waiting up to `waitMs` for it; throws `unavailable`. */
   lookup: (channelId: string, user: string, clientMsgId: string, waitMs: number) => Promise<AckInfo | null>;
+  /** True once the message `id` comes back on a controller stream (it was stored as the one of its key). */
+  published: (id: string, ms: number) => Promise<boolean>;
   tokens: TokenLifetime;
   /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
   messageOps: MessageOps;
@@ -141,15 +143,20 @@ export class Inbound {
   /**
    * A send from a socket that just (re)connected may resend what another relay took before its own
    * append was stored: after appending, wait for the controller's verdict and ack whichever message
-   * it stored. No verdict in time: `unavailable`, and the client's resend finds it.
+   * it stored — ours once it comes back on the stream, else whatever the store holds under the key
+   * (asked at most once a second, so a slow store is not made slower). No verdict in time:
+   * `unavailable`, and the client's resend finds it.
    */
   private async verified(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
     const stored = await this.deps.lookup(ch, user, clientMsgId, 0);
     if (stored) return stored;
-    await append();
-    const verdict = await this.deps.lookup(ch, user, clientMsgId, VERDICT_WAIT_MS);
-    if (!verdict) throw new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id");
-    return verdict;
+    const mine = await append();
+    for (const deadline = Date.now() + VERDICT_WAIT_MS; ; ) {
+      if (await this.deps.published(mine.id, Math.max(0, Math.min(1000, deadline - Date.now())))) return mine;
+      const verdict = await this.deps.lookup(ch, user, clientMsgId, 0);
+      if (verdict) return verdict;
+      if (Date.now() >= deadline) throw new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id");
+    }
   }
 
   private async loadChannel(ch: string): Promise<ChannelInfo> {

@@ -20,6 +20,7 @@ import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
 import { TokenLifetime } from "./token-lifetime";
 import { Upstream, type ControllerClient } from "./upstream";
+import { Verdicts } from "./verdicts";
 
 export type { SocketData } from "./socket";
 
@@ -46,10 +47,14 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   const verify = overrides.verify ?? createVerifier(config.auth);
 
   let fanout: Fanout | undefined; // the upstream calls into it; built just below
+  const verdicts = new Verdicts();
   const upstream = new Upstream(
     ports.controllers,
     config.relayId,
-    (events) => fanout!.dispatch(events),
+    (events) => {
+      verdicts.notify(events);
+      fanout!.dispatch(events);
+    },
     (channels) => fanout!.recoverAll(channels),
     logger,
   );
@@ -95,7 +100,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     }
   };
   const dedupe = new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries);
-  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe, lookup, tokens, messageOps, logger, metrics });
+  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe, lookup, published: (id, ms) => verdicts.published(id, ms), tokens, messageOps, logger, metrics });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
   let server: Server<SocketData> | undefined;
