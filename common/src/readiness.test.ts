@@ -29,7 +29,7 @@ test("a slow dependency (answering within its timeout, slower than the old fixed
     calls++;
     if (calls > 1) await Bun.sleep(250); // timeouts below are scaled down 10x: 250 ms of 300 is "2.5 s of 3 s"
   };
-  const m = new DependencyMonitor({ database: slow }, logger, metrics, { intervalMs: 10, timeoutMs: 300, downAfterMs: 500 }).start();
+  const m = new DependencyMonitor({ database: slow }, logger, metrics, { intervalMs: 10, timeoutMs: 300, downAfterMs: 500, hungDownAfterMs: 3000 }).start();
   await waitFor(() => calls >= 5);
   expect((await runChecks(m.checks)).ready).toBe(true);
   expect(await gauge(metrics, "chat_dependency_up", "database")).toBe(1);
@@ -38,7 +38,7 @@ test("a slow dependency (answering within its timeout, slower than the old fixed
   expect(lines.filter((l) => l.level !== "debug")).toEqual([]);
 });
 
-test("one failed or timed-out check is not down; consecutive failures are, with one line per state change", async () => {
+test("one refused or timed-out check is not down; consecutive refusals are, with one line per state change", async () => {
   const { logger, lines } = recorder();
   let mode: "ok" | "refuse" | "hang" = "ok";
   let calls = 0;
@@ -47,7 +47,7 @@ test("one failed or timed-out check is not down; consecutive failures are, with 
     if (mode === "refuse") throw new Error("ECONNREFUSED");
     if (mode === "hang") await Bun.sleep(10_000);
   };
-  const m = new DependencyMonitor({ kafka: check }, logger, undefined, { intervalMs: 10, timeoutMs: 100, failuresToDown: 3, downAfterMs: 1000, logEveryMs: 200 }).start();
+  const m = new DependencyMonitor({ kafka: check }, logger, undefined, { intervalMs: 10, timeoutMs: 100, failuresToDown: 3, downAfterMs: 1000, hungDownAfterMs: 3000, logEveryMs: 200 }).start();
   await waitFor(() => m.states().kafka === "up");
   mode = "hang";
   const n = calls;
@@ -71,19 +71,26 @@ test("one failed or timed-out check is not down; consecutive failures are, with 
   expect(msgs.length).toBeLessThanOrEqual(5);
 });
 
-test("a hung check counts as down once failures have lasted downAfterMs, before the failure count is reached", async () => {
+test("checks that keep timing out (slow) are down only once that has lasted hungDownAfterMs; slow refusals once downAfterMs", async () => {
   const { logger } = recorder();
-  let hang = false;
-  const m = new DependencyMonitor({ mongodb: () => (hang ? Bun.sleep(10_000) : Promise.resolve()) }, logger, undefined, {
-    intervalMs: 10,
-    timeoutMs: 150,
-    failuresToDown: 100,
-    downAfterMs: 250,
-  }).start();
+  let mode: "ok" | "hang" | "slow refusal" = "ok";
+  const check = async () => {
+    if (mode === "hang") await Bun.sleep(10_000);
+    if (mode === "slow refusal") await Bun.sleep(60).then(() => Promise.reject(new Error("server selection timed out")));
+  };
+  const m = new DependencyMonitor({ mongodb: check }, logger, undefined, { intervalMs: 10, timeoutMs: 100, failuresToDown: 100, downAfterMs: 250, hungDownAfterMs: 800 }).start();
   await waitFor(() => m.states().mongodb === "up");
-  hang = true;
-  const t0 = Date.now();
+  mode = "hang";
+  let t0 = Date.now();
+  await Bun.sleep(500);
+  expect(m.states().mongodb).toBe("up"); // 4 timeouts in a row: slow, still serving
   await waitFor(() => m.states().mongodb === "down");
-  expect(Date.now() - t0).toBeLessThan(1000);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(800);
+  mode = "ok";
+  await waitFor(() => m.states().mongodb === "up");
+  mode = "slow refusal"; // a dead MongoDB: the driver gives up on server selection
+  t0 = Date.now();
+  await waitFor(() => m.states().mongodb === "down");
+  expect(Date.now() - t0).toBeLessThan(700);
   await m.stop();
 });

@@ -6,19 +6,28 @@ import { withTimeout } from "./timeout";
 export interface MonitorOptions {
   /** Pause between two checks of one dependency. */
   intervalMs?: number;
-  /** A check slower than this counts as a failure; a slower-than-usual one within it is only "degraded". */
+  /** A check answering within this is up, however slow ("degraded" past half of it). */
   timeoutMs?: number;
-  /** Down after this many consecutive failures... */
+  /** Down after this many consecutive refusals (a check that throws)... */
   failuresToDown?: number;
-  /** ...or once failures have lasted this long (a check hanging at its timeout counts from its start). */
+  /** ...or once refusals have lasted this long (counted from the start of the first failed check). */
   downAfterMs?: number;
+  /** Checks that only time out (slow, not refused) make it down once they have lasted this long. */
+  hungDownAfterMs?: number;
   /** While down, one "still down" line this often. */
   logEveryMs?: number;
 }
 
-const DEFAULTS: Required<MonitorOptions> = { intervalMs: 1000, timeoutMs: 3000, failuresToDown: 3, downAfterMs: 5000, logEveryMs: 10_000 };
+const DEFAULTS: Required<MonitorOptions> = { intervalMs: 1000, timeoutMs: 10_000, failuresToDown: 3, downAfterMs: 5000, hungDownAfterMs: 30_000, logEveryMs: 10_000 };
 
 type State = "starting" | "up" | "down";
+
+/** A check that answered with an error (refused), as opposed to one that did not answer in time. */
+class Refused extends Error {
+  constructor(override readonly cause: unknown) {
+    super(String(cause));
+  }
+}
 
 interface Dependency {
   name: string;
@@ -27,6 +36,8 @@ interface Dependency {
   failures: number;
   /** Start of the first check of the current run of failures. */
   failingSince?: number;
+  /** Whether every failure of the current run was a timeout (slow) rather than a refusal. */
+  onlyTimeouts: boolean;
   downSince?: number;
   lastLogAt: number;
   lastSeconds: number;
@@ -34,8 +45,9 @@ interface Dependency {
 
 /**
  * Readiness that tells down from slow: each dependency is checked in the background, one check at a
- * time with its own timeout, and is down only after `failuresToDown` consecutive failures or failures
- * lasting `downAfterMs`; one success brings it back. `/v1/ready` reads the verdicts (never waits on a
+ * time with its own timeout. Refused checks make it down after `failuresToDown` in a row or once they
+ * have lasted `downAfterMs`; checks that only time out (slow) after `hungDownAfterMs`; one success
+ * brings it back. `/v1/ready` reads the verdicts (never waits on a
  * dependency), a gauge per dependency shows up/degraded, and the log gets one line per state change
  * (down, still down every `logEveryMs` with the count, back) instead of one per failed attempt.
  */
@@ -52,7 +64,7 @@ export class DependencyMonitor {
     opts: MonitorOptions = {},
   ) {
     this.opts = { ...DEFAULTS, ...opts };
-    this.deps = Object.entries(checks).map(([name, check]) => ({ name, check, state: "starting", failures: 0, lastLogAt: 0, lastSeconds: 0 }));
+    this.deps = Object.entries(checks).map(([name, check]) => ({ name, check, state: "starting", failures: 0, onlyTimeouts: true, lastLogAt: 0, lastSeconds: 0 }));
   }
 
   start(): this {
@@ -87,7 +99,10 @@ export class DependencyMonitor {
     while (!signal.aborted) {
       const t0 = Date.now();
       try {
-        await withTimeout(d.check(), this.opts.timeoutMs, d.name);
+        const answered = d.check().catch((err: unknown) => {
+          throw new Refused(err);
+        });
+        await withTimeout(answered, this.opts.timeoutMs, d.name);
         this.succeeded(d, Date.now() - t0);
       } catch (err) {
         this.failed(d, t0, err);
@@ -100,6 +115,7 @@ export class DependencyMonitor {
     if (d.state === "down") this.logger.info("dependency back", { dependency: d.name, down_for_ms: Date.now() - d.downSince!, failures: d.failures });
     d.state = "up";
     d.failures = 0;
+    d.onlyTimeouts = true;
     d.failingSince = d.downSince = undefined;
     d.lastSeconds = ms / 1000;
     this.metrics?.dependencyUp.set({ dependency: d.name }, 1);
@@ -112,8 +128,12 @@ export class DependencyMonitor {
     const now = Date.now();
     d.failures++;
     d.failingSince ??= startedAt;
+    d.onlyTimeouts &&= !(err instanceof Refused);
     this.metrics?.dependencyCheckSeconds.set({ dependency: d.name }, (now - startedAt) / 1000);
-    if (d.state !== "down" && (d.failures >= this.opts.failuresToDown || now - d.failingSince >= this.opts.downAfterMs)) {
+    const down = d.onlyTimeouts
+      ? now - d.failingSince >= this.opts.hungDownAfterMs
+      : d.failures >= this.opts.failuresToDown || now - d.failingSince >= this.opts.downAfterMs;
+    if (d.state !== "down" && down) {
       d.state = "down";
       d.downSince = d.failingSince;
       d.lastLogAt = now;
