@@ -26,7 +26,7 @@ export interface KafkaTuning {
 }
 
 const DEFAULTS: Required<KafkaTuning> = {
-  sessionTimeoutMs: 10_000,
+  sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
   rebalanceTimeoutMs: 60_000,
   maxWaitMs: 1_000,
