@@ -63,10 +63,10 @@ if [ "${skipped:-0}" != 0 ]; then
 fi
 E2E_DIST_SCRIPT=scripts/dist.sh run_bun distributed-e2e tests
 
-phase "fault suite (short form: 4 s outages; the stack above is stopped first)"
+phase "fault suite (short form: 8 s outages; the stack above is stopped first)"
 "$ROOT/scripts/dist.sh" stop >/dev/null 2>&1 || true
 started=0
 rc=0
-DIST_PORT_OFFSET=${FAULT_PORT_OFFSET:-700} INFRA_STATE="$INFRA_STATE-faults" FAULT_OUTAGE_SEC=${FAULT_OUTAGE_SEC:-4} bun tests/faults/suite.ts || rc=$?
+DIST_PORT_OFFSET=${FAULT_PORT_OFFSET:-700} INFRA_STATE="$INFRA_STATE-faults" FAULT_OUTAGE_SEC=${FAULT_OUTAGE_SEC:-8} bun tests/faults/suite.ts || rc=$?
 echo "faults $((rc == 0)) $((rc != 0)) 0" >>"$results"
 exit "$rc"

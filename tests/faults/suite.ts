@@ -6,7 +6,7 @@
  * duplicate, disorder or readiness miss.
  *
  *   bun run test:faults                      # every scenario, 10 s outages
- *   FAULT_OUTAGE_SEC=4 bun run test:faults   # the short form CI runs
+ *   FAULT_OUTAGE_SEC=8 bun run test:faults   # the short form CI runs
  * FAULT_SCENARIOS=controller,relay,kafka,database,s3 picks scenarios; DIST_PORT_OFFSET (default 700)
  * and INFRA_STATE (default /tmp/chat-faults) keep the stack apart from others; FAULT_KEEP=1 leaves it up.
  */
