@@ -24,7 +24,7 @@ export async function startStandalone(base: Config) {
   // With no secret configured, one generated once under DATA_DIR (mode 0600) signs and verifies dev tokens.
   const config: Config = Object.freeze({ ...base, auth: { ...base.auth, jwtSecret: ensureDevSecret(base.dataDir, base.auth.jwtSecret) } });
   const metrics = createMetrics(); // one registry for the process
-  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true });
+  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true }, { metrics });
 
   const controller = createController(config, adapters, { logger: logger.child({ component: "controller" }), metrics });
   const inProcess = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });

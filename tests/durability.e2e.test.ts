@@ -25,6 +25,22 @@ describe.skipIf(distributed)("durability (standalone process)", () => {
     for (const ack of acks) expect(stored.get(ack.id)).toMatchObject({ seq: ack.seq, ts: ack.ts, from: a });
   });
 
+  test("a client_msg_id resent after a SIGKILL and restart gets the original ack and makes no second message", async () => {
+    const a = uniqueUser("a");
+    const team = await createTeam(t, a);
+    let c = await Client.connect(t, await t.token(a));
+    const frame = { channel_id: team, to: "*", type: "text", data: "once", client_msg_id: "once-1" };
+    const ack = await c.request(frame);
+    await c.find((f) => f.event === "message" && f.id === ack.id); // stored and published
+    await t.stop("SIGKILL");
+    await t.restart();
+    c = await Client.connect(t, await t.token(a));
+    expect(await c.request(frame)).toEqual(ack);
+    const h = await api(t, "GET", `/v1/teams/${team}/messages?limit=100`, await t.token(a));
+    expect(h.body.data.filter((m: any) => m.client_msg_id === "once-1").map((m: any) => m.id)).toEqual([ack.id]);
+    await c.close();
+  });
+
   test("teams and history survive a graceful restart, and seq keeps increasing", async () => {
     const [a, b] = [uniqueUser("a"), uniqueUser("b")];
     const team = await createTeam(t, a, [b]);

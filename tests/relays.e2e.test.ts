@@ -1,5 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Client, createTeam, uniqueUser, type Target } from "./harness";
+import { distScript, kill9, restart } from "./dist-control";
+import { Client, api, createTeam, uniqueUser, type Target } from "./harness";
 import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
@@ -36,4 +37,47 @@ describe.skipIf(relays.length < 2 || !distributed)("across relays (distributed s
     expect(o1.messages(team)).toEqual([]);
     await Promise.all([a0, b1, c1, o1].map((x) => x.close()));
   });
+
+  test("a client_msg_id resent through the other relay gets the original ack and makes no second message", async () => {
+    const a = uniqueUser("a");
+    const team = await createTeam(t, a);
+    const frame = { channel_id: team, to: "*", type: "text", data: "only once", client_msg_id: "xr-1" };
+    const a0 = await Client.connect(on(0), await t.token(a));
+    const ack = await a0.request(frame);
+    expect(ack.event).toBe("ack");
+    const a1 = await Client.connect(on(1), await t.token(a));
+    expect(await a1.request(frame)).toEqual(ack);
+    expect(await a0.request(frame)).toEqual(ack); // and again on the first relay
+    const last = await a1.request({ ...frame, data: "barrier", client_msg_id: "xr-2" });
+    await a0.find((f) => f.event === "message" && f.id === last.id);
+    expect(a0.messages(team).map((f) => f.data)).toEqual(["only once", "barrier"]);
+    const h = await api(t, "GET", `/v1/teams/${team}/messages?limit=100`, await t.token(a));
+    expect(h.body.data.map((m: any) => m.id)).toEqual([last.id, ack.id]);
+    await Promise.all([a0.close(), a1.close()]);
+  });
+
+  // Kills relay1 (the first of E2E_RELAY_URLS) and starts it again with scripts/dist.sh.
+  test.skipIf(!distScript)("a client_msg_id resent through the other relay after the first one was SIGKILLed: one message, the original ack", async () => {
+    const a = uniqueUser("a");
+    const team = await createTeam(t, a);
+    const frame = { channel_id: team, to: "*", type: "text", data: "before the crash", client_msg_id: "xk-1" };
+    const a0 = await Client.connect(on(0), await t.token(a));
+    const ack = await a0.request(frame);
+    expect(ack.event).toBe("ack");
+    await kill9("relay1");
+    try {
+      expect((await a0.waitClosed()).code).toBe(1006);
+      const a1 = await Client.connect(on(1), await t.token(a), `since=${team}:0`);
+      expect(await a1.request(frame)).toEqual(ack);
+      const after = await a1.request({ ...frame, data: "after", client_msg_id: "xk-2" });
+      await a1.find((f) => f.event === "message" && f.id === after.id);
+      expect(a1.messages(team).map((f) => [f.id, f.data])).toEqual([
+        [ack.id, "before the crash"],
+        [after.id, "after"],
+      ]);
+      await a1.close();
+    } finally {
+      await restart("relay1");
+    }
+  }, 90_000);
 });

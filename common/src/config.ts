@@ -44,7 +44,8 @@ export const Settings = Type.Object({
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
-  DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each); the oldest go first when full"),
+  DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it a miss is checked against the store"),
+  DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is looked up in the store and its ack waits for the stored verdict (resends through another relay; 0 = off)"),
 
   KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
   KAFKA_TOPIC: Type.String({ minLength: 1, default: "chat.events" }),
@@ -119,6 +120,7 @@ export interface Config {
     restBurst: number;
     dedupeWindowMs: number;
     dedupeEntries: number;
+    dedupeReconnectMs: number;
     teamName: number;
     metaTags: number;
     metaTagChars: number;
@@ -166,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       restBurst: s.LIMIT_REST_BURST,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
       dedupeEntries: s.DEDUPE_MAX_ENTRIES,
+      dedupeReconnectMs: s.DEDUPE_RECONNECT_SEC * 1000,
       teamName: s.LIMIT_TEAM_NAME_CHARS,
       metaTags: s.LIMIT_META_TAGS,
       metaTagChars: s.LIMIT_META_TAG_CHARS,

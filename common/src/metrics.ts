@@ -22,6 +22,14 @@ export function createMetrics() {
     published: new Counter({ name: "chat_events_published_total", help: "events handed to relay streams by controllers", registers }),
     relayStreams: new Gauge({ name: "chat_controller_relay_streams", help: "open relay Subscribe streams", registers }),
     logLag: new Gauge({ name: "chat_log_consumer_lag", help: "records behind the last consumed batch, by log partition", labelNames: ["partition"], registers }),
+    dependencyUp: new Gauge({ name: "chat_dependency_up", help: "1 while a dependency counts as up for readiness, 0 while down", labelNames: ["dependency"], registers }),
+    dependencyDegraded: new Gauge({
+      name: "chat_dependency_degraded",
+      help: "1 while a dependency's last check failed or took more than half its timeout",
+      labelNames: ["dependency"],
+      registers,
+    }),
+    dependencyCheckSeconds: new Gauge({ name: "chat_dependency_check_seconds", help: "duration of a dependency's last check", labelNames: ["dependency"], registers }),
     httpRequests: new Counter({ name: "chat_http_requests_total", help: "REST requests", labelNames: ["method", "route", "status"], registers }),
     httpSeconds: new Histogram({
       name: "chat_http_request_seconds",

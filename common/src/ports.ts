@@ -68,15 +68,28 @@ export interface UnreadInfo {
   unread: number;
 }
 
+/** Where a client_msg_id's message was stored: what its sender was acked with. */
+export interface ClientMessageRef {
+  id: string;
+  seq: number;
+  ts: string;
+}
+
 export interface MessageStore {
   /** Idempotent by `id`: storing a message twice keeps one copy. */
   insertMany(messages: StoredMessage[]): Promise<void>;
   /**
    * A consumed batch, in log order: messages stored (idempotent by id), lifecycle entries applied
    * with `applyOp` (idempotent by seq), thread roots' reply_count/last_reply_seq recomputed.
-   * Returns, aligned with `batch`, each entry as it took effect (messages always), or null.
+   * Returns, aligned with `batch`, each entry as it took effect, or null. A message takes effect
+   * unless its (channel_id, from, client_msg_id) is already claimed by another id (a resend, in an
+   * earlier batch or earlier in this one): that one is neither stored nor reported.
    */
   applyBatch(batch: Sequenced<StoreEntry>[]): Promise<(StoreEntry | null)[]>;
+  /** The message stored under a sender's client_msg_id in a channel (claims live until pruned). */
+  lookupClientMessage(channelId: string, from: string, clientMsgId: string): Promise<ClientMessageRef | null>;
+  /** Forgets client_msg_id claims of messages stamped before `before` (the dedupe window's end). */
+  pruneClientMessages(before: Date): Promise<number>;
   /** A message of `channelId` as the lifecycle rules need it, or null (unknown, or of another team). */
   getMessage(channelId: string, id: string): Promise<MessageInfo | null>;
   /**

@@ -3,6 +3,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { openAdapters } from "@chat/common/adapters/index";
 import type { Config } from "@chat/common/config";
 import { log } from "@chat/common/log";
+import { createMetrics } from "@chat/common/metrics";
 import { serveOps } from "@chat/common/serve";
 import { requireDistributed, runMain } from "@chat/common/service-main";
 import { createController } from "./service";
@@ -10,8 +11,9 @@ import { createController } from "./service";
 /** Distributed mode: one controller of the consumer group, serving relays over HTTP/2 (gRPC / Connect). */
 export async function startController(config: Config) {
   const logger = log.child({ service: "controller" });
-  const adapters = await openAdapters(config, logger, { log: true, stores: true });
-  const controller = createController(config, adapters, { logger });
+  const metrics = createMetrics();
+  const adapters = await openAdapters(config, logger, { log: true, stores: true }, { metrics });
+  const controller = createController(config, adapters, { logger, metrics });
   const checks = { ...adapters.checks, ...controller.checks };
   const server = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors }));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -4,6 +4,7 @@ import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./rpc/context";
 import { fetchSince } from "./rpc/fetch-since";
 import { getMessage } from "./rpc/get-message";
+import { lookupClientMessage } from "./rpc/lookup-client-message";
 import { getChannel, getUserChannels } from "./rpc/membership";
 import { subscribe } from "./rpc/subscribe";
 import { updateInterest } from "./rpc/update-interest";
@@ -17,6 +18,7 @@ export function controllerRoutes(rpc: RpcContext) {
       getChannel: (req) => getChannel(rpc, req),
       fetchSince: (req) => fetchSince(rpc, req),
       getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),
+      lookupClientMessage: (req, ctx) => lookupClientMessage(rpc, req, ctx.signal),
     });
 }
 

@@ -131,6 +131,8 @@ describe("ingest", () => {
           return store.applyBatch(batch);
         },
         getMessage: (...a) => store.getMessage(...a),
+        lookupClientMessage: (...a) => store.lookupClientMessage(...a),
+        pruneClientMessages: (...a) => store.pruneClientMessages(...a),
         eventsSince: (...a) => store.eventsSince(...a),
         unread: (...a) => store.unread(...a),
         readMarkers: (...a) => store.readMarkers(...a),

@@ -39,6 +39,12 @@ export function createController(config: Config, ports: ControllerPorts, overrid
   const rpc = { hub, teams: ports.teams, messages: ports.messages, logger, metrics };
   const ac = new AbortController();
   let ingest: Promise<void> | undefined;
+  // client_msg_id claims older than the dedupe window are dropped once a minute (any controller may; it is idempotent).
+  const prune = () =>
+    void ports.messages
+      .pruneClientMessages(new Date(Date.now() - config.limits.dedupeWindowMs))
+      .catch((err: unknown) => logger.warn("pruning client_msg_id claims failed", { err: String(err) }));
+  let pruning: ReturnType<typeof setInterval> | undefined;
   const interceptors: Interceptor[] = [errorInterceptor(rpc), tokenInterceptor(config.controllerToken)];
   return {
     hub,
@@ -47,12 +53,14 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     metrics,
     checks: {} as Record<string, () => Promise<void>>,
     start(): void {
+      pruning = setInterval(prune, 60_000);
       ingest = runIngest({ ...ports, hub, logger, metrics, group: config.consumerGroup }, ac.signal).catch((err) => {
         if (!ac.signal.aborted) onFatal(err);
       });
     },
     /** Stops consuming after the batch in hand is persisted and committed, then ends relay streams. */
     async stop(): Promise<void> {
+      clearInterval(pruning);
       ac.abort();
       await ingest;
       hub.closeAll("controller shutting down");

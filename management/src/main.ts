@@ -1,6 +1,7 @@
 import { openAdapters } from "@chat/common/adapters/index";
 import type { Config } from "@chat/common/config";
 import { log } from "@chat/common/log";
+import { createMetrics } from "@chat/common/metrics";
 import { ConfigError } from "@chat/common/config";
 import { serve, serveOps } from "@chat/common/serve";
 import { requireDistributed, runMain } from "@chat/common/service-main";
@@ -9,8 +10,9 @@ import { createManagement } from "./service";
 /** Distributed mode: the management API alone, on MongoDB / Kafka / S3. */
 export async function startManagement(config: Config) {
   const logger = log.child({ service: "management" });
-  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true });
-  const management = createManagement(config, adapters, { logger, checks: adapters.checks });
+  const metrics = createMetrics();
+  const adapters = await openAdapters(config, logger, { log: true, stores: true, objects: true }, { metrics });
+  const management = createManagement(config, adapters, { logger, metrics, checks: adapters.checks });
   const server = serve(config, logger, { fetch: management.fetch, maxRequestBodySize: management.maxRequestBodySize });
   const ops = serveOps(config, logger, { metrics: management.metrics, checks: adapters.checks });
   logger.info("listening", { url: `http://${config.host}:${server.port}` });

@@ -18,6 +18,9 @@ test("a failed send is forgotten so a retry can go through", async () => {
   await failed.catch(() => undefined);
   await Promise.resolve();
   expect(d.get("u", "c-1", 1)).toBeUndefined();
+  expect(d.suspect("u", "c-1", 1)).toBe(true); // it may have been stored all the same: a resend is checked
+  expect(d.suspect("u", "c-1", 1001)).toBe(false);
+  expect(d.suspect("u", "c-2", 1)).toBe(false);
 });
 
 test("past the entry cap the oldest keys go first", () => {
@@ -25,4 +28,14 @@ test("past the entry cap the oldest keys go first", () => {
   for (let i = 0; i < 1001; i++) d.remember("u", `c-${i}`, ack(i), i);
   expect(d.get("u", "c-0", 2000)).toBeUndefined();
   expect(d.get("u", "c-1000", 2000)).toBeDefined();
+});
+
+test("a miss proves nothing while keys younger than the window have been evicted", () => {
+  const d = new Dedupe(60_000, 1000);
+  for (let i = 0; i < 1000; i++) d.remember("u", `c-${i}`, ack(i), i);
+  expect(d.complete(1000)).toBe(true);
+  d.remember("u", "c-1000", ack(1000), 1000); // over the cap: down to 900 keys, all evicted ones inside the window
+  expect(d.complete(1001)).toBe(false);
+  expect(d.complete(60_100)).toBe(false); // c-100, the youngest evicted, could be resent until 60,100
+  expect(d.complete(60_101)).toBe(true);
 });

@@ -33,7 +33,7 @@ const transport = createRouterTransport((router) =>
 );
 
 test("a stopping relay acks what it accepted before closing with 1001, and refuses what comes after", async () => {
-  const relay = await serveRelay("drain-test", transport, heldLog);
+  const relay = await serveRelay("drain-test", transport, heldLog, { DEDUPE_RECONNECT_SEC: "0" });
   const a = await relay.open("a@x.dev");
   const closed = new Promise<number>((r) => a.ws.addEventListener("close", (e) => r(e.code)));
   const inLog = new Promise<void>((r) => (appended = r));

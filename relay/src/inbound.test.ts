@@ -35,7 +35,7 @@ const transport = createRouterTransport((router) =>
 );
 let relay: Awaited<ReturnType<typeof serveRelay>>;
 beforeAll(async () => {
-  relay = await serveRelay("inbound-test", transport, heldLog);
+  relay = await serveRelay("inbound-test", transport, heldLog, { DEDUPE_RECONNECT_SEC: "0" });
 });
 afterAll(async () => {
   for (const c of calls.splice(0)) c.reject(new Error("test over"));

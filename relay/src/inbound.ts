@@ -6,7 +6,7 @@ import { clientMsgIdOf, parseFrameObject, parseSend, type LogEntry } from "@chat
 import type { Metrics } from "@chat/common/metrics";
 import type { Appender } from "./appender";
 import type { ChannelCache, ChannelInfo } from "./channel-cache";
-import type { Dedupe } from "./dedupe";
+import type { AckInfo, Dedupe } from "./dedupe";
 import type { MessageOps } from "./ops/message-ops";
 import { ackFrame, errorFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
@@ -19,6 +19,10 @@ export interface InboundDeps {
   cache: ChannelCache;
   appender: Appender;
   dedupe: Dedupe;
+  /** The message stored under a sender's client_msg_id (any relay's), waiting up to `waitMs` for it; throws `unavailable`. */
+  lookup: (channelId: string, user: string, clientMsgId: string, waitMs: number) => Promise<AckInfo | null>;
+  /** True once the message `id` comes back on a controller stream (it was stored as the one of its key). */
+  published: (id: string, ms: number) => Promise<boolean>;
   tokens: TokenLifetime;
   /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
   messageOps: MessageOps;
@@ -27,6 +31,9 @@ export interface InboundDeps {
   /** True once the relay is shutting down: frames are answered `unavailable`, to be resent elsewhere. */
   draining: () => boolean;
 }
+
+/** How long an ack waits for the stored verdict before the client is told to resend. */
+const VERDICT_WAIT_MS = 5000;
 
 /**
  * What happens to a frame a client sends: size check, parse, rate limit, authorization against
@@ -113,12 +120,49 @@ export class Inbound {
     if (clientMsgId) entry.client_msg_id = clientMsgId;
     if (replyTo) entry.reply_to = replyTo;
     const t0 = performance.now();
-    const acked = appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => ({ id, seq, ts }));
+    const append = () =>
+      appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => {
+        metrics.appendSeconds.observe((performance.now() - t0) / 1000);
+        return { id, seq, ts };
+      });
+    // Whatever relay took the first attempt, the controller stores one message per key; these checks make the ack match it.
+    // A socket that just (re)connected, or a key whose earlier attempt failed (it may be stored all the same).
+    const reconnecting = performance.now() - ws.data.openedAt < limits.dedupeReconnectMs || (!!clientMsgId && dedupe.suspect(user, clientMsgId));
+    const acked = !clientMsgId
+      ? append()
+      : reconnecting
+        ? this.verified(msg.channel_id, user, clientMsgId, append)
+        : dedupe.complete()
+          ? append()
+          : this.lookedUp(msg.channel_id, user, clientMsgId, append);
     if (clientMsgId) dedupe.remember(user, clientMsgId, acked);
     const ack = await acked;
-    metrics.appendSeconds.observe((performance.now() - t0) / 1000);
-    metrics.messagesIn.inc({ outcome: "accepted" });
+    metrics.messagesIn.inc({ outcome: ack.id === id ? "accepted" : "duplicate" });
     if (!ws.data.closed) sockets.send(ws, ackFrame(ack, clientMsgId));
+  }
+
+  /** A key this relay may have forgotten: the stored message's ack if there is one, else append. */
+  private async lookedUp(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
+    return (await this.deps.lookup(ch, user, clientMsgId, 0)) ?? append();
+  }
+
+  /**
+   * A send from a socket that just (re)connected may resend what another relay took before its own
+   * append was stored: after appending, wait for the controller's verdict and ack whichever message
+   * it stored — ours once it comes back on the stream, else whatever the store holds under the key
+   * (asked at most once a second, so a slow store is not made slower). No verdict in time:
+   * `unavailable`, and the client's resend finds it.
+   */
+  private async verified(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
+    const stored = await this.deps.lookup(ch, user, clientMsgId, 0);
+    if (stored) return stored;
+    const mine = await append();
+    for (const deadline = Date.now() + VERDICT_WAIT_MS; ; ) {
+      if (await this.deps.published(mine.id, Math.max(0, Math.min(1000, deadline - Date.now())))) return mine;
+      const verdict = await this.deps.lookup(ch, user, clientMsgId, 0);
+      if (verdict) return verdict;
+      if (Date.now() >= deadline) throw new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id");
+    }
   }
 
   private async loadChannel(ch: string): Promise<ChannelInfo> {

@@ -3,6 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { openAdapters } from "@chat/common/adapters/index";
 import { ConfigError, type Config } from "@chat/common/config";
 import { log, redactString } from "@chat/common/log";
+import { createMetrics } from "@chat/common/metrics";
 import { opsFetch } from "@chat/common/ops";
 import { serve, serveOps } from "@chat/common/serve";
 import { requireDistributed, runMain } from "@chat/common/service-main";
@@ -25,8 +26,9 @@ function grpcControllers(config: Config) {
 /** Distributed mode: a relay producing to Kafka and subscribed to every controller over HTTP/2. */
 export async function startRelay(config: Config) {
   const logger = log.child({ service: "relay", relay_id: config.relayId });
-  const adapters = await openAdapters(config, logger, { log: true });
-  const relay = createRelay(config, { log: adapters.log, controllers: grpcControllers(config) }, { logger });
+  const metrics = createMetrics();
+  const adapters = await openAdapters(config, logger, { log: true }, { metrics });
+  const relay = createRelay(config, { log: adapters.log, controllers: grpcControllers(config) }, { logger, metrics });
   const checks = { ...adapters.checks, ...relay.checks };
   const server = serve<SocketData>(config, logger, {
     fetch: (req, srv) => (isWebSocketPath(req) ? relay.fetch(req, srv) : opsFetch(req, { metrics: relay.metrics, metricsToken: config.metricsToken, checks })),

@@ -20,6 +20,7 @@ import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
 import { TokenLifetime } from "./token-lifetime";
 import { Upstream, type ControllerClient } from "./upstream";
+import { Verdicts } from "./verdicts";
 
 export type { SocketData } from "./socket";
 
@@ -46,10 +47,14 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   const verify = overrides.verify ?? createVerifier(config.auth);
 
   let fanout: Fanout | undefined; // the upstream calls into it; built just below
+  const verdicts = new Verdicts();
   const upstream = new Upstream(
     ports.controllers,
     config.relayId,
-    (events) => fanout!.dispatch(events),
+    (events) => {
+      verdicts.notify(events);
+      fanout!.dispatch(events);
+    },
     (channels) => fanout!.recoverAll(channels),
     logger,
   );
@@ -85,12 +90,24 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
+  const lookup = async (channelId: string, user: string, clientMsgId: string, waitMs: number) => {
+    try {
+      const r = await upstream.client.lookupClientMessage({ channelId, user, clientMsgId, waitMs }, { timeoutMs: waitMs + 3000 });
+      return r.found ? { id: r.id, seq: Number(r.seq), ts: r.ts } : null;
+    } catch (err) {
+      logger.debug("client_msg_id lookup failed", { channel_id: channelId, err: String(err) });
+      throw new AppError("unavailable", "message store unavailable; resend with the same client_msg_id");
+    }
+  };
+  const dedupe = new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries);
   const inbound = new Inbound({
     limits,
     sockets,
     cache,
     appender,
-    dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries),
+    dedupe,
+    lookup,
+    published: (id, ms) => verdicts.published(id, ms),
     tokens,
     messageOps,
     logger,

@@ -18,9 +18,9 @@ export interface TestSocket {
   waitFor(pred: (f: any) => boolean): Promise<any>;
 }
 
-export async function serveRelay(name: string, controller: Transport, messageLog: MessageLog) {
+export async function serveRelay(name: string, controller: Transport, messageLog: MessageLog, env: Record<string, string> = {}) {
   const relay = createRelay(
-    loadConfig({ AUTH_JWT_SECRET: TEST_SECRET, RELAY_ID: name }),
+    loadConfig({ AUTH_JWT_SECRET: TEST_SECRET, RELAY_ID: name, ...env }),
     { log: messageLog, controllers: [{ name: "scripted", client: createClient(ControllerService, controller) }] },
     { logger: log.child({ test: name }) },
   );

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import type { Config } from "../config";
 import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
+import { DependencyMonitor, type MonitorOptions } from "../readiness";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "../ports";
 import { EmbeddedLog } from "./embedded-log";
 import { SqliteStore } from "./sqlite-store";
@@ -10,7 +12,7 @@ export interface Adapters {
   teams: TeamStore;
   messages: MessageStore;
   objects?: ObjectStore;
-  /** Readiness checks by dependency name. */
+  /** Readiness checks by dependency name: verdicts of a background monitor, answered at once. */
   checks: Record<string, () => Promise<void>>;
   close(): Promise<void>;
 }
@@ -19,7 +21,12 @@ export interface Adapters {
  * Builds the adapters the configuration names: Kafka / MongoDB / S3 where their URLs are
  * set, otherwise the embedded ones under DATA_DIR. `need` says which ports this process uses.
  */
-export async function openAdapters(config: Config, logger: Logger, need: { log?: boolean; stores?: boolean; objects?: boolean }): Promise<Adapters> {
+export async function openAdapters(
+  config: Config,
+  logger: Logger,
+  need: { log?: boolean; stores?: boolean; objects?: boolean },
+  monitoring: { metrics?: Metrics; options?: MonitorOptions } = {},
+): Promise<Adapters> {
   const closers: (() => Promise<void>)[] = [];
   const checks: Record<string, () => Promise<void>> = {};
   let log: MessageLog | undefined;
@@ -69,12 +76,14 @@ export async function openAdapters(config: Config, logger: Logger, need: { log?:
     }
     closers.push(() => objects!.close());
   }
+  const monitor = new DependencyMonitor(checks, logger.child({ component: "readiness" }), monitoring.metrics, monitoring.options).start();
+  closers.push(() => monitor.stop()); // closed first: no "down" lines while the adapters close
   return {
     log: log!,
     teams: teams!,
     messages: messages!,
     objects,
-    checks,
+    checks: monitor.checks,
     close: async () => {
       for (const c of closers.reverse()) await c().catch(() => undefined);
     },

@@ -2,6 +2,7 @@ import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
+import { OutageLog } from "../outage-log";
 import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
 import { sleep } from "../retry";
 import { withTimeout } from "../timeout";
@@ -68,18 +69,29 @@ const LEVEL_OF: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
+/** kafkajs lines that only say "the broker cannot be reached (yet)", one per attempt. */
+const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|EPIPE|Connection (error|timeout)|Closed connection|KafkaJSConnection|NumberOfRetriesExceeded|Failed to connect|not connected|socket hang up|broker.*not available/i;
+
 /**
  * Routes kafkajs' own logs (WARN and up) through our logger; stacks are dropped as noise.
  * Error responses kafkajs retries itself (coordinator loading or moved) are warnings; the
- * bounded-retries warning is moot because a failed producer is replaced (see `send`).
+ * bounded-retries warning is moot because a failed producer is replaced (see `send`). Attempts
+ * refused while the broker is unreachable go to `outage`, which logs state changes, not attempts.
  */
-function logCreator(logger: Logger) {
+function logCreator(logger: Logger, outage: OutageLog) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _t, logger: _l, stack: _s, ...fields } = log as LogEntry["log"] & { stack?: unknown };
       let lvl = LEVEL_OF[level] ?? "info";
       if (namespace === "Producer" && message.startsWith("Limiting retries")) lvl = "debug";
       else if (lvl === "error" && namespace === "Connection" && message.startsWith("Response ")) lvl = "warn";
+      else if (
+        (lvl === "error" || lvl === "warn") &&
+        (UNREACHABLE.test(message) || UNREACHABLE.test(String(fields.error ?? "")) || (outage.active && /^Restarting the consumer|^Failed to send/.test(message)))
+      ) {
+        outage.failed({ namespace, err: message });
+        lvl = "debug";
+      }
       logger[lvl](message, { namespace, ...fields });
     };
 }
@@ -106,18 +118,20 @@ export class KafkaLog implements MessageLog {
     readonly partitions: number,
     private readonly logger: Logger,
     private readonly tuning: Required<KafkaTuning>,
+    private readonly outage: OutageLog,
   ) {
     this.partitionOf = keyPartitioner(partitions);
   }
 
   static async connect(config: KafkaConfig, clientId: string, logger: Logger, tuning: KafkaTuning = {}): Promise<KafkaLog> {
     const t = { ...DEFAULTS, ...tuning };
+    const outage = new OutageLog(logger, "kafka");
     const kafka = new Kafka({
       clientId,
       brokers: config.brokers,
       connectionTimeout: t.connectionTimeoutMs,
       logLevel: logLevel.WARN,
-      logCreator: logCreator(logger),
+      logCreator: logCreator(logger, outage),
     });
     const admin = kafka.admin();
     await admin.connect();
@@ -137,7 +151,7 @@ export class KafkaLog implements MessageLog {
       if (created) logger.info("created topic", { topic: config.topic, partitions, replication: config.replication });
       else if (partitions !== config.partitions)
         logger.warn("topic exists with a different partition count; using it", { topic: config.topic, partitions, configured: config.partitions });
-      const log = new KafkaLog(kafka, admin, config.topic, partitions, logger, t);
+      const log = new KafkaLog(kafka, admin, config.topic, partitions, logger, t, outage);
       await log.producer();
       return log;
     } catch (err) {
@@ -199,13 +213,16 @@ export class KafkaLog implements MessageLog {
       });
       const base = new Map<number, number>();
       for (const m of meta) if (m.errorCode === 0 && m.baseOffset !== undefined) base.set(m.partition, Number(m.baseOffset));
-      return placed.map(({ partition, index }) => {
+      const seqs = placed.map(({ partition, index }) => {
         const b = base.get(partition);
         if (b === undefined) throw new Error(`no offset acknowledged for partition ${partition}`);
         return b + index + 1;
       });
+      this.outage.ok();
+      return seqs;
     } catch (err) {
-      this.logger.warn("append failed", { records: records.length, partitions: perPartition.size, err });
+      if (UNREACHABLE.test(String(err)) || this.outage.active) this.outage.failed({ err: String(err) });
+      else this.logger.warn("append failed", { records: records.length, partitions: perPartition.size, err });
       if (this.producerReady === ready) {
         this.producerReady = undefined;
         void ready.then((p) => p.disconnect()).catch(() => undefined);
@@ -264,6 +281,7 @@ export class KafkaLog implements MessageLog {
           }));
           // A long handle (the controller retries persistence) must not cost us the group membership.
           const beat = setInterval(() => void heartbeat().catch(() => undefined), t.heartbeatIntervalMs);
+          this.outage.ok();
           try {
             await handle(records, { partition: String(batch.partition), lag: Math.max(0, Number(batch.offsetLag())) });
           } finally {
@@ -295,7 +313,7 @@ export class KafkaLog implements MessageLog {
   ping(): Promise<void> {
     if (this.closing) return Promise.reject(new AppError("unavailable", "message log closed"));
     return withTimeout(
-      this.admin.fetchTopicMetadata({ topics: [this.topic] }).then(() => undefined),
+      this.admin.fetchTopicMetadata({ topics: [this.topic] }).then(() => this.outage.ok()),
       this.tuning.pingTimeoutMs,
       "kafka ping",
     );

@@ -19,7 +19,7 @@ import { isObjectId } from "../ids";
 import type { Logger } from "../log";
 import { batchKeys, isEmoji, planBatch, reactionKey, readKey, type BatchState, type LifecycleEntry, type MessageInfo, type MessageState, type ReactionCount, type Sequenced } from "../lifecycle";
 import type { MessageType, MessageView, StoredMessage } from "../message";
-import type { MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
+import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { Team } from "../teams";
 
 export type MongoConfig = NonNullable<Config["mongo"]>;
@@ -73,6 +73,15 @@ interface ReadDoc {
   seq: number;
   event_seq: number;
 }
+
+/** A client_msg_id claim: `_id` is the (channel, sender, client_msg_id) key; the first message id stored under it wins. */
+interface ClientMsgDoc {
+  _id: string;
+  id: string;
+  seq: number;
+  ts: Date;
+}
+const clientMsgKey = (channelId: string, from: string, clientMsgId: string) => JSON.stringify([channelId, from, clientMsgId]);
 
 const DUPLICATE_KEY = 11000;
 
@@ -251,6 +260,7 @@ export class MongoStore implements TeamStore, MessageStore {
   private readonly messages: Collection<MessageDoc>;
   private readonly reactions: Collection<ReactionDoc>;
   private readonly reads: Collection<ReadDoc>;
+  private readonly clientMsgs: Collection<ClientMsgDoc>;
   private closed = false;
 
   /** Does no I/O; `connect` is the way in. */
@@ -264,6 +274,7 @@ export class MongoStore implements TeamStore, MessageStore {
     this.messages = this.db.collection<MessageDoc>("messages");
     this.reactions = this.db.collection<ReactionDoc>("reactions");
     this.reads = this.db.collection<ReadDoc>("reads");
+    this.clientMsgs = this.db.collection<ClientMsgDoc>("client_msgs");
   }
 
   static async connect(config: MongoConfig, logger: Logger, options: MongoClientOptions = {}): Promise<MongoStore> {
@@ -282,6 +293,7 @@ export class MongoStore implements TeamStore, MessageStore {
         store.reads.createIndex({ channel_id: 1, event_seq: 1 }),
         store.teams.createIndex({ members: 1, _id: 1 }),
         store.teams.createIndex({ meta_tags: 1 }),
+        store.clientMsgs.createIndex({ ts: 1 }),
       ]);
     } catch (err) {
       await client.close().catch(() => undefined);
@@ -367,14 +379,16 @@ export class MongoStore implements TeamStore, MessageStore {
    * recomputed from their rows, so a crash between two writes heals on redelivery.
    */
   async applyBatch(batch: Sequenced<StoreEntry>[]): Promise<(StoreEntry | null)[]> {
-    const messages: StoredMessage[] = [];
+    const all: StoredMessage[] = [];
     const lifecycle: Sequenced<LifecycleEntry>[] = [];
     for (const { seq, entry } of batch) {
       if (entry.kind === "message") {
         const { kind: _k, ...m } = entry;
-        messages.push({ ...m, seq: int(seq, "seq") });
+        all.push({ ...m, seq: int(seq, "seq") });
       } else lifecycle.push({ seq: int(seq, "seq"), entry: checkedEntry(entry) });
     }
+    const resends = await this.claimClientMsgIds(all);
+    const messages = all.filter((m) => !resends.has(m.id));
     await this.insertMany(messages);
     const effective: (LifecycleEntry | null)[] = [];
     if (lifecycle.length) {
@@ -386,7 +400,53 @@ export class MongoStore implements TeamStore, MessageStore {
     const roots = [...new Set(messages.flatMap((m) => (m.reply_to ? [m.reply_to] : [])))];
     for (const root of roots) await this.recountReplies(oid(root, "reply_to"));
     let i = 0;
-    return batch.map(({ entry }) => (entry.kind === "message" ? entry : (effective[i++] ?? null)));
+    return batch.map(({ entry }) => (entry.kind === "message" ? (resends.has(entry.id) ? null : entry) : (effective[i++] ?? null)));
+  }
+
+  /**
+   * Claims each message's client_msg_id key for its id, first in log order; returns the ids of
+   * resends (their key is held by another id). Claims go before messages, so a crash between the
+   * two is healed by the redelivery, which finds its own claims.
+   */
+  private async claimClientMsgIds(messages: StoredMessage[]): Promise<Set<string>> {
+    const resends = new Set<string>();
+    const first = new Map<string, StoredMessage>();
+    for (const m of messages) {
+      if (m.client_msg_id === undefined) continue;
+      const key = clientMsgKey(str(m.channel_id, "channel_id"), str(m.from, "from"), str(m.client_msg_id, "client_msg_id"));
+      const held = first.get(key);
+      if (!held) first.set(key, m);
+      else if (held.id !== m.id) resends.add(m.id);
+    }
+    if (first.size === 0) return resends;
+    const docs = [...first].map(([_id, m]) => ({ _id, id: oid(m.id, "message id").toHexString(), seq: m.seq, ts: date(m.ts, "ts") }));
+    const taken = await this.run("claim client_msg_ids", async () => {
+      try {
+        await this.clientMsgs.insertMany(docs, { ordered: false });
+        return [];
+      } catch (err) {
+        if (!onlyDuplicates(err)) throw err;
+        const errors = err instanceof MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : [];
+        const keys = errors.length ? errors.map((e) => docs[e.index]!._id) : docs.map((d) => d._id);
+        return this.clientMsgs.find({ _id: { $in: keys } }).toArray();
+      }
+    });
+    for (const c of taken) {
+      const m = first.get(c._id);
+      if (m && c.id !== m.id) resends.add(m.id);
+    }
+    return resends;
+  }
+
+  async lookupClientMessage(channelId: string, from: string, clientMsgId: string): Promise<ClientMessageRef | null> {
+    const _id = clientMsgKey(str(channelId, "channel id"), str(from, "from"), str(clientMsgId, "client_msg_id"));
+    const d = await this.run("lookup client_msg_id", () => this.clientMsgs.findOne({ _id }));
+    return d ? { id: d.id, seq: d.seq, ts: d.ts.toISOString() } : null;
+  }
+
+  async pruneClientMessages(before: Date): Promise<number> {
+    const r = await this.run("prune client_msg_ids", () => this.clientMsgs.deleteMany({ ts: { $lt: before } }));
+    return r.deletedCount;
   }
 
   private async loadBatchState(entries: Sequenced<LifecycleEntry>[]): Promise<BatchState> {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AppError } from "../errors";
 import { batchKeys, planBatch, reactionKey, readKey, type BatchState, type LifecycleEntry, type MessageInfo, type MessageState, type ReactionCount, type Sequenced } from "../lifecycle";
 import type { MessageView, StoredMessage } from "../message";
-import type { MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
+import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { Team } from "../teams";
 
 type Row = { doc: string };
@@ -28,6 +28,11 @@ export class SqliteStore implements TeamStore, MessageStore {
       type TEXT NOT NULL, data TEXT NOT NULL, ts TEXT NOT NULL, client_msg_id TEXT)`);
     this.db.run("CREATE INDEX IF NOT EXISTS messages_channel_seq ON messages (channel_id, seq)");
     this.migrateLifecycle();
+    // client_msg_id claims: the first id stored under a key wins, for as long as the claim is kept.
+    this.db.run(`CREATE TABLE IF NOT EXISTS client_msgs (
+      channel_id TEXT NOT NULL, from_user TEXT NOT NULL, client_msg_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL,
+      PRIMARY KEY (channel_id, from_user, client_msg_id)) WITHOUT ROWID`);
+    this.db.run("CREATE INDEX IF NOT EXISTS client_msgs_ts ON client_msgs (ts)");
   }
 
   /**
@@ -134,8 +139,20 @@ export class SqliteStore implements TeamStore, MessageStore {
     return this.db.transaction(() => {
       const messages: StoredMessage[] = [];
       const lifecycle: Sequenced<LifecycleEntry>[] = [];
+      const claim = this.db.query(
+        "INSERT INTO client_msgs (channel_id, from_user, client_msg_id, id, seq, ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      );
+      const claimed = this.db.query<{ id: string }, [string, string, string]>("SELECT id FROM client_msgs WHERE channel_id = ? AND from_user = ? AND client_msg_id = ?");
+      const resends = new Set<StoreEntry>();
       for (const { seq, entry } of batch) {
         if (entry.kind === "message") {
+          // In log order, so a resend later in this very batch finds the claim of the first one.
+          if (entry.client_msg_id && claim.run(entry.channel_id, entry.from, entry.client_msg_id, entry.id, seq, entry.ts).changes === 0) {
+            if (claimed.get(entry.channel_id, entry.from, entry.client_msg_id)?.id !== entry.id) {
+              resends.add(entry);
+              continue;
+            }
+          }
           const { kind: _k, ...m } = entry;
           messages.push({ ...m, seq });
         } else lifecycle.push({ seq, entry });
@@ -155,8 +172,20 @@ export class SqliteStore implements TeamStore, MessageStore {
       );
       for (const root of roots) recount.run(root);
       let i = 0;
-      return batch.map(({ entry }) => (entry.kind === "message" ? entry : (effective.get(lifecycle[i++]!) ?? null)));
+      return batch.map(({ entry }) => (entry.kind === "message" ? (resends.has(entry) ? null : entry) : (effective.get(lifecycle[i++]!) ?? null)));
     })();
+  }
+
+  async lookupClientMessage(channelId: string, from: string, clientMsgId: string): Promise<ClientMessageRef | null> {
+    return (
+      this.db
+        .query<ClientMessageRef, [string, string, string]>("SELECT id, seq, ts FROM client_msgs WHERE channel_id = ? AND from_user = ? AND client_msg_id = ?")
+        .get(channelId, from, clientMsgId) ?? null
+    );
+  }
+
+  async pruneClientMessages(before: Date): Promise<number> {
+    return this.db.query("DELETE FROM client_msgs WHERE ts < ?").run(before.toISOString()).changes;
   }
 
   private loadBatchState(entries: Sequenced<LifecycleEntry>[]): BatchState {

@@ -149,6 +149,41 @@ export function messageStoreContract(name: string, make: () => Promise<MessageSt
       expect((await s.history(c.ch, "b", { limit: 10 })).length).toBe(2);
     });
 
+    test("client_msg_id: a resend (another id, same sender and channel) is neither stored nor reported, in later batches and within one", async () => {
+      const s = await open();
+      const c = channel(s);
+      const first = c.send("a", "one", { client_msg_id: "k1" });
+      const r1 = await c.apply(first);
+      expect(r1.effective).toEqual(["message"]);
+      const r2 = await c.apply(
+        c.send("a", "one again", { client_msg_id: "k1" }), // a resend through another relay
+        c.send("b", "same key, other sender", { client_msg_id: "k1" }),
+        c.send("a", "two", { client_msg_id: "k2" }),
+        c.send("a", "two again", { client_msg_id: "k2" }), // a resend in the same batch
+        c.send("a", "no key"),
+      );
+      expect(r2.effective).toEqual([null, "message", "message", null, "message"]);
+      expect((await s.history(c.ch, "a", { limit: 10 })).map((m) => m.data)).toEqual(["no key", "two", "same key, other sender", "one"]);
+      expect(await s.lookupClientMessage(c.ch, "a", "k1")).toEqual({ id: first.id, seq: r1.seqs[0]!, ts: first.ts });
+      expect(await s.lookupClientMessage(c.ch, "a", "k2")).toMatchObject({ seq: r2.seqs[2]! });
+      expect(await s.lookupClientMessage(c.ch, "a", "nope")).toBeNull();
+      expect(await s.lookupClientMessage(objectId(), "a", "k1")).toBeNull();
+      // The original redelivered (a controller crashed before committing) still takes effect.
+      expect((await s.applyBatch([{ seq: r1.seqs[0]!, entry: first }])).map((e) => e?.kind ?? null)).toEqual(["message"]);
+    });
+
+    test("client_msg_id claims are pruned by message time: past the window a key may be used again", async () => {
+      const s = await open();
+      const c = channel(s);
+      const old = c.send("a", "old", { client_msg_id: "k", ts: new Date(Date.now() - 600_000).toISOString() });
+      const recent = c.send("a", "recent", { client_msg_id: "r" });
+      await c.apply(old, recent);
+      expect(await s.pruneClientMessages(new Date(Date.now() - 300_000))).toBe(1);
+      expect(await s.lookupClientMessage(c.ch, "a", "k")).toBeNull();
+      expect(await s.lookupClientMessage(c.ch, "a", "r")).toMatchObject({ id: recent.id });
+      expect((await c.apply(c.send("a", "new", { client_msg_id: "k" }), c.send("a", "dup", { client_msg_id: "r" }))).effective).toEqual(["message", null]);
+    });
+
     test("delete: content gone from history, resume and getMessage; nothing applies after it", async () => {
       const s = await open();
       const c = channel(s);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/controller.proto.
  */
 export const file_chat_v1_controller: GenFile = /*@__PURE__*/
-  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJpChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkSDgoGYWRtaW5zGAQgAygJEhMKC3N1cGVyX2FkbWluGAUgASgJIlkKEUZldGNoU2luY2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDgoGdmlld2VyGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoAxINCgVsaW1pdBgEIAEoDSI0ChJGZXRjaFNpbmNlUmVzcG9uc2USHgoGZXZlbnRzGAEgAygLMg4uY2hhdC52MS5FdmVudCIzChFHZXRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgoKAmlkGAIgASgJIqoBChJHZXRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSEgoKY2hhbm5lbF9pZBgCIAEoCRIKCgJpZBgDIAEoCRILCgNzZXEYBCABKAMSDAoEZnJvbRgFIAEoCRIKCgJ0bxgGIAEoCRIMCgR0eXBlGAcgASgJEg8KB2RlbGV0ZWQYCCABKAgSEAoIcmVwbHlfdG8YCSABKAkSDQoFZW1vamkYCiADKAkq5AIKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfS0lORF9NRVNTQUdFEAESHAoYRVZFTlRfS0lORF9NRU1CRVJfSk9JTkVEEAISGgoWRVZFTlRfS0lORF9NRU1CRVJfTEVGVBADEhoKFkVWRU5UX0tJTkRfQURNSU5fQURERUQQBBIcChhFVkVOVF9LSU5EX0FETUlOX1JFTU9WRUQQBRIbChdFVkVOVF9LSU5EX1RFQU1fVVBEQVRFRBAGEh0KGUVWRU5UX0tJTkRfTUVTU0FHRV9FRElURUQQBxIeChpFVkVOVF9LSU5EX01FU1NBR0VfREVMRVRFRBAIEh0KGUVWRU5UX0tJTkRfUkVBQ1RJT05fQURERUQQCRIfChtFVkVOVF9LSU5EX1JFQUNUSU9OX1JFTU9WRUQQChITCg9FVkVOVF9LSU5EX1JFQUQQCzLXAwoRQ29udHJvbGxlclNlcnZpY2USRAoJU3Vic2NyaWJlEhkuY2hhdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhouY2hhdC52MS5TdWJzY3JpYmVSZXNwb25zZTABElEKDlVwZGF0ZUludGVyZXN0Eh4uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlcXVlc3QaHy5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVzcG9uc2USVAoPR2V0VXNlckNoYW5uZWxzEh8uY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0GiAuY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXNwb25zZRJFCgpHZXRDaGFubmVsEhouY2hhdC52MS5HZXRDaGFubmVsUmVxdWVzdBobLmNoYXQudjEuR2V0Q2hhbm5lbFJlc3BvbnNlEkUKCkZldGNoU2luY2USGi5jaGF0LnYxLkZldGNoU2luY2VSZXF1ZXN0GhsuY2hhdC52MS5GZXRjaFNpbmNlUmVzcG9uc2USRQoKR2V0TWVzc2FnZRIaLmNoYXQudjEuR2V0TWVzc2FnZVJlcXVlc3QaGy5jaGF0LnYxLkdldE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJpChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkSDgoGYWRtaW5zGAQgAygJEhMKC3N1cGVyX2FkbWluGAUgASgJIlkKEUZldGNoU2luY2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDgoGdmlld2VyGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoAxINCgVsaW1pdBgEIAEoDSI0ChJGZXRjaFNpbmNlUmVzcG9uc2USHgoGZXZlbnRzGAEgAygLMg4uY2hhdC52MS5FdmVudCIzChFHZXRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgoKAmlkGAIgASgJIqoBChJHZXRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSEgoKY2hhbm5lbF9pZBgCIAEoCRIKCgJpZBgDIAEoCRILCgNzZXEYBCABKAMSDAoEZnJvbRgFIAEoCRIKCgJ0bxgGIAEoCRIMCgR0eXBlGAcgASgJEg8KB2RlbGV0ZWQYCCABKAgSEAoIcmVwbHlfdG8YCSABKAkSDQoFZW1vamkYCiADKAkiZgoaTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIMCgR1c2VyGAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSDwoHd2FpdF9tcxgEIAEoDSJRChtMb29rdXBDbGllbnRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSCgoCaWQYAiABKAkSCwoDc2VxGAMgASgDEgoKAnRzGAQgASgJKuQCCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX0tJTkRfTUVTU0FHRRABEhwKGEVWRU5UX0tJTkRfTUVNQkVSX0pPSU5FRBACEhoKFkVWRU5UX0tJTkRfTUVNQkVSX0xFRlQQAxIaChZFVkVOVF9LSU5EX0FETUlOX0FEREVEEAQSHAoYRVZFTlRfS0lORF9BRE1JTl9SRU1PVkVEEAUSGwoXRVZFTlRfS0lORF9URUFNX1VQREFURUQQBhIdChlFVkVOVF9LSU5EX01FU1NBR0VfRURJVEVEEAcSHgoaRVZFTlRfS0lORF9NRVNTQUdFX0RFTEVURUQQCBIdChlFVkVOVF9LSU5EX1JFQUNUSU9OX0FEREVEEAkSHwobRVZFTlRfS0lORF9SRUFDVElPTl9SRU1PVkVEEAoSEwoPRVZFTlRfS0lORF9SRUFEEAsyuQQKEUNvbnRyb2xsZXJTZXJ2aWNlEkQKCVN1YnNjcmliZRIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdBoaLmNoYXQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJRCg5VcGRhdGVJbnRlcmVzdBIeLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXF1ZXN0Gh8uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlc3BvbnNlElQKD0dldFVzZXJDaGFubmVscxIfLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVxdWVzdBogLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USRQoKR2V0Q2hhbm5lbBIaLmNoYXQudjEuR2V0Q2hhbm5lbFJlcXVlc3QaGy5jaGF0LnYxLkdldENoYW5uZWxSZXNwb25zZRJFCgpGZXRjaFNpbmNlEhouY2hhdC52MS5GZXRjaFNpbmNlUmVxdWVzdBobLmNoYXQudjEuRmV0Y2hTaW5jZVJlc3BvbnNlEkUKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhsuY2hhdC52MS5HZXRNZXNzYWdlUmVzcG9uc2USYAoTTG9va3VwQ2xpZW50TWVzc2FnZRIjLmNoYXQudjEuTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QaJC5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -386,6 +386,76 @@ export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PUR
   messageDesc(file_chat_v1_controller, 12);
 
 /**
+ * @generated from message chat.v1.LookupClientMessageRequest
+ */
+export type LookupClientMessageRequest = Message<"chat.v1.LookupClientMessageRequest"> & {
+  /**
+   * @generated from field: string channel_id = 1;
+   */
+  channelId: string;
+
+  /**
+   * The sender.
+   *
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string client_msg_id = 3;
+   */
+  clientMsgId: string;
+
+  /**
+   * Not found yet: wait up to this long for it to be stored (0: answer at once; capped by the controller).
+   *
+   * @generated from field: uint32 wait_ms = 4;
+   */
+  waitMs: number;
+};
+
+/**
+ * Describes the message chat.v1.LookupClientMessageRequest.
+ * Use `create(LookupClientMessageRequestSchema)` to create a new message.
+ */
+export const LookupClientMessageRequestSchema: GenMessage<LookupClientMessageRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 13);
+
+/**
+ * @generated from message chat.v1.LookupClientMessageResponse
+ */
+export type LookupClientMessageResponse = Message<"chat.v1.LookupClientMessageResponse"> & {
+  /**
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: int64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * The server timestamp the message was stamped with (ISO 8601), as in its ack.
+   *
+   * @generated from field: string ts = 4;
+   */
+  ts: string;
+};
+
+/**
+ * Describes the message chat.v1.LookupClientMessageResponse.
+ * Use `create(LookupClientMessageResponseSchema)` to create a new message.
+ */
+export const LookupClientMessageResponseSchema: GenMessage<LookupClientMessageResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 14);
+
+/**
  * @generated from enum chat.v1.EventKind
  */
 export enum EventKind {
@@ -529,6 +599,17 @@ export const ControllerService: GenService<{
     methodKind: "unary";
     input: typeof GetMessageRequestSchema;
     output: typeof GetMessageResponseSchema;
+  },
+  /**
+   * The message stored under a sender's client_msg_id in a channel (cross-relay idempotency):
+   * a relay asks before appending a resend, and may wait for the verdict on its own append.
+   *
+   * @generated from rpc chat.v1.ControllerService.LookupClientMessage
+   */
+  lookupClientMessage: {
+    methodKind: "unary";
+    input: typeof LookupClientMessageRequestSchema;
+    output: typeof LookupClientMessageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_controller, 0);
