@@ -17,7 +17,7 @@ export function createManagementApp(deps: ManagementDeps) {
   if (objects?.serve && !objects.pathPrefix?.startsWith("/v1/")) throw new Error("the object store must serve its URLs under /v1/");
 
   return (
-    new Elysia({ prefix: "/v1", normalize: false })
+    new Elysia({ prefix: "/v1", normalize: false, strictPath: true })
       .onRequest(({ request }) => {
         started.set(request, performance.now());
       })

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Team } from "@chat/common/teams";
+import { backends, createHarness, type Harness } from "./harness";
+
+describe("routing: paths are matched as given", () => {
+  let h: Harness;
+  let S: string;
+  let U: string;
+  let team: Team;
+  beforeAll(async () => {
+    h = await createHarness(backends[0]!);
+    S = h.user("super");
+    U = h.user("user");
+    team = await h.seedTeam({ super_admin: S, members: [U] });
+  });
+  afterAll(() => h.close());
+
+  // `new Request` resolves dot segments as the WHATWG URL parser does (`…/members/..` is `…/T/`), and the
+  // router used to take a trailing slash as no slash: that pair turned a member removal into DELETE /teams/:id.
+  // The edge refuses raw dot segments with 400 before the router; here the router alone must not fall for it.
+  test("a trailing slash or a resolved dot segment never reaches the route without it", async () => {
+    const T = `/v1/teams/${team.id}`;
+    for (const [method, path] of [
+      ["DELETE", `${T}/members/..`],
+      ["DELETE", `${T}/members/%2e%2e`],
+      ["DELETE", `${T}/admins/..`],
+      ["DELETE", `${T}/members/../`],
+      ["DELETE", `${T}/`],
+      ["GET", `${T}/`],
+      ["PATCH", `${T}/`],
+      ["POST", `${T}/members/`],
+      ["POST", `${T}/leave/`],
+      ["GET", `${T}/messages/`],
+      ["GET", "/v1/teams/"],
+      ["POST", "/v1/teams/"],
+      ["GET", "/v1/health/"],
+    ] as const) {
+      const r = await h.call(method, path, { as: S, body: method === "GET" || method === "DELETE" ? undefined : { name: "x", user_id: U } });
+      expect({ method, path, status: r.status, code: r.json?.error?.code }).toEqual({ method, path, status: 404, code: "not_found" });
+    }
+    const after = (await h.store.get(team.id))!;
+    expect([after.active, after.members, after.version]).toEqual([true, [S, U], team.version]);
+  });
+
+  test("the same routes without the slash still answer", async () => {
+    expect((await h.call("GET", `/v1/teams/${team.id}`, { as: S })).status).toBe(200);
+    expect((await h.call("GET", "/v1/teams", { as: S })).status).toBe(200);
+    expect((await h.call("GET", "/v1/health")).status).toBe(200);
+  });
+});
