@@ -5,6 +5,7 @@ import { docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
+import { AllowedMethods } from "./routing";
 import { teamRoutes } from "./teams/routes";
 import { TeamService } from "./teams/service";
 
@@ -15,8 +16,9 @@ export function createManagementApp(deps: ManagementDeps) {
   const started = new WeakMap<Request, number>();
   const objects = deps.objects;
   if (objects?.serve && !objects.pathPrefix?.startsWith("/v1/")) throw new Error("the object store must serve its URLs under /v1/");
+  const allowed = new AllowedMethods();
 
-  return (
+  const app = (
     new Elysia({ prefix: "/v1", normalize: false, strictPath: true })
       .onRequest(({ request }) => {
         started.set(request, performance.now());
@@ -30,7 +32,7 @@ export function createManagementApp(deps: ManagementDeps) {
         deps.metrics.httpSeconds.observe({ method: request.method, route: r }, seconds);
         requestLog.info("request", { method: request.method, route: r, status, ms: Math.round(seconds * 1000) });
       })
-      .use(errorEnvelope(deps.logger))
+      .use(errorEnvelope(deps.logger, allowed))
       .use(docsRoutes())
       .use(opsRoutes(deps))
       .use(teamRoutes(deps, teams))
@@ -38,5 +40,7 @@ export function createManagementApp(deps: ManagementDeps) {
       .use(attachmentRoutes(deps, teams, objects))
       .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))
   );
+  allowed.load(app.routes);
+  return app;
 }
 export type ManagementApp = ReturnType<typeof createManagementApp>;

@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import { AppError, ERROR_CODES, errorBody, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
 import type { Logger } from "@chat/common/log";
 import { grammarMessage } from "./grammar";
+import type { AllowedMethods } from "./routing";
 
 export const ok = <T>(data: T) => ({ data });
 export const page = <T, N extends string | number>(data: T[], next: N | null) => ({ data, next });
@@ -15,6 +16,7 @@ const DESCRIPTIONS: Partial<Record<ErrorCode, string>> = {
   unauthenticated: "missing, invalid or expired bearer token",
   forbidden: "the caller's role does not allow this",
   not_found: "no such team, member or object",
+  method_not_allowed: "the path does not serve this method (see `Allow`)",
   conflict: "state conflict (already a member, inactive team, ...)",
   too_large: "over the configured limit",
   unavailable: "a dependency is not available",
@@ -27,14 +29,24 @@ export function failures(...codes: ErrorCode[]) {
   return out;
 }
 
-/** Every failure leaves as `{"error":{"code","message"}}` with the catalog's status. */
-export const errorEnvelope = (logger: Logger) =>
+/**
+ * Every failure leaves as `{"error":{"code","message"}}` with the catalog's status. An unmatched
+ * request on a path that `allowed` knows is a 405 with `Allow`; on any other path a 404.
+ */
+export const errorEnvelope = (logger: Logger, allowed?: AllowedMethods) =>
   new Elysia({ name: "error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
     let app: AppError;
     if (error instanceof AppError) app = error;
     else if (code === "VALIDATION") app = new AppError("validation", validationMessage(error));
     else if (code === "PARSE") app = new AppError("validation", "body is not valid JSON");
-    else if (code === "NOT_FOUND") app = new AppError("not_found", "no such route");
+    else if (code === "NOT_FOUND") {
+      const allow = allowed?.for(new URL(request.url).pathname) ?? [];
+      if (allow.length === 0) app = new AppError("not_found", "no such route");
+      else {
+        app = new AppError("method_not_allowed", `method not allowed here; allowed: ${allow.join(", ")}`);
+        set.headers.allow = allow.join(", ");
+      }
+    }
     else if (code === "INVALID_COOKIE_SIGNATURE" || code === "INVALID_FILE_TYPE") app = new AppError("validation", "invalid request");
     else {
       const status = (error as { status?: number }).status;

@@ -42,6 +42,50 @@ describe("routing: paths are matched as given", () => {
     expect([after.active, after.members, after.version]).toEqual([true, [S, U], team.version]);
   });
 
+  test("a known path with a method it does not serve: 405, Allow and the envelope; unknown paths stay 404", async () => {
+    const T = `/v1/teams/${team.id}`;
+    const cases: [string, string, string][] = [
+      ["PUT", "/v1/teams", "GET, HEAD, POST"],
+      ["DELETE", "/v1/teams", "GET, HEAD, POST"],
+      ["PUT", T, "DELETE, GET, HEAD, PATCH"],
+      ["POST", T, "DELETE, GET, HEAD, PATCH"],
+      ["OPTIONS", T, "DELETE, GET, HEAD, PATCH"],
+      ["TRACE", T, "DELETE, GET, HEAD, PATCH"],
+      ["GET", `${T}/members`, "POST"],
+      ["GET", `${T}/members/${encodeURIComponent(U)}`, "DELETE"],
+      ["PATCH", `${T}/admins/${encodeURIComponent(U)}`, "DELETE"],
+      ["GET", `${T}/leave`, "POST"],
+      ["POST", `${T}/messages`, "GET, HEAD"],
+      ["DELETE", `${T}/attachments`, "POST"],
+      ["POST", `/v1/attachments/${team.id}/${team.id}`, "GET, HEAD"],
+      ["POST", "/v1/health", "GET, HEAD"],
+      ["PUT", "/v1/metrics", "GET, HEAD"],
+      ["DELETE", "/v1/openapi.json", "GET, HEAD"],
+      ["POST", "/v1/objects/a/b", "GET, HEAD, PUT"],
+      // The path pattern decides, not the parameter's grammar (validation comes after routing).
+      ["PUT", "/v1/teams/not-an-id", "DELETE, GET, HEAD, PATCH"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const r = await h.call(method, path, { as: S });
+      expect({ method, path, status: r.status, allow: r.headers.get("allow"), code: r.json?.error?.code }).toEqual({ method, path, status: 405, allow, code: "method_not_allowed" });
+      expect(r.headers.get("content-type")).toStartWith("application/json");
+    }
+    for (const [method, path] of [
+      ["GET", "/v1/nope"],
+      ["PUT", "/v1/nope"],
+      ["GET", "/v1/teams/x/y/z/w"],
+      ["PUT", `${T}/`],
+      ["POST", "/v1//teams"],
+      ["GET", "/v1/teams//members"],
+      ["GET", "/v2/teams"],
+      ["GET", "/v1"],
+    ] as const) {
+      const r = await h.call(method, path, { as: S });
+      expect({ method, path, status: r.status, allow: r.headers.get("allow"), code: r.json?.error?.code }).toEqual({ method, path, status: 404, allow: null, code: "not_found" });
+    }
+    expect((await h.store.get(team.id))!.version).toBe(team.version);
+  });
+
   test("the same routes without the slash still answer", async () => {
     expect((await h.call("GET", `/v1/teams/${team.id}`, { as: S })).status).toBe(200);
     expect((await h.call("GET", "/v1/teams", { as: S })).status).toBe(200);

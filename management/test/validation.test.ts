@@ -234,9 +234,9 @@ for (const backend of backends) {
       }
     });
 
-    test("unknown routes are 404 in the envelope", async () => {
+    test("unknown routes are 404 in the envelope; a known path with another method is 405 (routing.test.ts)", async () => {
       expectEnvelope(await h.call("GET", "/v1/nope", { as: S }), 404, "not_found");
-      expectEnvelope(await h.call("PUT", T, { as: S, body: {} }), 404, "not_found");
+      expectEnvelope(await h.call("PUT", T, { as: S, body: {} }), 405, "method_not_allowed");
     });
   });
 }

@@ -1,0 +1,42 @@
+/**
+ * The methods each known path serves, read from the app's own routes, for the 405's `Allow`
+ * (PROTOCOL §8). Paths match segment by segment as given (no normalising): `:param` takes one
+ * non-empty segment, a final `*` the rest; a path no route has stays a 404.
+ */
+export class AllowedMethods {
+  private table: { segments: string[]; rest: boolean; methods: Set<string> }[] = [];
+
+  load(routes: readonly { method: string; path: string }[]): void {
+    const byPath = new Map<string, Set<string>>();
+    for (const r of routes) {
+      const method = r.method.toUpperCase();
+      if (method === "WS" || method === "ALL") continue;
+      const methods = byPath.get(r.path) ?? new Set<string>();
+      methods.add(method);
+      if (method === "GET") methods.add("HEAD"); // the router answers HEAD from the GET handler
+      byPath.set(r.path, methods);
+    }
+    this.table = [...byPath].map(([path, methods]) => {
+      const segments = path.split("/");
+      const rest = segments.at(-1) === "*";
+      return { segments: rest ? segments.slice(0, -1) : segments, rest, methods };
+    });
+  }
+
+  /** The methods served at `pathname`, sorted; empty when no route has this path. */
+  for(pathname: string): string[] {
+    const parts = pathname.split("/");
+    const out = new Set<string>();
+    for (const route of this.table) if (matches(route.segments, route.rest, parts)) for (const m of route.methods) out.add(m);
+    return [...out].sort();
+  }
+}
+
+function matches(segments: string[], rest: boolean, parts: string[]): boolean {
+  if (rest ? parts.length < segments.length : parts.length !== segments.length) return false;
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (s.startsWith(":") ? parts[i] === "" : s !== parts[i]) return false;
+  }
+  return true;
+}
