@@ -32,6 +32,8 @@ export const Settings = Type.Object({
   LIMIT_META_TAG_CHARS: Int(1, 256, 32, "max meta tag length"),
   LIMIT_ATTACHMENT_BYTES: Int(1, 5 * 1024 ** 3, 100 * 1024 * 1024, "max attachment size"),
   LIMIT_WS_BUFFER_BYTES: Int(1024, 1 << 30, 1 << 20, "a socket buffering more than this is closed with 1013"),
+  LIMIT_REST_PER_SEC: Int(1, 1_000_000, 50, "REST requests per second per user (per client address while unauthenticated); then 429 with Retry-After"),
+  LIMIT_REST_BURST: Int(1, 1_000_000, 100, "REST burst per user (per client address while unauthenticated)"),
   LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
@@ -103,6 +105,8 @@ export interface Config {
     wsBufferBytes: number;
     pendingAppends: number;
     socketsPerUser: number;
+    restPerSec: number;
+    restBurst: number;
     dedupeWindowMs: number;
     dedupeEntries: number;
     teamName: number;
@@ -143,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
+      restPerSec: s.LIMIT_REST_PER_SEC,
+      restBurst: s.LIMIT_REST_BURST,
       dedupeWindowMs: s.DEDUPE_WINDOW_SEC * 1000,
       dedupeEntries: s.DEDUPE_MAX_ENTRIES,
       teamName: s.LIMIT_TEAM_NAME_CHARS,

@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import { AppError, ERROR_CODES, errorBody, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
+import { HttpError } from "@chat/common/http/errors";
 import type { Logger } from "@chat/common/log";
 import { grammarMessage } from "./grammar";
 import type { AllowedMethods } from "./routing";
@@ -19,6 +20,7 @@ const DESCRIPTIONS: Partial<Record<ErrorCode, string>> = {
   method_not_allowed: "the path does not serve this method (see `Allow`)",
   conflict: "state conflict (already a member, inactive team, ...)",
   too_large: "over the configured limit",
+  rate_limited: "too many requests: retry after `Retry-After` seconds",
   unavailable: "a dependency is not available",
 };
 
@@ -36,7 +38,10 @@ export function failures(...codes: ErrorCode[]) {
 export const errorEnvelope = (logger: Logger, allowed?: AllowedMethods) =>
   new Elysia({ name: "error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
     let app: AppError;
-    if (error instanceof AppError) app = error;
+    if (error instanceof HttpError) {
+      app = error;
+      for (const [name, value] of Object.entries(error.headers ?? {})) set.headers[name] = value;
+    } else if (error instanceof AppError) app = error;
     else if (code === "VALIDATION") app = new AppError("validation", validationMessage(error));
     else if (code === "PARSE") app = new AppError("validation", "body is not valid JSON");
     else if (code === "NOT_FOUND") {

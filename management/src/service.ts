@@ -1,9 +1,11 @@
 import { createVerifier, type Verifier } from "@chat/common/auth";
 import type { Config } from "@chat/common/config";
+import { TokenBuckets } from "@chat/common/http/rate-limit";
 import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { createManagementApp } from "./app";
+import type { RestLimiter } from "./context";
 
 /** What the REST API talks to: the stores, the log (membership events), the object store. */
 export interface ManagementPorts {
@@ -18,6 +20,8 @@ export interface ManagementOverrides {
   metrics?: Metrics;
   /** Readiness checks, by dependency name (the composition root knows every dependency of the process). */
   checks?: Record<string, () => Promise<void>>;
+  /** The REST rate limit; by default LIMIT_REST_PER_SEC / LIMIT_REST_BURST per user, or per client address while unauthenticated. */
+  restLimiter?: RestLimiter;
 }
 
 /** The REST API under /v1: `fetch` serves it in any Bun server; it owns no connection of its own. */
@@ -30,6 +34,7 @@ export function createManagement(config: Config, ports: ManagementPorts, overrid
     logger,
     metrics: overrides.metrics ?? createMetrics(),
     checks: overrides.checks ?? {},
+    restLimiter: overrides.restLimiter ?? new TokenBuckets({ rate: config.limits.restPerSec, burst: config.limits.restBurst }),
   });
   return {
     app,

@@ -14,6 +14,7 @@ import { createMetrics } from "@chat/common/metrics";
 import type { MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { newTeam, type Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
+import type { RestLimiter } from "../src/context";
 
 export const BASE = "http://localhost";
 const SECRET = "test-secret-".padEnd(48, "x");
@@ -87,7 +88,10 @@ export interface Reply {
   text: string;
 }
 
-export async function createHarness(backend: Backend, opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>> } = {}) {
+export async function createHarness(
+  backend: Backend,
+  opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>>; restLimiter?: RestLimiter } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "chat-mgmt-"));
   const config = loadConfig({ DATA_DIR: dir, AUTH_JWT_SECRET: SECRET, ...opts.env });
   const store = await backend.open(dir);
@@ -108,6 +112,7 @@ export async function createHarness(backend: Backend, opts: { objects?: ObjectsK
     logger,
     metrics,
     checks: opts.checks ?? { database: () => store.ping(), log: () => log.ping() },
+    restLimiter: opts.restLimiter,
   };
   const app = createManagementApp(deps);
   const tokens = new Map<string, string>();

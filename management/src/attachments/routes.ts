@@ -19,7 +19,7 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
     return objects;
   };
   return new Elysia({ name: "attachments", normalize: false })
-    .use(authPlugin(deps.verify))
+    .use(authPlugin(deps.verify, deps.restLimiter))
     .post(
       "/teams/:id/attachments",
       async ({ principal, params, body, request, set }) => {

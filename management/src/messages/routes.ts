@@ -42,7 +42,7 @@ const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(
 
 export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
   const maxPage = deps.config.limits.historyPage;
-  return new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify)).get(
+  return new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify, deps.restLimiter)).get(
     "/teams/:id/messages",
     async ({ principal, params, query }) => {
       await teams.getAsMember(params.id, principal.user);

@@ -17,7 +17,7 @@ const change = failures("validation", "unauthenticated", "forbidden", "not_found
 export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
   const { CreateTeam, PatchTeam, ListQuery } = teamModels(deps.config.limits);
   return new Elysia({ name: "teams", normalize: false })
-    .use(authPlugin(deps.verify))
+    .use(authPlugin(deps.verify, deps.restLimiter))
     .post(
       "/teams",
       async ({ principal, body, set }) => {
