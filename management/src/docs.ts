@@ -1,4 +1,6 @@
 import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import { errorDescriptions } from "./envelope";
 
 /**
  * `/v1/openapi.json`, generated from the route schemas, and `/v1/docs`, a Scalar page reading it.
@@ -6,6 +8,13 @@ import { openapi } from "@elysiajs/openapi";
  * unless its `detail.security` is empty.
  */
 export const docsRoutes = () =>
+  new Elysia({ name: "docs" })
+    .onAfterHandle({ as: "local" }, ({ path, response }) => {
+      if (path.endsWith("/openapi.json")) describeErrors(response as OpenApiDoc);
+    })
+    .use(openapiDocument());
+
+const openapiDocument = () =>
   openapi({
     path: "/docs",
     specPath: "/openapi.json",
@@ -42,3 +51,16 @@ export const docsRoutes = () =>
       },
     },
   });
+
+type OpenApiDoc = { paths?: Record<string, Record<string, { responses?: Record<string, { description?: string; content?: Record<string, { schema?: { $ref?: string } }> }> }>> };
+
+/**
+ * Error responses all refer to the one `Error` component, whose description the generator copies to
+ * each of them; what the status means for the route is the useful description. Idempotent (the plugin caches the document).
+ */
+function describeErrors(doc: OpenApiDoc): void {
+  for (const ops of Object.values(doc.paths ?? {}))
+    for (const op of Object.values(ops))
+      for (const [status, res] of Object.entries(op.responses ?? {}))
+        if (res.content?.["application/json"]?.schema?.$ref === "#/components/schemas/Error" && errorDescriptions[status]) res.description = errorDescriptions[status];
+}

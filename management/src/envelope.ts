@@ -1,4 +1,4 @@
-import { Elysia, t } from "elysia";
+import { Elysia, t, type Static, type TSchema } from "elysia";
 import { AppError, ERROR_CODES, errorBody, httpStatus, toAppError, type ErrorCode } from "@chat/common/errors";
 import { HttpError } from "@chat/common/http/errors";
 import type { Logger } from "@chat/common/log";
@@ -9,9 +9,18 @@ export const ok = <T>(data: T) => ({ data });
 export const page = <T, N extends string | number>(data: T[], next: N | null) => ({ data, next });
 
 export const ErrorBody = t.Object(
-  { error: t.Object({ code: t.UnionEnum([...ERROR_CODES]), message: t.String() }) },
+  { error: t.Object({ code: t.UnionEnum([...ERROR_CODES]), message: t.String({ description: "for people; clients branch on `code`" }) }) },
   { description: "the error envelope" },
 );
+/**
+ * A reference to a component registered with `.model({ [name]: schema })`, typed as that schema: the
+ * OpenAPI document names it (generated clients get a type), and the validator resolves it by `$id`.
+ */
+export const ref = <T extends TSchema>(name: string, _schema: T) => t.Unsafe<Static<T>>(t.Ref(`#/components/schemas/${name}`));
+
+/** The named component every error response refers to. */
+export const errorModels = { Error: ErrorBody };
+
 const DESCRIPTIONS: Partial<Record<ErrorCode, string>> = {
   validation: "invalid request: unknown field, wrong type, bad JSON",
   unauthenticated: "missing, invalid or expired bearer token",
@@ -23,11 +32,18 @@ const DESCRIPTIONS: Partial<Record<ErrorCode, string>> = {
   rate_limited: "too many requests: retry after `Retry-After` seconds",
   unavailable: "a dependency is not available",
 };
+/** What each error status means, for the OpenAPI document (the `Error` schema is shared, the description is not). */
+export const errorDescriptions: Record<string, string> = Object.fromEntries(
+  Object.entries(DESCRIPTIONS).map(([code, text]) => [String(httpStatus[code as ErrorCode]), text]),
+);
 
-/** The error statuses a route can answer, for its OpenAPI entry (documentation only: onError writes them). */
+/**
+ * The error statuses a route can answer, for its OpenAPI entry (documentation only: onError writes them).
+ * A route that authenticates is also rate limited (the auth plugin charges it), so it can answer 429.
+ */
 export function failures(...codes: ErrorCode[]) {
-  const out: Record<number, typeof ErrorBody> = {};
-  for (const c of codes) out[httpStatus[c]] = t.Object(ErrorBody.properties, { description: DESCRIPTIONS[c] ?? c });
+  const out: Record<number, "Error"> = {};
+  for (const c of codes.includes("unauthenticated") ? [...codes, "rate_limited" as const] : codes) out[httpStatus[c]] = "Error";
   return out;
 }
 

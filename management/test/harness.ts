@@ -188,3 +188,10 @@ export async function uploadAttachment(h: Harness, user: string, teamId: string,
   if (put.status !== 200) throw new Error(`upload: ${put.status} ${await put.text()}`);
   return attachment_id as string;
 }
+
+/** An OpenAPI schema with its `$ref` to a component followed (one level). */
+export function deref(doc: any, schema: any): any {
+  const name = /^#\/components\/schemas\/(.+)$/.exec(schema?.$ref ?? "")?.[1];
+  if (schema?.$ref && !name) throw new Error(`not a component reference: ${schema.$ref}`);
+  return name ? doc.components.schemas[name] : schema;
+}

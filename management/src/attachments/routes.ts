@@ -5,10 +5,10 @@ import { objectId } from "@chat/common/ids";
 import type { ObjectStore } from "@chat/common/ports";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { failures, ok } from "../envelope";
+import { errorModels, failures, ok } from "../envelope";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
-import { AttachmentParams, CreateAttachment, CreatedAttachment, DOWNLOAD_URL_SECONDS, UPLOAD_URL_SECONDS } from "./model";
+import { attachmentComponents, AttachmentParams, DOWNLOAD_URL_SECONDS, UPLOAD_URL_SECONDS } from "./model";
 
 /** Stores serving their own URLs answer with paths; clients get them absolute, on the origin they called. */
 const absolute = (url: string, request: Request) => new URL(url, request.url).toString();
@@ -19,6 +19,7 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
     return objects;
   };
   return new Elysia({ name: "attachments", normalize: false })
+    .model({ ...errorModels, ...attachmentComponents })
     .use(authPlugin(deps.verify, deps.restLimiter))
     .post(
       "/teams/:id/attachments",
@@ -48,8 +49,8 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
       {
         parse: "json",
         params: IdParams,
-        body: CreateAttachment,
-        response: { 201: CreatedAttachment, ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable") },
+        body: "CreateAttachmentRequest",
+        response: { 201: "AttachmentResponse", ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable") },
         detail: { tags: ["attachments"], summary: "Start an upload (members): a presigned PUT bound to size and content type" },
       },
     )

@@ -2,8 +2,8 @@ import { Elysia, t } from "elysia";
 import { MESSAGE_TYPES } from "@chat/common/message";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { failures, page } from "../envelope";
-import { queryInteger } from "../grammar";
+import { errorModels, failures, page, ref } from "../envelope";
+import { jsonInteger, queryInteger } from "../grammar";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
 
@@ -27,22 +27,35 @@ const historyQuery = (maxPage: number) =>
     { additionalProperties: false },
   );
 
-const Message = t.Object({
-  id: t.String(),
-  seq: t.Integer(),
-  channel_id: t.String(),
-  to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
-  type: t.UnionEnum([...MESSAGE_TYPES]),
-  data: t.String({ description: "text, or an attachment id" }),
-  ts: t.String({ format: "date-time" }),
-  from: t.String(),
-  client_msg_id: t.Optional(t.String()),
-});
-const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
+const Seq = jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Message = t.Object(
+  {
+    id: t.String({ description: "message id (ObjectId, 24 lowercase hex)" }),
+    seq: Seq,
+    channel_id: t.String({ description: "the team" }),
+    to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
+    type: t.UnionEnum([...MESSAGE_TYPES]),
+    data: t.String({ description: "text, or an attachment id" }),
+    ts: t.String({ format: "date-time" }),
+    from: t.String({ description: "the sender's user id" }),
+    client_msg_id: t.Optional(t.String()),
+  },
+  { description: "a message as stored: `seq` strictly increases within a team" },
+);
+const MessagePage = t.Object(
+  {
+    data: t.Array(ref("Message", Message)),
+    next: t.Union([Seq, t.Null()], { description: "the `before` of the next page; null on the last" }),
+  },
+  { description: "a page of history, newest first" },
+);
 
 export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
   const maxPage = deps.config.limits.historyPage;
-  return new Elysia({ name: "messages", normalize: false }).use(authPlugin(deps.verify, deps.restLimiter)).get(
+  return new Elysia({ name: "messages", normalize: false })
+    .model({ ...errorModels, Message, MessagePage })
+    .use(authPlugin(deps.verify, deps.restLimiter))
+    .get(
     "/teams/:id/messages",
     async ({ principal, params, query }) => {
       await teams.getAsMember(params.id, principal.user);
@@ -53,7 +66,7 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
     {
       params: IdParams,
       query: historyQuery(maxPage),
-      response: { 200: MessagePage, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
+      response: { 200: "MessagePage", ...failures("validation", "unauthenticated", "forbidden", "not_found") },
       detail: { tags: ["messages"], summary: "History, newest first: broadcasts and the caller's own DMs; `next` is the `before` of the next page" },
     },
   );

@@ -1,6 +1,7 @@
 import { t } from "elysia";
 import type { Config } from "@chat/common/config";
 import { rules } from "@chat/common/grammar";
+import { ref } from "../envelope";
 import { grammar, queryInteger } from "../grammar";
 
 /** The largest page of `GET /v1/teams`. */
@@ -10,8 +11,8 @@ export const TeamId = grammar(rules.objectId, { description: "team id (ObjectId,
 export const UserId = grammar(rules.userId);
 export const Icon = grammar(rules.icon);
 
-export const MemberBody = t.Object({ user_id: UserId }, { additionalProperties: false });
-export const LeaveBody = t.Object(
+export const MemberRequest = t.Object({ user_id: UserId }, { additionalProperties: false });
+export const LeaveRequest = t.Object(
   { successor: t.Optional(UserId) },
   { additionalProperties: false, description: "a leaving super_admin names a member as successor, unless they are the last member" },
 );
@@ -24,8 +25,11 @@ export function teamModels(limits: Pick<Config["limits"], "teamName" | "metaTags
   const MetaTag = grammar(rules.metaTag(limits.metaTagChars));
   const MetaTags = t.Array(MetaTag, { maxItems: limits.metaTags, description: `at most ${limits.metaTags} tags (LIMIT_META_TAGS)` });
   return {
-    CreateTeam: t.Object({ name: TeamName, icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
-    PatchTeam: t.Object({ name: t.Optional(TeamName), icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
+    CreateTeamRequest: t.Object({ name: TeamName, icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
+    UpdateTeamRequest: t.Object(
+      { name: t.Optional(TeamName), icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) },
+      { additionalProperties: false, description: "the fields to change" },
+    ),
     ListQuery: t.Object(
       {
         q: t.Optional(t.String({ minLength: 1, maxLength: limits.teamName, description: "case-insensitive substring of the name (taken literally)" })),
@@ -38,16 +42,27 @@ export function teamModels(limits: Pick<Config["limits"], "teamName" | "metaTags
   };
 }
 
-export const TeamView = t.Object({
-  id: t.String(),
-  name: t.String(),
-  icon: t.Optional(t.String()),
-  active: t.Boolean(),
-  meta_tags: t.Array(t.String()),
-  members: t.Array(t.String()),
-  admins: t.Array(t.String()),
-  super_admin: t.String(),
-  doc: t.String({ format: "date-time", description: "creation time" }),
-});
-export const OneTeam = t.Object({ data: TeamView });
-export const TeamPage = t.Object({ data: t.Array(TeamView), next: t.Union([t.String(), t.Null()]) });
+export const Team = t.Object(
+  {
+    id: t.String({ description: "team id (ObjectId, 24 lowercase hex)" }),
+    name: t.String(),
+    icon: t.Optional(t.String({ description: "absent when not set" })),
+    active: t.Boolean({ description: "false once deactivated" }),
+    meta_tags: t.Array(t.String()),
+    members: t.Array(t.String({ description: "user id" })),
+    admins: t.Array(t.String({ description: "user id" })),
+    super_admin: t.String({ description: "user id" }),
+    doc: t.String({ format: "date-time", description: "creation time" }),
+  },
+  { description: "a team" },
+);
+export const TeamResponse = t.Object({ data: ref("Team", Team) }, { description: "the team" });
+export const TeamPage = t.Object(
+  {
+    data: t.Array(ref("Team", Team)),
+    next: t.Union([t.String(), t.Null()], { description: "the `cursor` of the next page; null on the last" }),
+  },
+  { description: "a page of the caller's teams" },
+);
+/** The team components (request bodies are per configuration: `teamModels`). */
+export const teamComponents = { Team, TeamResponse, TeamPage, MemberRequest, LeaveRequest };

@@ -2,8 +2,8 @@ import { Elysia } from "elysia";
 import { teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { failures, ok, page } from "../envelope";
-import { IdParams, LeaveBody, MemberBody, MemberParams, OneTeam, TeamPage, teamModels } from "./model";
+import { errorModels, failures, ok, page } from "../envelope";
+import { IdParams, MemberParams, teamComponents, teamModels } from "./model";
 import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
@@ -15,8 +15,9 @@ const emptyBodyAsObject = async ({ request }: { request: Request }) => {
 const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
 
 export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
-  const { CreateTeam, PatchTeam, ListQuery } = teamModels(deps.config.limits);
+  const { CreateTeamRequest, UpdateTeamRequest, ListQuery } = teamModels(deps.config.limits);
   return new Elysia({ name: "teams", normalize: false })
+    .model({ ...errorModels, ...teamComponents, CreateTeamRequest, UpdateTeamRequest })
     .use(authPlugin(deps.verify, deps.restLimiter))
     .post(
       "/teams",
@@ -26,8 +27,8 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       },
       {
         parse: "json",
-        body: CreateTeam,
-        response: { 201: OneTeam, ...failures("validation", "unauthenticated") },
+        body: "CreateTeamRequest",
+        response: { 201: "TeamResponse", ...failures("validation", "unauthenticated") },
         detail: { tags: ["teams"], summary: "Create a team; the caller becomes its super_admin, an admin and a member" },
       },
     )
@@ -40,25 +41,25 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       },
       {
         query: ListQuery,
-        response: { 200: TeamPage, ...failures("validation", "unauthenticated") },
+        response: { 200: "TeamPage", ...failures("validation", "unauthenticated") },
         detail: { tags: ["teams"], summary: "The caller's teams by id, filtered by name text and meta tag; `next` is the cursor" },
       },
     )
     .get("/teams/:id", async ({ principal, params }) => ok(teamView(await service.getAsMember(params.id, principal.user))), {
       params: IdParams,
-      response: { 200: OneTeam, ...member },
+      response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "A team (members only)" },
     })
     .patch("/teams/:id", async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
       parse: "json",
       params: IdParams,
-      body: PatchTeam,
-      response: { 200: OneTeam, ...change },
+      body: "UpdateTeamRequest",
+      response: { 200: "TeamResponse", ...change },
       detail: { tags: ["teams"], summary: "Edit name, icon or tags (admin, super_admin; active teams only)" },
     })
     .delete("/teams/:id", async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "deactivate" }))), {
       params: IdParams,
-      response: { 200: OneTeam, ...member },
+      response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "Deactivate (super_admin): no new messages are accepted; idempotent" },
     })
     .post(
@@ -70,8 +71,8 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       {
         parse: "json",
         params: IdParams,
-        body: MemberBody,
-        response: { 201: OneTeam, ...change },
+        body: "MemberRequest",
+        response: { 201: "TeamResponse", ...change },
         detail: { tags: ["members"], summary: "Add a user-level member (admin, super_admin); 409 if already a member" },
       },
     )
@@ -80,7 +81,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_member", user: params.user_id }))),
       {
         params: MemberParams,
-        response: { 200: OneTeam, ...change },
+        response: { 200: "TeamResponse", ...change },
         detail: { tags: ["members"], summary: "Remove a member (admin: user-level members only; super_admin: anyone but self)" },
       },
     )
@@ -93,8 +94,8 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       {
         parse: "json",
         params: IdParams,
-        body: MemberBody,
-        response: { 201: OneTeam, ...change },
+        body: "MemberRequest",
+        response: { 201: "TeamResponse", ...change },
         detail: { tags: ["members"], summary: "Elect a member as admin (super_admin); 409 if not a member or already an admin" },
       },
     )
@@ -103,7 +104,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_admin", user: params.user_id }))),
       {
         params: MemberParams,
-        response: { 200: OneTeam, ...change },
+        response: { 200: "TeamResponse", ...change },
         detail: { tags: ["members"], summary: "Demote an admin to user level (super_admin); 404 if not an admin" },
       },
     )
@@ -114,8 +115,8 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         // No body means `{}`; anything else must be valid JSON (an optional body would swallow parse errors).
         parse: [emptyBodyAsObject, "json"],
         params: IdParams,
-        body: LeaveBody,
-        response: { 200: OneTeam, ...change },
+        body: "LeaveRequest",
+        response: { 200: "TeamResponse", ...change },
         detail: {
           tags: ["members"],
           summary: "Leave the team; a super_admin names a successor (409 otherwise) unless last, then the team is deactivated",
