@@ -40,3 +40,16 @@ function matches(segments: string[], rest: boolean, parts: string[]): boolean {
   }
   return true;
 }
+
+/**
+ * Elysia finds the path in `request.url` by searching for "/" from index 11, assuming a host of at least
+ * four characters: with `Host: x`, `http://x/v1/health` is routed as `/health` (and `/v1/v1/teams` as
+ * `/v1/teams`). A request whose host is shorter gets a placeholder host, so the path routed is the path sent.
+ */
+export function routable(req: Request): Request {
+  const url = req.url;
+  const scheme = url.indexOf("://");
+  const path = url.indexOf("/", scheme + 3);
+  if (scheme === -1 || path === -1 || path >= 11) return req;
+  return new Request(`http://invalid${url.slice(path)}`, req);
+}

@@ -6,6 +6,7 @@ import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { createManagementApp } from "./app";
 import type { RestLimiter } from "./context";
+import { routable } from "./routing";
 
 /** What the REST API talks to: the stores, the log (membership events), the object store. */
 export interface ManagementPorts {
@@ -38,7 +39,7 @@ export function createManagement(config: Config, ports: ManagementPorts, overrid
   });
   return {
     app,
-    fetch: (req: Request) => app.handle(req),
+    fetch: (req: Request) => app.handle(routable(req)),
     /** Filesystem uploads stream through this process; nothing else comes close to this size. */
     maxRequestBodySize: config.limits.attachmentBytes + 64 * 1024,
     start(): void {},

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Team } from "@chat/common/teams";
+import { routable } from "../src/routing";
 import { backends, createHarness, type Harness } from "./harness";
 
 describe("routing: paths are matched as given", () => {
@@ -84,6 +85,26 @@ describe("routing: paths are matched as given", () => {
       expect({ method, path, status: r.status, allow: r.headers.get("allow"), code: r.json?.error?.code }).toEqual({ method, path, status: 404, allow: null, code: "not_found" });
     }
     expect((await h.store.get(team.id))!.version).toBe(team.version);
+  });
+
+  test("a host shorter than four characters does not change the path routed (createManagement's fetch)", async () => {
+    const get = async (url: string, fix: boolean) => {
+      const req = new Request(url, { headers: { authorization: `Bearer ${await h.token(S)}` } });
+      const r = await h.app.handle(fix ? routable(req) : req);
+      return [r.status, ((await r.json()) as any).data ? "data" : "error"];
+    };
+    // Without the fix Elysia routes these by a shifted path: the first is a 405 for /health, the second answers /v1/teams.
+    expect(await get("http://x/v1/health", false)).not.toEqual([200, "data"]);
+    expect(await get("http://x/v1/v1/teams", false)).toEqual([200, "data"]);
+    for (const host of ["x", "ab", "a:1", "[::1]", "abc"]) {
+      expect({ host, r: await get(`http://${host}/v1/health`, true) }).toEqual({ host, r: [200, "data"] });
+      expect({ host, r: await get(`http://${host}/v1/v1/teams`, true) }).toEqual({ host, r: [404, "error"] });
+      expect({ host, r: await get(`http://${host}/v1/teams/${team.id}?a=/b`, true) }).toEqual({ host, r: [200, "data"] });
+    }
+    const long = new Request("http://chat.example.dev/v1/health");
+    expect(routable(long)).toBe(long);
+    const post = routable(new Request("http://x/v1/teams", { method: "POST", body: '{"name":"n"}', headers: { "content-type": "application/json" } }));
+    expect([post.url, post.method, await post.text()]).toEqual(["http://invalid/v1/teams", "POST", '{"name":"n"}']);
   });
 
   test("the same routes without the slash still answer", async () => {
