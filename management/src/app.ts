@@ -1,11 +1,12 @@
 import { Elysia } from "elysia";
+import { AppError } from "@chat/common/errors";
 import { attachmentRoutes, objectRoutes } from "./attachments/routes";
 import type { ManagementDeps } from "./context";
 import { docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
-import { AllowedMethods } from "./routing";
+import { AllowedMethods, repeatedQueryParameter } from "./routing";
 import { teamRoutes } from "./teams/routes";
 import { TeamService } from "./teams/service";
 
@@ -33,6 +34,11 @@ export function createManagementApp(deps: ManagementDeps) {
         requestLog.info("request", { method: request.method, route: r, status, ms: Math.round(seconds * 1000) });
       })
       .use(errorEnvelope(deps.logger, allowed))
+      // After authentication and the route's own validation (401 → 400), before any handler.
+      .onBeforeHandle({ as: "global" }, ({ request }) => {
+        const repeated = repeatedQueryParameter(request.url);
+        if (repeated) throw new AppError("validation", repeated);
+      })
       .use(docsRoutes())
       .use(opsRoutes(deps))
       .use(teamRoutes(deps, teams))

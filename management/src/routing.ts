@@ -53,3 +53,15 @@ export function routable(req: Request): Request {
   if (scheme === -1 || path === -1 || path >= 11) return req;
   return new Request(`http://invalid${url.slice(path)}`, req);
 }
+
+const PRINTABLE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Why the query is refused when a parameter is given twice (PROTOCOL §8: no "last one wins"), else undefined. */
+export function repeatedQueryParameter(url: string): string | undefined {
+  const seen = new Set<string>();
+  for (const name of new URL(url).searchParams.keys()) {
+    if (seen.has(name)) return PRINTABLE_NAME.test(name) ? `query parameter "${name}" repeated` : "a query parameter is repeated";
+    seen.add(name);
+  }
+  return undefined;
+}

@@ -234,6 +234,29 @@ for (const backend of backends) {
       }
     });
 
+    test("a repeated query parameter is a 400, after authentication; name search text never holds a control character", async () => {
+      for (const [path, q] of [
+        ["/v1/teams", "limit=5&limit=6"],
+        ["/v1/teams", "q=a&q=b"],
+        ["/v1/teams", "tag=alpha&tag=alpha"],
+        ["/v1/teams", `cursor=${team.id}&limit=5&cursor=${team.id}`],
+        [`${T}/messages`, "before=1&before=2"],
+        [`${T}/messages`, "limit=1&limit=1"],
+        [T, "x=1&x=2"],
+        ["/v1/health", "a=1&a=1"],
+      ] as const) {
+        expectEnvelope(await h.call("GET", `${path}?${q}`, { as: S }), 400, "validation");
+        if (path !== "/v1/health") expectEnvelope(await h.call("GET", `${path}?${q}`), 401, "unauthenticated");
+      }
+      for (const q of ["%00", "a%00", "%1b", "%e2%80%8b", "%e2%80%ae", "%7f"]) {
+        const r = await h.call("GET", `/v1/teams?q=${q}`, { as: S });
+        expect({ q, status: r.status, code: r.json?.error?.code }).toEqual({ q, status: 400, code: "validation" });
+      }
+      // Literal text, wildcards included, matches only what contains it.
+      for (const q of ["%25", "_", ".*", "%5C", "%25%25"]) expect({ q, data: (await h.call("GET", `/v1/teams?q=${q}`, { as: S })).json.data }).toEqual({ q, data: [] });
+      expect((await h.call("GET", "/v1/teams?q=seeded", { as: S })).json.data.map((x: any) => x.id)).toContain(team.id);
+    });
+
     test("unknown routes are 404 in the envelope; a known path with another method is 405 (routing.test.ts)", async () => {
       expectEnvelope(await h.call("GET", "/v1/nope", { as: S }), 404, "not_found");
       expectEnvelope(await h.call("PUT", T, { as: S, body: {} }), 405, "method_not_allowed");

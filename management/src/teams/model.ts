@@ -32,7 +32,7 @@ export function teamModels(limits: Pick<Config["limits"], "teamName" | "metaTags
     ),
     ListQuery: t.Object(
       {
-        q: t.Optional(t.String({ minLength: 1, maxLength: limits.teamName, description: "case-insensitive substring of the name (taken literally)" })),
+        q: t.Optional(grammar(rules.searchText(limits.teamName))),
         tag: t.Optional(MetaTag),
         cursor: t.Optional(grammar(rules.objectId, { description: "the `next` of the previous page" })),
         limit: t.Optional(queryInteger({ minimum: 1, maximum: TEAM_PAGE_MAX, description: `page size (default 50, at most ${TEAM_PAGE_MAX})` })),
