@@ -52,7 +52,10 @@ export function failures(...codes: ErrorCode[]) {
  * request on a path that `allowed` knows is a 405 with `Allow`; on any other path a 404.
  */
 export const errorEnvelope = (logger: Logger, allowed?: AllowedMethods) =>
-  new Elysia({ name: "error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
+  new Elysia({ name: "error-envelope" }).onError({ as: "global" }, ({ code, error: thrown, set, request }) => {
+    // Elysia wraps what a body parser throws (our JSON parser's 415/413/400) in its ParseError.
+    const cause = code === "PARSE" ? (thrown as { cause?: unknown }).cause : undefined;
+    const error = cause instanceof AppError ? cause : thrown;
     let app: AppError;
     if (error instanceof HttpError) {
       app = error;

@@ -4,6 +4,7 @@ import { AppError } from "@chat/common/errors";
 import { objectId } from "@chat/common/ids";
 import type { ObjectStore } from "@chat/common/ports";
 import { authPlugin } from "../auth";
+import { jsonBody } from "../body";
 import type { ManagementDeps } from "../context";
 import { errorModels, failures, ok } from "../envelope";
 import { IdParams } from "../teams/model";
@@ -47,7 +48,7 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
         });
       },
       {
-        parse: "json",
+        parse: [jsonBody(), "json"],
         params: IdParams,
         body: "CreateAttachmentRequest",
         response: { 201: "AttachmentResponse", ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable") },

@@ -2,16 +2,12 @@ import { Elysia } from "elysia";
 import { teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
+import { jsonBody } from "../body";
 import { errorModels, failures, ok, page } from "../envelope";
 import { IdParams, MemberParams, teamComponents, teamModels } from "./model";
 import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
-/** Leaving needs no body: an empty one stands for `{}` (the JSON parser, next, refuses anything malformed). */
-const emptyBodyAsObject = async ({ request }: { request: Request }) => {
-  if (request.body === null || request.headers.get("content-length") === "0") return {};
-  return (await request.clone().text()).trim() === "" ? {} : undefined;
-};
 const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
 
 export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
@@ -26,7 +22,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         return ok(teamView(await service.create(principal.user, body)));
       },
       {
-        parse: "json",
+        parse: [jsonBody(), "json"],
         body: "CreateTeamRequest",
         response: { 201: "TeamResponse", ...failures("validation", "unauthenticated") },
         detail: { tags: ["teams"], summary: "Create a team; the caller becomes its super_admin, an admin and a member" },
@@ -51,7 +47,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       detail: { tags: ["teams"], summary: "A team (members only)" },
     })
     .patch("/teams/:id", async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
-      parse: "json",
+      parse: [jsonBody(), "json"],
       params: IdParams,
       body: "UpdateTeamRequest",
       response: { 200: "TeamResponse", ...change },
@@ -69,7 +65,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         return ok(teamView(await service.change(params.id, principal.user, { op: "add_member", user: body.user_id })));
       },
       {
-        parse: "json",
+        parse: [jsonBody(), "json"],
         params: IdParams,
         body: "MemberRequest",
         response: { 201: "TeamResponse", ...change },
@@ -92,7 +88,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         return ok(teamView(await service.change(params.id, principal.user, { op: "add_admin", user: body.user_id })));
       },
       {
-        parse: "json",
+        parse: [jsonBody(), "json"],
         params: IdParams,
         body: "MemberRequest",
         response: { 201: "TeamResponse", ...change },
@@ -113,7 +109,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "leave", successor: body?.successor }))),
       {
         // No body means `{}`; anything else must be valid JSON (an optional body would swallow parse errors).
-        parse: [emptyBodyAsObject, "json"],
+        parse: [jsonBody({ allowEmpty: true }), "json"],
         params: IdParams,
         body: "LeaveRequest",
         response: { 200: "TeamResponse", ...change },

@@ -1,0 +1,19 @@
+import { parseJsonRequest } from "@chat/common/http/json";
+
+/** PROTOCOL §7: JSON request bodies are at most 64 KiB. */
+export const JSON_BODY_BYTES = 64 * 1024;
+
+/**
+ * The body parser of every JSON route: the one safe parser of common/src/http (the edge's), not the
+ * router's. `application/json` only (415), at most 64 KiB, declared or streamed (413), valid UTF-8 and JSON,
+ * no `__proto__`/`constructor`/`prototype` key at any depth (400): Elysia's own parser handed a route a body
+ * whose prototype the `__proto__` key had set. Listed before "json" in a route's `parse`, which then only
+ * names the media type for the OpenAPI document; an empty body stands for `{}` where `allowEmpty`.
+ */
+export const jsonBody =
+  (opts: { allowEmpty?: boolean } = {}) =>
+  async ({ request }: { request: Request }): Promise<unknown> => {
+    const parsed = await parseJsonRequest(request, { limit: JSON_BODY_BYTES, allowEmpty: opts.allowEmpty });
+    if (!parsed.ok) throw parsed.error;
+    return parsed.value === undefined ? {} : parsed.value;
+  };
