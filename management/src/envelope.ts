@@ -28,7 +28,8 @@ const DESCRIPTIONS: Partial<Record<ErrorCode, string>> = {
   not_found: "no such team, member or object",
   method_not_allowed: "the path does not serve this method (see `Allow`)",
   conflict: "state conflict (already a member, inactive team, ...)",
-  too_large: "over the configured limit",
+  too_large: "over the configured limit (a JSON body: 64 KiB)",
+  unsupported_media_type: "the body is not `application/json`",
   rate_limited: "too many requests: retry after `Retry-After` seconds",
   unavailable: "a dependency is not available",
 };

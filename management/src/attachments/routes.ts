@@ -51,7 +51,7 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
         parse: [jsonBody(), "json"],
         params: IdParams,
         body: "CreateAttachmentRequest",
-        response: { 201: "AttachmentResponse", ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable") },
+        response: { 201: "AttachmentResponse", ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unsupported_media_type", "unavailable") },
         detail: { tags: ["attachments"], summary: "Start an upload (members): a presigned PUT bound to size and content type" },
       },
     )

@@ -9,6 +9,8 @@ import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
 const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
+/** A change with a JSON body: the body parser can also answer 413 and 415. */
+const changeWithBody = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unsupported_media_type");
 
 export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
   const { CreateTeamRequest, UpdateTeamRequest, ListQuery } = teamModels(deps.config.limits);
@@ -24,7 +26,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       {
         parse: [jsonBody(), "json"],
         body: "CreateTeamRequest",
-        response: { 201: "TeamResponse", ...failures("validation", "unauthenticated") },
+        response: { 201: "TeamResponse", ...failures("validation", "unauthenticated", "too_large", "unsupported_media_type") },
         detail: { tags: ["teams"], summary: "Create a team; the caller becomes its super_admin, an admin and a member" },
       },
     )
@@ -50,7 +52,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       parse: [jsonBody(), "json"],
       params: IdParams,
       body: "UpdateTeamRequest",
-      response: { 200: "TeamResponse", ...change },
+      response: { 200: "TeamResponse", ...changeWithBody },
       detail: { tags: ["teams"], summary: "Edit name, icon or tags (admin, super_admin; active teams only)" },
     })
     .delete("/teams/:id", async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "deactivate" }))), {
@@ -68,7 +70,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         parse: [jsonBody(), "json"],
         params: IdParams,
         body: "MemberRequest",
-        response: { 201: "TeamResponse", ...change },
+        response: { 201: "TeamResponse", ...changeWithBody },
         detail: { tags: ["members"], summary: "Add a user-level member (admin, super_admin); 409 if already a member" },
       },
     )
@@ -91,7 +93,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         parse: [jsonBody(), "json"],
         params: IdParams,
         body: "MemberRequest",
-        response: { 201: "TeamResponse", ...change },
+        response: { 201: "TeamResponse", ...changeWithBody },
         detail: { tags: ["members"], summary: "Elect a member as admin (super_admin); 409 if not a member or already an admin" },
       },
     )
@@ -112,7 +114,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         parse: [jsonBody({ allowEmpty: true }), "json"],
         params: IdParams,
         body: "LeaveRequest",
-        response: { 200: "TeamResponse", ...change },
+        response: { 200: "TeamResponse", ...changeWithBody },
         detail: {
           tags: ["members"],
           summary: "Leave the team; a super_admin names a successor (409 otherwise) unless last, then the team is deactivated",
