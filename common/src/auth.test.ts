@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { createVerifier, signDevToken } from "./auth";
+import { bearer, createVerifier, signDevToken } from "./auth";
 import { USER_IDS } from "./grammar-samples";
 
 const secret = "x".repeat(40);
@@ -50,4 +50,11 @@ describe("JWT verification", () => {
       server.stop(true);
     }
   });
+});
+
+test("bearer: the scheme, one space and a token68; nothing looser", () => {
+  const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig-_~+/=";
+  for (const h of [`Bearer ${jwt}`, `bearer ${jwt}`, `BEARER ${jwt}`]) expect(bearer(h)).toBe(jwt);
+  for (const h of [undefined, null, "", "Bearer", "Bearer ", `Bearer  ${jwt}`, `Bearer\t${jwt}`, ` Bearer ${jwt}`, `Bearer ${jwt} `, `Bearer ${jwt} x`, `Basic ${jwt}`, `Bearer ${jwt},x`, `Bearer "${jwt}"`, `Bearer =${jwt}`, `Bearer ${jwt}\n`])
+    expect({ h, token: bearer(h) }).toEqual({ h, token: undefined });
 });

@@ -40,10 +40,14 @@ export function createVerifier(auth: Config["auth"]): Verifier {
   };
 }
 
+/**
+ * The token of `Authorization: Bearer <token>`: the scheme (any case), one space, a token68 (RFC 6750).
+ * Anything looser (two spaces, a tab, a second word) is no bearer token at all, on every transport.
+ */
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 export function bearer(header: string | null | undefined): string | undefined {
   if (!header) return undefined;
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
-  return m?.[1];
+  return BEARER.exec(header)?.[1];
 }
 
 /** Standalone only: the configured secret, or one generated once under DATA_DIR with mode 0600. */

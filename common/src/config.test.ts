@@ -43,3 +43,14 @@ test("README's configuration table is the Settings table (run `bun scripts/confi
   const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
   expect(readme).toContain(settingsTable());
 });
+
+test("REST rate limits are settings with the protocol's defaults (50/s, burst 100)", () => {
+  const d = loadConfig({}).limits;
+  expect([d.restPerSec, d.restBurst]).toEqual([50, 100]);
+  const c = loadConfig({ LIMIT_REST_PER_SEC: "5", LIMIT_REST_BURST: "10" }).limits;
+  expect([c.restPerSec, c.restBurst]).toEqual([5, 10]);
+  for (const name of ["LIMIT_REST_PER_SEC", "LIMIT_REST_BURST"]) {
+    expect(() => loadConfig({ [name]: "0" })).toThrow(name);
+    expect(() => loadConfig({ [name]: "fast" })).toThrow(name);
+  }
+});

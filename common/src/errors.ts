@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   "unauthenticated",
   "forbidden",
   "not_found",
+  "method_not_allowed",
   "conflict",
   "too_large",
   "unsupported_media_type",
@@ -32,6 +33,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   too_large: 413,
   unsupported_media_type: 415,
@@ -46,6 +48,7 @@ export const connectCode: Record<ErrorCode, Code> = {
   unauthenticated: Code.Unauthenticated,
   forbidden: Code.PermissionDenied,
   not_found: Code.NotFound,
+  method_not_allowed: Code.Unimplemented,
   conflict: Code.AlreadyExists,
   too_large: Code.ResourceExhausted,
   unsupported_media_type: Code.InvalidArgument,
@@ -61,6 +64,7 @@ export const wsErrorCode: Record<ErrorCode, string> = {
   unauthenticated: "forbidden",
   forbidden: "forbidden",
   not_found: "not_found",
+  method_not_allowed: "invalid_message",
   conflict: "invalid_message",
   too_large: "too_large",
   unsupported_media_type: "invalid_message",
@@ -76,7 +80,7 @@ export function errorBody(code: ErrorCode, message: string): { error: { code: Er
 
 /**
  * An HTTP error answer with the catalog's status. `status` is only for the HTTP-only answers
- * that have no code of their own (405, 426); `fields` adds top-level members (readiness `checks`).
+ * that have no code of their own (426); `fields` adds top-level members (readiness `checks`).
  */
 export function errorResponse(code: ErrorCode, message: string, init: { status?: number; headers?: Record<string, string>; fields?: Record<string, unknown> } = {}): Response {
   const res = Response.json({ ...init.fields, ...errorBody(code, message) }, { status: init.status ?? httpStatus[code], headers: init.headers });

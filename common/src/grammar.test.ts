@@ -8,6 +8,7 @@ import {
   isIcon,
   isMetaTag,
   isObjectId,
+  isSearchText,
   isTeamName,
   isUserId,
   parseDecimal,
@@ -89,6 +90,11 @@ test("icons: empty or an absolute https URL the WHATWG parser accepts, no markup
     expect([v, isIcon(v)]).toEqual([v, false]);
 });
 
+test("search text: what a team name may hold, whitespace and wildcard characters included; never a control character", () => {
+  for (const v of ["a", " ", "%", "_", ".*", "\\d", '{"$ne":null}', "😀".repeat(100)]) expect([v, isSearchText(v, 100)]).toEqual([v, true]);
+  for (const v of ["", "\u0000", "a\u0000", "\u001b[2J", "a\u200b", "\u202e", "\ud800", "😀".repeat(101), ...NOT_STRINGS]) expect([v, isSearchText(v, 100)]).toEqual([v, false]);
+});
+
 test("parseDecimal: plain decimal digits only, safe integers", () => {
   expect(["0", "5", "05", "100", "9007199254740991"].map(parseDecimal)).toEqual([0, 5, 5, 100, 9007199254740991]);
   for (const v of ["", "0x10", "1e1", "+5", "-1", " 5", "5 ", "1.5", "1_000", "٣", "9007199254740992", "99999999999999999", "Infinity", "NaN"]) expect([v, parseDecimal(v)]).toEqual([v, undefined]);
@@ -108,6 +114,7 @@ test("the typebox schema of a rule accepts exactly what its check accepts", () =
     [typeboxSchema(rules.userId), isUserId, [...USER_IDS.valid, ...USER_IDS.invalid, ...NOT_STRINGS]],
     [typeboxSchema(rules.teamName(5)), (v) => isTeamName(v, 5), ["abc", "abcdef", "😀😀😀😀😀", "   ", "a\u200b"]],
     [typeboxSchema(rules.icon), isIcon, ["", "https://x.dev/i.png", "http://x.dev/", 'https://"><img>']],
+    [typeboxSchema(rules.searchText(5)), (v) => isSearchText(v, 5), ["a", " ", "%", ".*", "abcdef", "😀😀😀😀😀", "", "a\u0000", "\u0000", "a\u200b", "\ud800", ...NOT_STRINGS]],
   ];
   for (const [schema, check, values] of cases) for (const v of values) expect([v, Value.Check(schema, v)]).toEqual([v, check(v)]);
 });

@@ -83,6 +83,14 @@ export function isTeamName(v: unknown, maxChars: number): v is string {
 }
 
 /**
+ * Text searched for in team names (`GET /v1/teams?q=`): 1–`maxChars` code points of what a name may hold,
+ * so never a control character (a NUL ended the SQL pattern there and matched every team).
+ */
+export function isSearchText(v: unknown, maxChars: number): v is string {
+  return typeof v === "string" && codePointsWithin(v, 1, maxChars) && !NAME_REFUSED.test(v);
+}
+
+/**
  * A team icon: empty (no icon), or an absolute `https://` URL of at most 2,048 code points that
  * the WHATWG URL parser accepts, with a host and no credentials. Characters the URL standard
  * never allows unescaped (whitespace, controls, `" < > \ ^ \` { | }`) are refused rather than
@@ -157,6 +165,12 @@ export const rules = {
     check: (v) => isTeamName(v, maxChars),
     message: `must be 1-${maxChars} characters, not only whitespace, without control or format characters`,
     schema: { type: "string", minLength: 1, maxLength: maxChars, description: `team name, 1-${maxChars} characters (LIMIT_TEAM_NAME_CHARS)` },
+  }),
+  searchText: (maxChars: number): Rule => ({
+    name: "search-text",
+    check: (v) => isSearchText(v, maxChars),
+    message: `must be 1-${maxChars} characters without control or format characters`,
+    schema: { type: "string", minLength: 1, maxLength: maxChars, description: "case-insensitive substring of the name (taken literally)" },
   }),
   metaTag: (maxChars: number): Rule => ({
     name: "meta-tag",

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { AppError } from "@chat/common/errors";
 import { attachmentRoutes, objectRoutes } from "./attachments/routes";
 import type { ManagementDeps } from "./context";
 import { devLoginRoutes } from "./dev/login";
@@ -6,6 +7,7 @@ import { docsAssetRoutes, docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
+import { AllowedMethods, repeatedQueryParameter } from "./routing";
 import { teamRoutes } from "./teams/routes";
 import { TeamService } from "./teams/service";
 
@@ -16,9 +18,10 @@ export function createManagementApp(deps: ManagementDeps) {
   const started = new WeakMap<Request, number>();
   const objects = deps.objects;
   if (objects?.serve && !objects.pathPrefix?.startsWith("/v1/")) throw new Error("the object store must serve its URLs under /v1/");
+  const allowed = new AllowedMethods();
 
-  return (
-    new Elysia({ prefix: "/v1", normalize: false })
+  const app = (
+    new Elysia({ prefix: "/v1", normalize: false, strictPath: true })
       .onRequest(({ request }) => {
         started.set(request, performance.now());
       })
@@ -31,7 +34,12 @@ export function createManagementApp(deps: ManagementDeps) {
         deps.metrics.httpSeconds.observe({ method: request.method, route: r }, seconds);
         requestLog.info("request", { method: request.method, route: r, status, ms: Math.round(seconds * 1000) });
       })
-      .use(errorEnvelope(deps.logger))
+      .use(errorEnvelope(deps.logger, allowed))
+      // After authentication and the route's own validation (401 → 400), before any handler.
+      .onBeforeHandle({ as: "global" }, ({ request }) => {
+        const repeated = repeatedQueryParameter(request.url);
+        if (repeated) throw new AppError("validation", repeated);
+      })
       .use(docsRoutes())
       .use(docsAssetRoutes(deps.config))
       .use(opsRoutes(deps))
@@ -41,5 +49,7 @@ export function createManagementApp(deps: ManagementDeps) {
       .use(deps.devLogin ? devLoginRoutes(deps.devLogin) : new Elysia({ name: "dev-login-off" }))
       .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))
   );
+  allowed.load(app.routes);
+  return app;
 }
 export type ManagementApp = ReturnType<typeof createManagementApp>;

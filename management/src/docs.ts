@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { Elysia, t } from "elysia";
 import type { Config } from "@chat/common/config";
 import { asyncApiDocument } from "./asyncapi";
+import { errorDescriptions } from "./envelope";
 
 /**
  * The docs page runs offline: Swagger UI comes from the pinned swagger-ui-dist package (no
@@ -20,6 +21,13 @@ const ASSETS = {
  * unless its `detail.security` is empty.
  */
 export const docsRoutes = () =>
+  new Elysia({ name: "docs" })
+    .onAfterHandle({ as: "local" }, ({ path, response }) => {
+      if (path.endsWith("/openapi.json")) describeErrors(response as OpenApiDoc);
+    })
+    .use(openapiDocument());
+
+const openapiDocument = () =>
   openapi({
     path: "/docs",
     specPath: "/openapi.json",
@@ -92,3 +100,16 @@ export const docsAssetRoutes = (config: Pick<Config, "publicUrl" | "port">) => {
     // Documented by hand above: the generator skips paths with a dot, as for openapi.json.
     .get("/asyncapi.json", () => new Response(asyncapi, { headers: { "content-type": "application/json" } }), { detail: { hide: true } });
 };
+
+type OpenApiDoc = { paths?: Record<string, Record<string, { responses?: Record<string, { description?: string; content?: Record<string, { schema?: { $ref?: string } }> }> }>> };
+
+/**
+ * Error responses all refer to the one `Error` component, whose description the generator copies to
+ * each of them; what the status means for the route is the useful description. Idempotent (the plugin caches the document).
+ */
+function describeErrors(doc: OpenApiDoc): void {
+  for (const ops of Object.values(doc.paths ?? {}))
+    for (const op of Object.values(ops))
+      for (const [status, res] of Object.entries(op.responses ?? {}))
+        if (res.content?.["application/json"]?.schema?.$ref === "#/components/schemas/Error" && errorDescriptions[status]) res.description = errorDescriptions[status];
+}

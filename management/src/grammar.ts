@@ -36,8 +36,11 @@ export function queryInteger(options: { minimum: number; maximum: number; descri
     .Encode((n: number) => String(n));
 }
 
-/** An integer JSON body field: a JSON number only (Elysia's `t.Integer` would take `"4"`: PROTOCOL §8 wants a 400). */
-export function bodyInteger(options: { minimum: number; maximum: number; description: string }) {
+/**
+ * An integer in a JSON body or response: a JSON number only (Elysia's `t.Integer` would take `"4"`, which
+ * PROTOCOL §8 refuses, and documents itself as string-or-integer), documented as `type: integer`.
+ */
+export function jsonInteger(options: { minimum: number; maximum: number; description?: string }) {
   return t.Unsafe<number>({ type: "integer", ...options, [Kind]: "JsonInteger" });
 }
 

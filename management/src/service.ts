@@ -4,10 +4,12 @@ import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { CLIENT_ADDRESS_HEADER, createEdge } from "@chat/common/http/edge";
-import type { AddressSource } from "@chat/common/http/rate-limit";
+import { TokenBuckets, type AddressSource } from "@chat/common/http/rate-limit";
 import { createManagementApp } from "./app";
 import type { DevLogin } from "./dev/login";
 import { createWebApp } from "./web";
+import type { RestLimiter } from "./context";
+import { routable } from "./routing";
 
 /** What the REST API talks to: the stores, the log (membership events), the object store. */
 export interface ManagementPorts {
@@ -26,10 +28,12 @@ export interface ManagementOverrides {
   publicUrl?: () => string | undefined;
   /** Standalone with its generated secret only: the web app's dev sign-in (POST /v1/dev/login). */
   devLogin?: { secret: string; allowRemote: boolean };
+  /** The REST rate limit; by default LIMIT_REST_PER_SEC / LIMIT_REST_BURST per user, or per client address while unauthenticated. */
+  restLimiter?: RestLimiter;
 }
 
 /**
- * The REST API under /v1 behind the edge (body limits, JSON rules, CORS, rate limits): `fetch` serves
+ * The REST API under /v1 behind the edge (URL check, CORS, the client's address): `fetch` serves
  * it in any Bun server; it owns no connection of its own.
  */
 export function createManagement(config: Config, ports: ManagementPorts, overrides: ManagementOverrides = {}) {
@@ -47,6 +51,7 @@ export function createManagement(config: Config, ports: ManagementPorts, overrid
     checks: overrides.checks ?? {},
     publicUrl: overrides.publicUrl,
     devLogin,
+    restLimiter: overrides.restLimiter ?? new TokenBuckets({ rate: config.limits.restPerSec, burst: config.limits.restBurst }),
   });
   const web = createWebApp(logger.child({ component: "web" }));
   /** `/v1/...` is the API; everything else is the web app. */
@@ -59,7 +64,7 @@ export function createManagement(config: Config, ports: ManagementPorts, overrid
     web,
     edge,
     metrics,
-    fetch: (req: Request, server: AddressSource) => edge.handle(req, server, handle),
+    fetch: (req: Request, server: AddressSource) => edge.handle(req, server, (forward) => handle(routable(forward))),
     /** Filesystem uploads stream through this process; nothing else comes close to this size. */
     maxRequestBodySize: config.limits.attachmentBytes + 64 * 1024,
     start(): void {},

@@ -14,6 +14,7 @@ import { createMetrics } from "@chat/common/metrics";
 import type { MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { newTeam, type Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
+import type { RestLimiter } from "../src/context";
 
 export const BASE = "http://localhost";
 const SECRET = "test-secret-".padEnd(48, "x");
@@ -87,7 +88,10 @@ export interface Reply {
   text: string;
 }
 
-export async function createHarness(backend: Backend, opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>> } = {}) {
+export async function createHarness(
+  backend: Backend,
+  opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>>; restLimiter?: RestLimiter } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "chat-mgmt-"));
   const config = loadConfig({ DATA_DIR: dir, AUTH_JWT_SECRET: SECRET, PUBLIC_URL: BASE, ...opts.env });
   const store = await backend.open(dir);
@@ -108,6 +112,7 @@ export async function createHarness(backend: Backend, opts: { objects?: ObjectsK
     logger,
     metrics,
     checks: opts.checks ?? { database: () => store.ping(), log: () => log.ping() },
+    restLimiter: opts.restLimiter,
   };
   const app = createManagementApp(deps);
   const tokens = new Map<string, string>();
@@ -182,4 +187,11 @@ export async function uploadAttachment(h: Harness, user: string, teamId: string,
   const put = await h.fetchUrl(upload_url, { method: "PUT", headers: upload_headers, body: bytes });
   if (put.status !== 200) throw new Error(`upload: ${put.status} ${await put.text()}`);
   return attachment_id as string;
+}
+
+/** An OpenAPI schema with its `$ref` to a component followed (one level). */
+export function deref(doc: any, schema: any): any {
+  const name = /^#\/components\/schemas\/(.+)$/.exec(schema?.$ref ?? "")?.[1];
+  if (schema?.$ref && !name) throw new Error(`not a component reference: ${schema.$ref}`);
+  return name ? doc.components.schemas[name] : schema;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { objectId } from "@chat/common/ids";
-import { backends, createHarness, type Harness } from "./harness";
+import { backends, createHarness, deref, type Harness } from "./harness";
 
 /** The team name, tag and history limits are settings, and the REST models and their documentation follow them. */
 describe("configured limits", () => {
@@ -30,7 +30,7 @@ describe("configured limits", () => {
 
   test("the OpenAPI document states the configured limits", async () => {
     const doc = (await h.call("GET", "/v1/openapi.json")).json;
-    const create = doc.paths["/v1/teams"].post.requestBody.content["application/json"].schema;
+    const create = deref(doc, doc.paths["/v1/teams"].post.requestBody.content["application/json"].schema);
     expect([create.properties.name.maxLength, create.properties.meta_tags.maxItems, create.properties.meta_tags.items.maxLength]).toEqual([10, 2, 4]);
     const limit = doc.paths["/v1/teams/{id}/messages"].get.parameters.find((p: any) => p.name === "limit").schema;
     expect(limit.maximum).toBe(150);

@@ -201,7 +201,7 @@ for (const backend of backends) {
       expect(atLimit.status).toBe(201);
     });
 
-    test("bad JSON, empty and non-object bodies are refused with 400", async () => {
+    test("bad JSON, empty and non-object bodies are refused with 400; other media types with 415", async () => {
       for (const b of bodies()) {
         for (const raw of ["{bad", '{"name": "x",}', "", "null", "[]", '"text"', "42"]) {
           if (b.path.endsWith("/leave") && raw === "") continue; // leaving takes no body
@@ -210,10 +210,34 @@ for (const backend of backends) {
           expectEnvelope(r, 400, "validation");
         }
         const form = await h.call(b.method, b.path, { as: S, raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
-        expectEnvelope(form, 400, "validation");
+        expectEnvelope(form, 415, "unsupported_media_type");
       }
       // Malformed JSON never counts as "no successor": the super_admin is still there.
       expect((await h.store.get(team.id))!.members).toContain(S);
+    });
+
+    test("bodies go through the one safe JSON parser: prototype keys at any depth, 64 KiB, media type", async () => {
+      for (const b of bodies()) {
+        const valid = JSON.stringify(b.body);
+        for (const raw of [
+          valid.replace("{", '{"__proto__":{"admin":true},'),
+          valid.replace("{", '{"constructor":{"prototype":{"admin":true}},'),
+          valid.replace("{", '{"x":[{"__proto__":1}],'),
+          valid.replace("{", '{"prototype":1,'),
+        ]) {
+          const r = await h.call(b.method, b.path, { as: S, raw });
+          if (r.status !== 400) throw new Error(`${b.method} ${b.path} ${raw} -> ${r.status} ${r.text}`);
+          expectEnvelope(r, 400, "validation");
+        }
+        expectEnvelope(await h.call(b.method, b.path, { as: S, raw: JSON.stringify({ pad: "x".repeat(70 * 1024) }) }), 413, "too_large");
+        const chunks = [new TextEncoder().encode('{"pad":"'), new Uint8Array(70 * 1024).fill(120), new TextEncoder().encode('"}')];
+        const stream = new ReadableStream({ pull: (c) => (chunks.length ? c.enqueue(chunks.shift()!) : c.close()) });
+        const streamed = await h.send(new Request(`http://localhost${b.path}`, { method: b.method, body: stream, headers: { authorization: `Bearer ${await h.token(S)}`, "content-type": "application/json" } }));
+        expect([streamed.status, ((await streamed.json()) as any).error.code]).toEqual([413, "too_large"]);
+        for (const type of ["text/plain", "application/xml", "application/json; charset=latin1", "application/merge-patch+json"])
+          expectEnvelope(await h.call(b.method, b.path, { as: S, raw: valid, headers: { "content-type": type } }), 415, "unsupported_media_type");
+      }
+      expect((await h.store.get(team.id))!.version).toBe(team.version);
     });
 
     test("leave takes no body, an empty body or an empty object", async () => {
@@ -234,9 +258,32 @@ for (const backend of backends) {
       }
     });
 
-    test("unknown routes are 404 in the envelope", async () => {
+    test("a repeated query parameter is a 400, after authentication; name search text never holds a control character", async () => {
+      for (const [path, q] of [
+        ["/v1/teams", "limit=5&limit=6"],
+        ["/v1/teams", "q=a&q=b"],
+        ["/v1/teams", "tag=alpha&tag=alpha"],
+        ["/v1/teams", `cursor=${team.id}&limit=5&cursor=${team.id}`],
+        [`${T}/messages`, "before=1&before=2"],
+        [`${T}/messages`, "limit=1&limit=1"],
+        [T, "x=1&x=2"],
+        ["/v1/health", "a=1&a=1"],
+      ] as const) {
+        expectEnvelope(await h.call("GET", `${path}?${q}`, { as: S }), 400, "validation");
+        if (path !== "/v1/health") expectEnvelope(await h.call("GET", `${path}?${q}`), 401, "unauthenticated");
+      }
+      for (const q of ["%00", "a%00", "%1b", "%e2%80%8b", "%e2%80%ae", "%7f"]) {
+        const r = await h.call("GET", `/v1/teams?q=${q}`, { as: S });
+        expect({ q, status: r.status, code: r.json?.error?.code }).toEqual({ q, status: 400, code: "validation" });
+      }
+      // Literal text, wildcards included, matches only what contains it.
+      for (const q of ["%25", "_", ".*", "%5C", "%25%25"]) expect({ q, data: (await h.call("GET", `/v1/teams?q=${q}`, { as: S })).json.data }).toEqual({ q, data: [] });
+      expect((await h.call("GET", "/v1/teams?q=seeded", { as: S })).json.data.map((x: any) => x.id)).toContain(team.id);
+    });
+
+    test("unknown routes are 404 in the envelope; a known path with another method is 405 (routing.test.ts)", async () => {
       expectEnvelope(await h.call("GET", "/v1/nope", { as: S }), 404, "not_found");
-      expectEnvelope(await h.call("PUT", T, { as: S, body: {} }), 404, "not_found");
+      expectEnvelope(await h.call("PUT", T, { as: S, body: {} }), 405, "method_not_allowed");
     });
   });
 }

@@ -4,11 +4,12 @@ import { AppError } from "@chat/common/errors";
 import { objectId } from "@chat/common/ids";
 import type { ObjectStore } from "@chat/common/ports";
 import { authPlugin } from "../auth";
+import { jsonBody } from "../body";
 import type { ManagementDeps } from "../context";
-import { failures, ok } from "../envelope";
+import { errorModels, failures, ok } from "../envelope";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
-import { AttachmentParams, CreateAttachment, CreatedAttachment, DOWNLOAD_URL_SECONDS, UPLOAD_URL_SECONDS } from "./model";
+import { attachmentComponents, AttachmentParams, DOWNLOAD_URL_SECONDS, UPLOAD_URL_SECONDS } from "./model";
 
 
 export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objects?: ObjectStore) => {
@@ -24,7 +25,8 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
     return objects;
   };
   return new Elysia({ name: "attachments", normalize: false })
-    .use(authPlugin(deps.verify))
+    .model({ ...errorModels, ...attachmentComponents })
+    .use(authPlugin(deps.verify, deps.restLimiter))
     .post(
       "/teams/:id/attachments",
       async ({ principal, params, body, request, set }) => {
@@ -51,10 +53,10 @@ export const attachmentRoutes = (deps: ManagementDeps, teams: TeamService, objec
         });
       },
       {
-        parse: "json",
+        parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
         params: IdParams,
-        body: CreateAttachment,
-        response: { 201: CreatedAttachment, ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable") },
+        body: "CreateAttachmentRequest",
+        response: { 201: "AttachmentResponse", ...failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unsupported_media_type", "unavailable") },
         detail: { tags: ["attachments"], summary: "Start an upload (members): a presigned PUT bound to size and content type" },
       },
     )

@@ -2,7 +2,8 @@ import { t } from "elysia";
 import { MAX_EMOJI_CHARS } from "@chat/common/lifecycle";
 import { MESSAGE_TYPES } from "@chat/common/message";
 import { rules } from "@chat/common/grammar";
-import { bodyInteger, grammar, queryInteger } from "../grammar";
+import { ref } from "../envelope";
+import { grammar, jsonInteger, queryInteger } from "../grammar";
 import { TeamId } from "../teams/model";
 
 export const MessageId = grammar(rules.objectId, { description: "message id (ObjectId, 24 lowercase hex)" });
@@ -28,24 +29,36 @@ export const historyQuery = (maxPage: number) =>
     { additionalProperties: false },
   );
 
-export const Message = t.Object({
-  id: t.String(),
-  seq: t.Integer(),
-  channel_id: t.String(),
-  to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
-  type: t.UnionEnum([...MESSAGE_TYPES]),
-  data: t.Optional(t.String({ description: "text (after edits), or an attachment id; absent once deleted" })),
-  ts: t.String({ format: "date-time" }),
-  from: t.String(),
-  client_msg_id: t.Optional(t.String()),
-  reply_to: t.Optional(t.String({ description: "replies: the thread root's id" })),
-  edited_at: t.Optional(t.String({ format: "date-time" })),
-  deleted: t.Optional(t.Literal(true)),
-  reply_count: t.Optional(t.Integer({ description: "roots with replies: how many" })),
-  last_reply_seq: t.Optional(t.Integer()),
-  reactions: t.Optional(t.Array(t.Object({ emoji: t.String(), count: t.Integer(), me: t.Boolean() }), { description: "oldest emoji first; `me`: the caller reacted with it" })),
-});
-export const MessagePage = t.Object({ data: t.Array(Message), next: t.Union([t.Integer(), t.Null()]) });
+const Seq = jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+export const Message = t.Object(
+  {
+    id: t.String({ description: "message id (ObjectId, 24 lowercase hex)" }),
+    seq: Seq,
+    channel_id: t.String({ description: "the team" }),
+    to: t.String({ description: '"*" for the whole team, else the recipient of a direct message' }),
+    type: t.UnionEnum([...MESSAGE_TYPES]),
+    data: t.Optional(t.String({ description: "text (after edits), or an attachment id; absent once deleted" })),
+    ts: t.String({ format: "date-time" }),
+    from: t.String({ description: "the sender's user id" }),
+    client_msg_id: t.Optional(t.String()),
+    reply_to: t.Optional(t.String({ description: "replies: the thread root's id" })),
+    edited_at: t.Optional(t.String({ format: "date-time" })),
+    deleted: t.Optional(t.Literal(true)),
+    reply_count: t.Optional(jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "roots with replies: how many" })),
+    last_reply_seq: t.Optional(Seq),
+    reactions: t.Optional(t.Array(t.Object({ emoji: t.String(), count: jsonInteger({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), me: t.Boolean() }), { description: "oldest emoji first; `me`: the caller reacted with it" })),
+  },
+  { description: "a message in its current state: `seq` strictly increases within a team" },
+);
+export const MessagePage = t.Object(
+  {
+    data: t.Array(ref("Message", Message)),
+    next: t.Union([Seq, t.Null()], { description: "the `before` of the next page; null on the last" }),
+  },
+  { description: "a page of history, newest first" },
+);
+/** Named in the OpenAPI document's components. */
+export const messageComponents = { Message, MessagePage };
 
 export const MessageParams = t.Object({ id: TeamId, msg: MessageId });
 export const ReactionParams = t.Object({
@@ -55,7 +68,7 @@ export const ReactionParams = t.Object({
 });
 export const EditBody = t.Object({ data: t.String({ minLength: 1, description: "the new text (text messages only, author only)" }) }, { additionalProperties: false });
 export const ReadBody = t.Object(
-  { seq: bodyInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "the newest seq read; the marker only moves forward" }) },
+  { seq: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "the newest seq read; the marker only moves forward" }) },
   { additionalProperties: false },
 );
 
@@ -64,8 +77,8 @@ export const OpAck = t.Object({
   data: t.Object({
     op: t.UnionEnum(["edit", "delete", "react", "read"]),
     id: t.Optional(t.String({ description: "the message (absent for read)" })),
-    seq: t.Integer({ description: "the seq of the op's log entry" }),
+    seq: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "the seq of the op's log entry" }),
     ts: t.String({ format: "date-time" }),
   }),
 });
-export const Reads = t.Object({ data: t.Array(t.Object({ user_id: t.String(), last_read_seq: t.Integer() })) });
+export const Reads = t.Object({ data: t.Array(t.Object({ user_id: t.String(), last_read_seq: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) })) });

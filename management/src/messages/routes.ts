@@ -4,10 +4,11 @@ import { isEmoji } from "@chat/common/lifecycle";
 import { parseText } from "@chat/common/message";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { failures, ok, page } from "../envelope";
+import { jsonBody } from "../body";
+import { errorModels, failures, ok, page } from "../envelope";
 import { IdParams } from "../teams/model";
 import type { TeamService } from "../teams/service";
-import { DEFAULT_PAGE, EditBody, historyQuery, MessagePage, MessageParams, OpAck, ReactionParams, ReadBody, Reads } from "./model";
+import { DEFAULT_PAGE, EditBody, historyQuery, MessageParams, messageComponents, OpAck, ReactionParams, ReadBody, Reads } from "./model";
 import { MessageService } from "./service";
 
 const op = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable");
@@ -21,7 +22,8 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
   const maxPage = deps.config.limits.historyPage;
   const service = new MessageService(deps.teams, deps.messages, deps.log);
   return new Elysia({ name: "messages", normalize: false })
-    .use(authPlugin(deps.verify))
+    .model({ ...errorModels, ...messageComponents })
+    .use(authPlugin(deps.verify, deps.restLimiter))
     .get(
       "/teams/:id/messages",
       async ({ principal, params, query }) => {
@@ -33,7 +35,7 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
       {
         params: IdParams,
         query: historyQuery(maxPage),
-        response: { 200: MessagePage, ...failures("validation", "unauthenticated", "forbidden", "not_found") },
+        response: { 200: "MessagePage", ...failures("validation", "unauthenticated", "forbidden", "not_found") },
         detail: {
           tags: ["messages"],
           summary: "History, newest first, in current state (edits, deletes, reactions, reply counts): broadcasts and the caller's own DMs; `?thread=` one thread",
@@ -45,7 +47,7 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
       async ({ principal, params, body }) =>
         ok(await service.apply(params.id, principal.user, { op: "edit", channel_id: params.id, id: params.msg, data: parseText(body.data, deps.config.limits) })),
       {
-        parse: "json",
+        parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
         params: MessageParams,
         body: EditBody,
         response: { 200: OpAck, ...op },
@@ -78,7 +80,7 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
       },
     )
     .put("/teams/:id/read", async ({ principal, params, body }) => ok(await service.apply(params.id, principal.user, { op: "read", channel_id: params.id, seq: body.seq })), {
-      parse: "json",
+      parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
       params: IdParams,
       body: ReadBody,
       response: { 200: OpAck, ...op },

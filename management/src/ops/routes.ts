@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { errorBody } from "@chat/common/errors";
 import { metricsAllowed, runChecks } from "@chat/common/ops";
 import type { ManagementDeps } from "../context";
-import { ErrorBody } from "../envelope";
+import { ErrorBody, errorModels } from "../envelope";
 
 const Checks = t.Record(t.String(), t.UnionEnum(["ok", "down"]), { description: "each dependency by name" });
 const open = { security: [] as Record<string, string[]>[], tags: ["ops"] };
@@ -10,6 +10,7 @@ const open = { security: [] as Record<string, string[]>[], tags: ["ops"] };
 /** Liveness, readiness (each dependency checked) and Prometheus metrics. */
 export const opsRoutes = (deps: ManagementDeps) =>
   new Elysia({ name: "ops" })
+    .model(errorModels)
     .get("/health", () => ({ data: { status: "ok" as const } }), {
       response: { 200: t.Object({ data: t.Object({ status: t.Literal("ok") }) }) },
       detail: { ...open, summary: "Liveness: the process answers" },
@@ -43,7 +44,7 @@ export const opsRoutes = (deps: ManagementDeps) =>
         return deps.metrics.registry.metrics();
       },
       {
-        response: { 200: t.String({ description: "Prometheus text format" }), 401: ErrorBody },
+        response: { 200: t.String({ description: "Prometheus text format" }), 401: "Error" },
         detail: { ...open, summary: "Prometheus metrics (bearer METRICS_TOKEN when configured)" },
       },
     );

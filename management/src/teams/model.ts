@@ -1,7 +1,8 @@
 import { t } from "elysia";
 import type { Config } from "@chat/common/config";
 import { rules } from "@chat/common/grammar";
-import { grammar, queryInteger } from "../grammar";
+import { ref } from "../envelope";
+import { grammar, jsonInteger, queryInteger } from "../grammar";
 
 /** The largest page of `GET /v1/teams`. */
 export const TEAM_PAGE_MAX = 100;
@@ -10,8 +11,8 @@ export const TeamId = grammar(rules.objectId, { description: "team id (ObjectId,
 export const UserId = grammar(rules.userId);
 export const Icon = grammar(rules.icon);
 
-export const MemberBody = t.Object({ user_id: UserId }, { additionalProperties: false });
-export const LeaveBody = t.Object(
+export const MemberRequest = t.Object({ user_id: UserId }, { additionalProperties: false });
+export const LeaveRequest = t.Object(
   { successor: t.Optional(UserId) },
   { additionalProperties: false, description: "a leaving super_admin names a member as successor, unless they are the last member" },
 );
@@ -24,11 +25,14 @@ export function teamModels(limits: Pick<Config["limits"], "teamName" | "metaTags
   const MetaTag = grammar(rules.metaTag(limits.metaTagChars));
   const MetaTags = t.Array(MetaTag, { maxItems: limits.metaTags, description: `at most ${limits.metaTags} tags (LIMIT_META_TAGS)` });
   return {
-    CreateTeam: t.Object({ name: TeamName, icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
-    PatchTeam: t.Object({ name: t.Optional(TeamName), icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
+    CreateTeamRequest: t.Object({ name: TeamName, icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) }, { additionalProperties: false }),
+    UpdateTeamRequest: t.Object(
+      { name: t.Optional(TeamName), icon: t.Optional(Icon), meta_tags: t.Optional(MetaTags) },
+      { additionalProperties: false, description: "the fields to change" },
+    ),
     ListQuery: t.Object(
       {
-        q: t.Optional(t.String({ minLength: 1, maxLength: limits.teamName, description: "case-insensitive substring of the name (taken literally)" })),
+        q: t.Optional(grammar(rules.searchText(limits.teamName))),
         tag: t.Optional(MetaTag),
         cursor: t.Optional(grammar(rules.objectId, { description: "the `next` of the previous page" })),
         limit: t.Optional(queryInteger({ minimum: 1, maximum: TEAM_PAGE_MAX, description: `page size (default 50, at most ${TEAM_PAGE_MAX})` })),
@@ -38,27 +42,46 @@ export function teamModels(limits: Pick<Config["limits"], "teamName" | "metaTags
   };
 }
 
-export const TeamView = t.Object({
-  id: t.String(),
-  name: t.String(),
-  icon: t.Optional(t.String()),
-  active: t.Boolean(),
-  meta_tags: t.Array(t.String()),
-  members: t.Array(t.String()),
-  admins: t.Array(t.String()),
-  super_admin: t.String(),
-  doc: t.String({ format: "date-time", description: "creation time" }),
-});
-export const OneTeam = t.Object({ data: TeamView });
-export const TeamPage = t.Object({ data: t.Array(TeamView), next: t.Union([t.String(), t.Null()]) });
-
+export const Team = t.Object(
+  {
+    id: t.String({ description: "team id (ObjectId, 24 lowercase hex)" }),
+    name: t.String(),
+    icon: t.Optional(t.String({ description: "absent when not set" })),
+    active: t.Boolean({ description: "false once deactivated" }),
+    meta_tags: t.Array(t.String()),
+    members: t.Array(t.String({ description: "user id" })),
+    admins: t.Array(t.String({ description: "user id" })),
+    super_admin: t.String({ description: "user id" }),
+    doc: t.String({ format: "date-time", description: "creation time" }),
+  },
+  { description: "a team" },
+);
+export const TeamResponse = t.Object({ data: ref("Team", Team) }, { description: "the team" });
+export const TeamPage = t.Object(
+  {
+    data: t.Array(ref("Team", Team)),
+    next: t.Union([t.String(), t.Null()], { description: "the `cursor` of the next page; null on the last" }),
+  },
+  { description: "a page of the caller's teams" },
+);
 /** `GET /v1/teams`: each team with the caller's unread state (PROTOCOL section 9). */
-export const TeamListItem = t.Composite([
-  TeamView,
-  t.Object({
-    last_seq: t.Integer({ description: "seq of the newest message the caller may see (0: none)" }),
-    last_read_seq: t.Integer({ description: "the caller's read marker (0: never read)" }),
-    unread: t.Integer({ description: "messages and replies after the marker that the caller may see and did not send (exact)" }),
-  }),
-]);
-export const TeamListPage = t.Object({ data: t.Array(TeamListItem), next: t.Union([t.String(), t.Null()]) });
+export const TeamListItem = t.Composite(
+  [
+    Team,
+    t.Object({
+      last_seq: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "seq of the newest message the caller may see (0: none)" }),
+      last_read_seq: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "the caller's read marker (0: never read)" }),
+      unread: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "messages and replies after the marker that the caller may see and did not send (exact)" }),
+    }),
+  ],
+  { description: "a team with the caller's unread state" },
+);
+export const TeamListPage = t.Object(
+  {
+    data: t.Array(ref("TeamListItem", TeamListItem)),
+    next: t.Union([t.String(), t.Null()], { description: "the `cursor` of the next page; null on the last" }),
+  },
+  { description: "a page of the caller's teams" },
+);
+/** The team components (request bodies are per configuration: `teamModels`). */
+export const teamComponents = { Team, TeamResponse, TeamPage, TeamListItem, TeamListPage, MemberRequest, LeaveRequest };

@@ -2,22 +2,21 @@ import { Elysia } from "elysia";
 import { teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
-import { failures, ok, page } from "../envelope";
-import { IdParams, LeaveBody, MemberBody, MemberParams, OneTeam, TeamListPage, TeamPage, teamModels } from "./model";
+import { jsonBody } from "../body";
+import { errorModels, failures, ok, page } from "../envelope";
+import { IdParams, MemberParams, teamComponents, teamModels } from "./model";
 import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
-/** Leaving needs no body: an empty one stands for `{}` (the JSON parser, next, refuses anything malformed). */
-const emptyBodyAsObject = async ({ request }: { request: Request }) => {
-  if (request.body === null || request.headers.get("content-length") === "0") return {};
-  return (await request.clone().text()).trim() === "" ? {} : undefined;
-};
 const change = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict");
+/** A change with a JSON body: the body parser can also answer 413 and 415. */
+const changeWithBody = failures("validation", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unsupported_media_type");
 
 export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
-  const { CreateTeam, PatchTeam, ListQuery } = teamModels(deps.config.limits);
+  const { CreateTeamRequest, UpdateTeamRequest, ListQuery } = teamModels(deps.config.limits);
   return new Elysia({ name: "teams", normalize: false })
-    .use(authPlugin(deps.verify))
+    .model({ ...errorModels, ...teamComponents, CreateTeamRequest, UpdateTeamRequest })
+    .use(authPlugin(deps.verify, deps.restLimiter))
     .post(
       "/teams",
       async ({ principal, body, set }) => {
@@ -25,9 +24,9 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         return ok(teamView(await service.create(principal.user, body)));
       },
       {
-        parse: "json",
-        body: CreateTeam,
-        response: { 201: OneTeam, ...failures("validation", "unauthenticated") },
+        parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
+        body: "CreateTeamRequest",
+        response: { 201: "TeamResponse", ...failures("validation", "unauthenticated", "too_large", "unsupported_media_type") },
         detail: { tags: ["teams"], summary: "Create a team; the caller becomes its super_admin, an admin and a member" },
       },
     )
@@ -42,25 +41,25 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       },
       {
         query: ListQuery,
-        response: { 200: TeamListPage, ...failures("validation", "unauthenticated") },
+        response: { 200: "TeamListPage", ...failures("validation", "unauthenticated") },
         detail: { tags: ["teams"], summary: "The caller's teams by id, filtered by name text and meta tag, with last_seq, last_read_seq and unread; `next` is the cursor" },
       },
     )
     .get("/teams/:id", async ({ principal, params }) => ok(teamView(await service.getAsMember(params.id, principal.user))), {
       params: IdParams,
-      response: { 200: OneTeam, ...member },
+      response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "A team (members only)" },
     })
     .patch("/teams/:id", async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
-      parse: "json",
+      parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
       params: IdParams,
-      body: PatchTeam,
-      response: { 200: OneTeam, ...change },
+      body: "UpdateTeamRequest",
+      response: { 200: "TeamResponse", ...changeWithBody },
       detail: { tags: ["teams"], summary: "Edit name, icon or tags (admin, super_admin; active teams only)" },
     })
     .delete("/teams/:id", async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "deactivate" }))), {
       params: IdParams,
-      response: { 200: OneTeam, ...member },
+      response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "Deactivate (super_admin): no new messages are accepted; idempotent" },
     })
     .post(
@@ -70,10 +69,10 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         return ok(teamView(await service.change(params.id, principal.user, { op: "add_member", user: body.user_id })));
       },
       {
-        parse: "json",
+        parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
         params: IdParams,
-        body: MemberBody,
-        response: { 201: OneTeam, ...change },
+        body: "MemberRequest",
+        response: { 201: "TeamResponse", ...changeWithBody },
         detail: { tags: ["members"], summary: "Add a user-level member (admin, super_admin); 409 if already a member" },
       },
     )
@@ -82,7 +81,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_member", user: params.user_id }))),
       {
         params: MemberParams,
-        response: { 200: OneTeam, ...change },
+        response: { 200: "TeamResponse", ...change },
         detail: { tags: ["members"], summary: "Remove a member (admin: user-level members only; super_admin: anyone but self)" },
       },
     )
@@ -93,10 +92,10 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         return ok(teamView(await service.change(params.id, principal.user, { op: "add_admin", user: body.user_id })));
       },
       {
-        parse: "json",
+        parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
         params: IdParams,
-        body: MemberBody,
-        response: { 201: OneTeam, ...change },
+        body: "MemberRequest",
+        response: { 201: "TeamResponse", ...changeWithBody },
         detail: { tags: ["members"], summary: "Elect a member as admin (super_admin); 409 if not a member or already an admin" },
       },
     )
@@ -105,7 +104,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_admin", user: params.user_id }))),
       {
         params: MemberParams,
-        response: { 200: OneTeam, ...change },
+        response: { 200: "TeamResponse", ...change },
         detail: { tags: ["members"], summary: "Demote an admin to user level (super_admin); 404 if not an admin" },
       },
     )
@@ -114,10 +113,10 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "leave", successor: body?.successor }))),
       {
         // No body means `{}`; anything else must be valid JSON (an optional body would swallow parse errors).
-        parse: [emptyBodyAsObject, "json"],
+        parse: [jsonBody(deps.config.limits.jsonBodyBytes, { allowEmpty: true }), "json"],
         params: IdParams,
-        body: LeaveBody,
-        response: { 200: OneTeam, ...change },
+        body: "LeaveRequest",
+        response: { 200: "TeamResponse", ...changeWithBody },
         detail: {
           tags: ["members"],
           summary: "Leave the team; a super_admin names a successor (409 otherwise) unless last, then the team is deactivated",
