@@ -42,6 +42,8 @@ const env: Record<string, string> = {
   FERRETDB_PORT: String(PORTS.ferretdb),
   S3_PORT: String(PORTS.s3),
   LOG_LEVEL: "info",
+  // A killed controller's partitions stall for the consumer session: 10 s here (30 s by default).
+  KAFKA_SESSION_TIMEOUT_SEC: process.env.KAFKA_SESSION_TIMEOUT_SEC ?? "10",
 };
 const log = (...a: unknown[]) => console.error(`[faults ${new Date().toISOString().slice(11, 23)}]`, ...a);
 
