@@ -42,7 +42,7 @@ export class Verdicts {
         const at = ev.frame.indexOf('"id":"');
         if (at >= 0) watchers.get(ev.frame.slice(at + 6, at + 30))?.settle("mine");
       }
-      const seq = Number(ev.seq);
+      const seq = Number(ev.seq); // 0 for ephemeral events (typing, presence): they never pass an append
       if (seq > (highest?.get(ev.channelId) ?? 0)) (highest ??= new Map()).set(ev.channelId, seq);
     }
     // After the whole batch: an append's own event, earlier in the batch than a later entry, wins.
