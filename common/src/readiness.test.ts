@@ -94,3 +94,29 @@ test("checks that keep timing out (slow) are down only once that has lasted hung
   expect(Date.now() - t0).toBeLessThan(700);
   await m.stop();
 });
+
+test("after a refusal, a check still unanswered once the refusals have lasted downAfterMs makes it down then (a dead database's server selection)", async () => {
+  const { logger, lines } = recorder();
+  let mode: "ok" | "refuse once, then wait" = "ok";
+  let refused = false;
+  let release = () => {};
+  const check = async () => {
+    if (mode === "ok") return;
+    if (!refused) {
+      refused = true;
+      throw new Error("ECONNREFUSED");
+    }
+    await new Promise<void>((r) => (release = r)); // answers only once the test lets it (the database is back)
+  };
+  const m = new DependencyMonitor({ mongodb: check }, logger, undefined, { intervalMs: 10, timeoutMs: 5000, failuresToDown: 100, downAfterMs: 200, hungDownAfterMs: 5000 }).start();
+  await waitFor(() => m.states().mongodb === "up");
+  mode = "refuse once, then wait";
+  const t0 = Date.now();
+  await waitFor(() => m.states().mongodb === "down", 2000); // long before the check's own 5 s timeout
+  expect(Date.now() - t0).toBeLessThan(1000);
+  mode = "ok";
+  release();
+  await waitFor(() => m.states().mongodb === "up");
+  await m.stop();
+  expect(lines.filter((l) => l.level !== "debug").map((l) => l.msg)).toEqual(["dependency down", "dependency back"]);
+});

@@ -98,6 +98,12 @@ export class DependencyMonitor {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
       const t0 = Date.now();
+      // After a refusal, a check that has not answered by the time the refusals have lasted `downAfterMs`
+      // makes it down then: a dead database's driver may sit in server selection for seconds first.
+      const overdue =
+        d.state !== "down" && d.failures > 0 && !d.onlyTimeouts
+          ? setTimeout(() => this.down(d, Date.now(), "no answer since the last refusal"), Math.max(0, d.failingSince! + this.opts.downAfterMs - t0))
+          : undefined;
       try {
         const answered = d.check().catch((err: unknown) => {
           throw new Refused(err);
@@ -106,6 +112,8 @@ export class DependencyMonitor {
         this.succeeded(d, Date.now() - t0);
       } catch (err) {
         this.failed(d, t0, err);
+      } finally {
+        clearTimeout(overdue);
       }
       await sleep(this.opts.intervalMs, signal);
     }
@@ -133,16 +141,21 @@ export class DependencyMonitor {
     const down = d.onlyTimeouts
       ? now - d.failingSince >= this.opts.hungDownAfterMs
       : d.failures >= this.opts.failuresToDown || now - d.failingSince >= this.opts.downAfterMs;
-    if (d.state !== "down" && down) {
-      d.state = "down";
-      d.downSince = d.failingSince;
-      d.lastLogAt = now;
-      this.logger.warn("dependency down", { dependency: d.name, failures: d.failures, err: String(err) });
-    } else if (d.state === "down" && now - d.lastLogAt >= this.opts.logEveryMs) {
+    if (d.state !== "down" && down) this.down(d, now, err);
+    else if (d.state === "down" && now - d.lastLogAt >= this.opts.logEveryMs) {
       d.lastLogAt = now;
       this.logger.warn("dependency still down", { dependency: d.name, failures: d.failures, down_for_ms: now - d.downSince!, err: String(err) });
     }
     this.metrics?.dependencyUp.set({ dependency: d.name }, d.state === "up" ? 1 : 0);
     this.metrics?.dependencyDegraded.set({ dependency: d.name }, 1);
+  }
+
+  private down(d: Dependency, now: number, err: unknown): void {
+    if (d.state === "down") return;
+    d.state = "down";
+    d.downSince = d.failingSince;
+    d.lastLogAt = now;
+    this.logger.warn("dependency down", { dependency: d.name, failures: d.failures, err: String(err) });
+    this.metrics?.dependencyUp.set({ dependency: d.name }, 0);
   }
 }
