@@ -138,7 +138,8 @@ export class Inbound {
           ? append()
           : this.lookedUp(msg.channel_id, user, clientMsgId, append);
     if (clientMsgId) dedupe.remember(user, clientMsgId, acked);
-    const ack = await this.inTime(acked);
+    // A keyed send can be resent safely, so its client waits at most verdictWaitMs; a keyless one only gets the append's own answer.
+    const ack = clientMsgId ? await this.inTime(acked) : await acked;
     metrics.messagesIn.inc({ outcome: ack.id === id ? "accepted" : "duplicate" });
     if (!ws.data.closed) sockets.send(ws, ackFrame(ack, clientMsgId));
   }

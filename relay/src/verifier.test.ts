@@ -216,3 +216,26 @@ describe("a relay whose streams say nothing (a quiet channel, a partition withou
     s.ws.close();
   });
 });
+
+describe("a relay whose log is slow", () => {
+  let relay: Awaited<ReturnType<typeof serveRelay>>;
+  const slowLog: MessageLog = { ...countingLog, append: (records) => Bun.sleep(300).then(() => countingLog.append(records)) };
+  beforeAll(async () => {
+    relay = await serveRelay("verdict-slow-log", transport, slowLog, { DEDUPE_RECONNECT_SEC: "0" }, { verdictWaitMs: 100 });
+  });
+  afterAll(() => relay.stop());
+
+  test("a send without client_msg_id waits for its append, however long: told `unavailable`, a resend would be a second message", async () => {
+    const s = await relay.open(A);
+    s.ws.send(JSON.stringify({ channel_id: CH, to: "*", type: "text", data: "keyless" }));
+    s.ws.send(JSON.stringify({ channel_id: CH, to: "*", type: "text", data: "keyed", client_msg_id: "slow-1" }));
+    expect(await nth(s, "slow-1", 1)).toMatchObject({ event: "error", code: "unavailable" }); // keyed: a resend joins the append
+    const answer = await s.waitFor((f) => (f.event === "ack" || f.event === "error") && f.client_msg_id === undefined);
+    expect(answer.event).toBe("ack");
+    const first = await appendOf("slow-1");
+    s.ws.send(JSON.stringify({ channel_id: CH, to: "*", type: "text", data: "keyed", client_msg_id: "slow-1" }));
+    expect(await nth(s, "slow-1", 2)).toMatchObject({ event: "ack", id: first.id });
+    expect(appendsOf("slow-1").length).toBe(1);
+    s.ws.close();
+  });
+});
