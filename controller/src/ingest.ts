@@ -3,6 +3,7 @@ import { isLifecycleEntry, type Sequenced } from "@chat/common/lifecycle";
 import type { LogEntry } from "@chat/common/message";
 import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
 import { retry } from "@chat/common/retry";
+import { withTimeout } from "@chat/common/timeout";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import { toEvent } from "./events";
 import type { Hub } from "./hub";
@@ -16,6 +17,14 @@ export interface IngestDeps {
   metrics: Metrics;
   group: string;
 }
+
+/**
+ * A persistence attempt still unanswered after this is abandoned and retried. After a FerretDB
+ * restart one driver call was seen never to settle (no reply, no error), which stalled its partition
+ * for good. Attempts are idempotent (claims and messages by id, lifecycle state by $set), so a late
+ * one finishing beside its retry writes the same thing.
+ */
+const PERSIST_ATTEMPT_MS = 30_000;
 
 /**
  * One consumed batch: persist it (messages idempotently by id, lifecycle entries by seq), then hand
@@ -44,7 +53,7 @@ export async function ingestBatch(
   }
   // Persistence never gives up on a batch: the position is committed only after it succeeds.
   const applied = toStore.length
-    ? await retry(() => deps.messages.applyBatch(toStore), {
+    ? await retry(() => withTimeout(deps.messages.applyBatch(toStore), PERSIST_ATTEMPT_MS, "persist"), {
         signal,
         onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
       })
