@@ -1,6 +1,7 @@
 import { AppError } from "./errors";
 import { isAttachmentIdOf, isClientMsgId, isObjectId, isUserId } from "./grammar";
-import type { LifecycleEntry, ReactionCount } from "./lifecycle";
+import type { LifecycleEntry } from "./lifecycle";
+import type { ReactionCount } from "./lifecycle-apply";
 
 export const MESSAGE_TYPES = ["text", "image", "video", "audio", "file"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
