@@ -51,6 +51,7 @@ const TABLE: Case[] = [
   { route: "POST /v1/teams", name: "POST /teams", path: () => "/v1/teams", body: () => ({ name: "New team" }), teamScoped: false, active: R(401, 201, 201, 201, 201), inactive: same },
   { route: "GET /v1/teams", name: "GET /teams", path: () => "/v1/teams?limit=100", teamScoped: false, active: R(401, 200, 200, 200, 200), inactive: same },
   { route: "GET /v1/teams/:id", name: "GET /teams/:id", path: T, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
+  { route: "GET /v1/teams/:id/members", name: "GET /teams/:id/members", path: (f) => `/v1/teams/${f.team.id}/members`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
   {
     route: "PATCH /v1/teams/:id", name: "PATCH /teams/:id",
     path: T,
