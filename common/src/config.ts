@@ -45,6 +45,7 @@ export const Settings = Type.Object({
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each); the oldest go first when full"),
+  PRESENCE_LEASE_SEC: Int(3, 300, 15, "a relay's presence lease: its users go offline this long (plus the 5 s grace) after it stops renewing (it renews every third of it)"),
 
   KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
   KAFKA_TOPIC: Type.String({ minLength: 1, default: "chat.events" }),
@@ -132,6 +133,8 @@ export interface Config {
   controllerUrls: string[];
   controllerToken?: string;
   metricsToken?: string;
+  /** PROTOCOL section 10. */
+  presence: { leaseMs: number };
 }
 
 const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
@@ -188,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     controllerUrls: list(s.CONTROLLER_URLS),
     controllerToken: s.CONTROLLER_TOKEN,
     metricsToken: s.METRICS_TOKEN,
+    presence: { leaseMs: s.PRESENCE_LEASE_SEC * 1000 },
   };
   for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
   for (const o of config.corsOrigins) {
