@@ -5,6 +5,8 @@ import type { RpcContext } from "./rpc/context";
 import { fetchSince } from "./rpc/fetch-since";
 import { getMessage } from "./rpc/get-message";
 import { getChannel, getUserChannels } from "./rpc/membership";
+import { announcePresence, getPresence } from "./rpc/presence";
+import { publishTyping } from "./rpc/publish-typing";
 import { subscribe } from "./rpc/subscribe";
 import { updateInterest } from "./rpc/update-interest";
 
@@ -17,6 +19,9 @@ export function controllerRoutes(rpc: RpcContext) {
       getChannel: (req) => getChannel(rpc, req),
       fetchSince: (req) => fetchSince(rpc, req),
       getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),
+      announcePresence: (req) => announcePresence(rpc, req),
+      getPresence: (req) => getPresence(rpc, req),
+      publishTyping: (req) => publishTyping(rpc, req),
     });
 }
 

@@ -3,6 +3,7 @@ import type { Config } from "@chat/common/config";
 import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
+import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
 import { runIngest } from "./ingest";
 import { controllerRoutes, errorInterceptor, tokenInterceptor } from "./routes";
@@ -36,7 +37,8 @@ export function createController(config: Config, ports: ControllerPorts, overrid
       process.exit(1);
     });
   const hub = overrides.hub ?? new Hub();
-  const rpc = { hub, teams: ports.teams, messages: ports.messages, logger, metrics };
+  const ephemeral = new Ephemeral(hub);
+  const rpc = { hub, ephemeral, teams: ports.teams, messages: ports.messages, logger, metrics };
   const ac = new AbortController();
   let ingest: Promise<void> | undefined;
   const interceptors: Interceptor[] = [errorInterceptor(rpc), tokenInterceptor(config.controllerToken)];
@@ -47,6 +49,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     metrics,
     checks: {} as Record<string, () => Promise<void>>,
     start(): void {
+      ephemeral.start();
       ingest = runIngest({ ...ports, hub, logger, metrics, group: config.consumerGroup }, ac.signal).catch((err) => {
         if (!ac.signal.aborted) onFatal(err);
       });
@@ -54,6 +57,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     /** Stops consuming after the batch in hand is persisted and committed, then ends relay streams. */
     async stop(): Promise<void> {
       ac.abort();
+      ephemeral.stop();
       await ingest;
       hub.closeAll("controller shutting down");
     },
