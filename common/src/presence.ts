@@ -206,3 +206,20 @@ export class PresenceTable {
     }
   }
 }
+
+/** The update as protobuf carries it (versions as uint64). */
+export interface PresenceUpdateWire extends Omit<PresenceUpdate, "seq" | "baseSeq"> {
+  seq: bigint;
+  baseSeq: bigint;
+}
+export const fromWire = (u: PresenceUpdateWire): PresenceUpdate => ({
+  relayId: u.relayId,
+  epoch: u.epoch,
+  seq: Number(u.seq),
+  baseSeq: Number(u.baseSeq),
+  full: u.full,
+  up: u.up.map((e) => ({ user: e.user, channelIds: e.channelIds })),
+  down: u.down,
+  leaseMs: u.leaseMs,
+});
+export const toWire = (u: PresenceUpdate): PresenceUpdateWire => ({ ...u, seq: BigInt(u.seq), baseSeq: BigInt(u.baseSeq) });

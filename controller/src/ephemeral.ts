@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { PRESENCE_GRACE_MS, PresenceTable, TYPING_THROTTLE_MS, type PresenceUpdate } from "@chat/common/presence";
+import { fromWire, PRESENCE_GRACE_MS, PresenceTable, toWire, TYPING_THROTTLE_MS } from "@chat/common/presence";
 import { EventKind, PresenceUpdateSchema, type Event, type PresenceUpdate as PresenceUpdatePb } from "@chat/proto/chat/v1/controller_pb";
 import { newEvent, type Hub } from "./hub";
 
@@ -35,7 +35,7 @@ export class Ephemeral {
 
   /** A relay's update: applied, then forwarded to every relay; false when the relay must send its state whole. */
   announce(u: PresenceUpdatePb): boolean {
-    const result = this.table.apply(fromPb(u), this.now(), true);
+    const result = this.table.apply(fromWire(u), this.now(), true);
     if (result === "resync") return false;
     if (result === "applied") this.hub.broadcast([presenceEvent(u)]);
     return true;
@@ -43,7 +43,7 @@ export class Ephemeral {
 
   /** What a relay's new stream starts with: every relay's state, whole. */
   snapshot(): Event[] {
-    return this.table.snapshot(this.now()).map((u) => presenceEvent(toPb(u)));
+    return this.table.snapshot(this.now()).map((u) => presenceEvent(create(PresenceUpdateSchema, toWire(u))));
   }
 
   online(channelId: string): string[] {
@@ -65,21 +65,4 @@ export class Ephemeral {
 
 function presenceEvent(u: PresenceUpdatePb): Event {
   return newEvent({ kind: EventKind.PRESENCE, presence: u });
-}
-
-export function fromPb(u: PresenceUpdatePb): PresenceUpdate {
-  return {
-    relayId: u.relayId,
-    epoch: u.epoch,
-    seq: Number(u.seq),
-    baseSeq: Number(u.baseSeq),
-    full: u.full,
-    up: u.up.map((e) => ({ user: e.user, channelIds: e.channelIds })),
-    down: u.down,
-    leaseMs: u.leaseMs,
-  };
-}
-
-export function toPb(u: PresenceUpdate): PresenceUpdatePb {
-  return create(PresenceUpdateSchema, { ...u, seq: BigInt(u.seq), baseSeq: BigInt(u.baseSeq) });
 }

@@ -6,19 +6,23 @@ import { createMetrics, type Metrics } from "@chat/common/metrics";
 import { AppError } from "@chat/common/errors";
 import type { MessageType } from "@chat/common/message";
 import type { MessageLog } from "@chat/common/ports";
+import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import { admit } from "./admission";
 import { Appender } from "./appender";
 import { ChannelCache, type ChannelInfo } from "./channel-cache";
 import { Dedupe } from "./dedupe";
+import { ephemeralTap } from "./ephemeral";
 import { Fanout } from "./fanout";
 import { Inbound } from "./inbound";
 import { Lifecycle } from "./lifecycle";
 import { Membership } from "./membership";
 import { MessageOps } from "./ops/message-ops";
+import { Presence, type PresenceDeps } from "./presence";
 import { SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
 import { TokenLifetime } from "./token-lifetime";
+import { Typing, type TypingDeps } from "./typing";
 import { Upstream, type ControllerClient } from "./upstream";
 
 export type { SocketData } from "./socket";
@@ -32,6 +36,9 @@ export interface RelayOverrides {
   verify?: Verifier;
   logger?: Logger;
   metrics?: Metrics;
+  /** Observers for the bench: presence frames published, typing events delivered. */
+  presenceHooks?: Pick<PresenceDeps, "onFrame">;
+  typingHooks?: Pick<TypingDeps, "onDelivered">;
 }
 
 /**
@@ -46,10 +53,11 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   const verify = overrides.verify ?? createVerifier(config.auth);
 
   let fanout: Fanout | undefined; // the upstream calls into it; built just below
+  let ephemeral: ((events: Event[]) => Event[]) | undefined; // typing and presence, taken out before the fanout
   const upstream = new Upstream(
     ports.controllers,
     config.relayId,
-    (events) => fanout!.dispatch(events),
+    (events) => fanout!.dispatch(ephemeral!(events)),
     (channels) => fanout!.recoverAll(channels),
     logger,
   );
@@ -85,7 +93,21 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
-  const inbound = new Inbound({ limits, sockets, cache, appender, dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries), tokens, messageOps, logger, metrics });
+  const presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger, ...overrides.presenceHooks });
+  const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger, ...overrides.typingHooks });
+  ephemeral = ephemeralTap(presence, typing);
+  const inbound = new Inbound({
+    limits,
+    sockets,
+    cache,
+    appender,
+    dedupe: new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries),
+    tokens,
+    messageOps,
+    ops: { typing: typing.handle },
+    logger,
+    metrics,
+  });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
   let server: Server<SocketData> | undefined;
@@ -100,9 +122,15 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     idleTimeout: 120,
     sendPings: true,
     perMessageDeflate: false,
-    open: (ws) => lifecycle.open(ws),
+    open: (ws) => {
+      lifecycle.open(ws);
+      presence.touch(ws.data.user);
+    },
     message: (ws, raw) => inbound.receive(ws, raw),
-    close: (ws, code) => lifecycle.close(ws, code),
+    close: (ws, code) => {
+      lifecycle.close(ws, code);
+      presence.touch(ws.data.user);
+    },
   };
 
   return {
@@ -122,6 +150,8 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
       server = srv;
       sockets.start(srv);
       upstream.start();
+      presence.start();
+      typing.start();
     },
     /** Resolves once the controller streams are open (used at start-up and by readiness). */
     whenConnected: () => upstream.whenConnected(),
@@ -142,6 +172,8 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
       tokens.stop();
       for (const ws of sockets.all()) ws.close(1001, "server shutting down");
       await appender.drain();
+      typing.stop();
+      await presence.stop();
       upstream.stop();
       if (closed) await Promise.race([closed, Bun.sleep(10_000).then(() => server!.stop(true))]);
     },
