@@ -5,6 +5,7 @@ import { docsRoutes } from "./docs";
 import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
+import { presenceRoutes } from "./presence/routes";
 import { teamRoutes } from "./teams/routes";
 import { TeamService } from "./teams/service";
 
@@ -35,6 +36,7 @@ export function createManagementApp(deps: ManagementDeps) {
       .use(opsRoutes(deps))
       .use(teamRoutes(deps, teams))
       .use(messageRoutes(deps, teams))
+      .use(presenceRoutes(deps, teams))
       .use(attachmentRoutes(deps, teams, objects))
       .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))
   );

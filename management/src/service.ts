@@ -6,6 +6,7 @@ import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/com
 import { createEdge } from "@chat/common/http/edge";
 import type { AddressSource } from "@chat/common/http/rate-limit";
 import { createManagementApp } from "./app";
+import type { PresenceReader } from "./presence/reader";
 
 /** What the REST API talks to: the stores, the log (membership events), the object store. */
 export interface ManagementPorts {
@@ -13,6 +14,8 @@ export interface ManagementPorts {
   messages: MessageStore;
   log: MessageLog;
   objects?: ObjectStore;
+  /** Who is online (the controllers' presence tables). */
+  presence?: PresenceReader;
 }
 export interface ManagementOverrides {
   verify?: Verifier;

@@ -14,6 +14,7 @@ import { createMetrics } from "@chat/common/metrics";
 import type { MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { newTeam, type Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
+import type { PresenceReader } from "../src/presence/reader";
 
 export const BASE = "http://localhost";
 const SECRET = "test-secret-".padEnd(48, "x");
@@ -87,7 +88,10 @@ export interface Reply {
   text: string;
 }
 
-export async function createHarness(backend: Backend, opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>> } = {}) {
+export async function createHarness(
+  backend: Backend,
+  opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>>; presence?: PresenceReader | null } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "chat-mgmt-"));
   const config = loadConfig({ DATA_DIR: dir, AUTH_JWT_SECRET: SECRET, PUBLIC_URL: BASE, ...opts.env });
   const store = await backend.open(dir);
@@ -108,6 +112,8 @@ export async function createHarness(backend: Backend, opts: { objects?: ObjectsK
     logger,
     metrics,
     checks: opts.checks ?? { database: () => store.ping(), log: () => log.ping() },
+    // By default every member counts as online (the controllers' table is tested on its own); null: none configured.
+    presence: opts.presence === null ? undefined : (opts.presence ?? { online: async (id: string) => (await store.get(id))?.members ?? [] }),
   };
   const app = createManagementApp(deps);
   const tokens = new Map<string, string>();
