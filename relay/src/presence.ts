@@ -147,7 +147,7 @@ export class Presence {
     if (!up.length && !down.length) return;
     this.seq++;
     const u = this.update(false, up, down);
-    this.table.apply(u, Date.now(), true);
+    this.table.apply(u, Date.now());
     for (const c of this.conns) this.send(c, u);
   }
 
@@ -184,8 +184,12 @@ export class Presence {
     }
   }
 
-  /** The lease renewed everywhere: a version the controller lacks comes back as `resync`. */
-  private renew(): void {
+  /**
+   * The lease renewed everywhere: a version the controller lacks comes back as `resync`. Also called
+   * when a controller stream re-opens (it may have restarted), so the lease is re-announced at once.
+   */
+  renew(): void {
+    if (this.stopped) return;
     const beat = this.update(false, [], []);
     beat.baseSeq = this.seq;
     this.table.apply(beat.seq === 0 ? { ...beat, full: true } : beat, Date.now(), true);

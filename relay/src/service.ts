@@ -54,11 +54,15 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
 
   let fanout: Fanout | undefined; // the upstream calls into it; built just below
   let ephemeral: ((events: Event[]) => Event[]) | undefined; // typing and presence, taken out before the fanout
+  let presence: Presence | undefined;
   const upstream = new Upstream(
     ports.controllers,
     config.relayId,
     (events) => fanout!.dispatch(ephemeral!(events)),
-    (channels) => fanout!.recoverAll(channels),
+    (channels) => {
+      fanout!.recoverAll(channels);
+      presence!.renew(); // the controller may have restarted with an empty presence table
+    },
     logger,
   );
   const cache = new ChannelCache(async (channelId): Promise<ChannelInfo> => {
@@ -93,7 +97,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
-  const presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger, ...overrides.presenceHooks });
+  presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger, ...overrides.presenceHooks });
   const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger, ...overrides.typingHooks });
   ephemeral = ephemeralTap(presence, typing);
   const inbound = new Inbound({
