@@ -16,8 +16,6 @@ export interface PresenceDeps {
   /** Whether any socket here covers the channel (frames for others are not built). */
   interested: (channel: string) => boolean;
   logger: Logger;
-  /** Counts presence frames published (bench and metrics). */
-  onFrame?: (channel: string) => void;
 }
 
 interface Conn {
@@ -229,6 +227,5 @@ export class Presence {
     if (!online.length && !offline.length) return;
     this.lastFrame.set(channel, Date.now());
     this.deps.sockets.publish(broadcastTopic(channel), JSON.stringify({ event: "presence", channel_id: channel, online, offline }));
-    this.deps.onFrame?.(channel);
   }
 }

@@ -17,12 +17,12 @@ import { Inbound } from "./inbound";
 import { Lifecycle } from "./lifecycle";
 import { Membership } from "./membership";
 import { MessageOps } from "./ops/message-ops";
-import { Presence, type PresenceDeps } from "./presence";
+import { Presence } from "./presence";
 import { SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
 import { TokenLifetime } from "./token-lifetime";
-import { Typing, type TypingDeps } from "./typing";
+import { Typing } from "./typing";
 import { Upstream, type ControllerClient } from "./upstream";
 
 export type { SocketData } from "./socket";
@@ -36,9 +36,6 @@ export interface RelayOverrides {
   verify?: Verifier;
   logger?: Logger;
   metrics?: Metrics;
-  /** Observers for the bench: presence frames published, typing events delivered. */
-  presenceHooks?: Pick<PresenceDeps, "onFrame">;
-  typingHooks?: Pick<TypingDeps, "onDelivered">;
 }
 
 /**
@@ -97,8 +94,8 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
-  presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger, ...overrides.presenceHooks });
-  const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger, ...overrides.typingHooks });
+  presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger });
+  const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger });
   ephemeral = ephemeralTap(presence, typing);
   const inbound = new Inbound({
     limits,

@@ -15,8 +15,6 @@ export interface TypingDeps {
   /** The controller a channel's typing goes through (the same on every relay while it is up, so its throttle sees them all). */
   controllerFor: (channel: string) => ControllerClient;
   logger: Logger;
-  /** Called when a forwarded typing event is published here (bench). */
-  onDelivered?: (ev: Event) => void;
 }
 
 const invalid = (m: string) => new AppError("invalid_message", m);
@@ -84,7 +82,6 @@ export class Typing {
       this.deps.sockets.publish(topic, ev.frame);
       for (const ws of own) ws.subscribe(topic);
     }
-    this.deps.onDelivered?.(ev);
   }
 
   private async load(ch: string): Promise<ChannelInfo> {
