@@ -65,8 +65,10 @@ describe("PresenceTable", () => {
     apply({ relayId: "r1", seq: 1, baseSeq: 1 }, 10_000); // renewal
     t.tick(24_999);
     expect(take()).toEqual([]);
-    t.tick(25_000); // lease over at 25 s: the grace starts
+    t.tick(25_700); // lease over at 25 s, noticed later: the grace runs from 25 s all the same
     expect(t.relays).toBe(0);
+    t.tick(29_999);
+    expect(take()).toEqual([]);
     t.tick(30_000);
     expect(take().map((c) => c.user).sort()).toEqual(["u", "v"]);
   });
@@ -113,6 +115,19 @@ describe("PresenceTable", () => {
     expect(other.t.online(T1)).toEqual(["u"]);
     other.t.tick(LEASE + 1); // the lease does not start over at the receiver
     expect(other.t.relays).toBe(0);
+  });
+
+  test("a late-noticed expiry is queued in due order behind nothing that ends later", () => {
+    const { t, apply, take } = table();
+    apply({ relayId: "r1", seq: 1, full: true, up: [up("u", T1)] }, 0); // lease ends at 15 s
+    apply({ relayId: "r2", seq: 1, full: true, up: [up("v", T1)], leaseMs: 60_000 }, 0);
+    apply({ relayId: "r2", seq: 2, down: ["v"] }, 15_500); // v's grace ends at 20.5 s
+    take();
+    t.tick(15_900); // u's grace ends at 20 s, though noticed at 15.9 s
+    t.tick(20_000);
+    expect(take()).toEqual([{ channel: T1, user: "u", online: false }]);
+    t.tick(20_500);
+    expect(take()).toEqual([{ channel: T1, user: "v", online: false }]);
   });
 
   test("moving between teams changes only those teams", () => {

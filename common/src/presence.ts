@@ -105,7 +105,8 @@ export class PresenceTable {
 
   /** Expires leases not renewed in time and ends graces that ran out. */
   tick(now: number): void {
-    for (const [relayId, s] of this.sources) if (s.expiresAt <= now) this.drop(relayId, s, now);
+    // The grace runs from the lease's end, not from when a tick noticed it: every holder then agrees to the tick.
+    for (const [relayId, s] of this.sources) if (s.expiresAt <= now) this.drop(relayId, s, s.expiresAt);
     while (this.leavingHead < this.leaving.length) {
       const [ch, user, due] = this.leaving[this.leavingHead]!;
       if (due > now) break;
@@ -187,6 +188,23 @@ export class PresenceTable {
     for (const ch of was) this.dec(ch, user, now);
   }
 
+  /** In due order: appended, except after a lease expiry noticed late, which is inserted where it belongs. */
+  private queueLeaving(e: [string, string, number]): void {
+    const q = this.leaving;
+    if (q.length === this.leavingHead || q[q.length - 1]![2] <= e[2]) {
+      q.push(e);
+      return;
+    }
+    let lo = this.leavingHead;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (q[mid]![2] <= e[2]) lo = mid + 1;
+      else hi = mid;
+    }
+    q.splice(lo, 0, e);
+  }
+
   private inc(ch: string, user: string): void {
     let users = this.held.get(ch);
     if (!users) this.held.set(ch, (users = new Map()));
@@ -202,7 +220,7 @@ export class PresenceTable {
     if (!h || h.n === 0) return;
     if (--h.n === 0) {
       h.due = now + this.graceMs;
-      this.leaving.push([ch, user, h.due]);
+      this.queueLeaving([ch, user, h.due]);
     }
   }
 }

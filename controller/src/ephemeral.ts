@@ -46,7 +46,9 @@ export class Ephemeral {
     return this.table.snapshot(this.now()).map((u) => presenceEvent(create(PresenceUpdateSchema, toWire(u))));
   }
 
+  /** Graces and leases are brought up to now first: the answer never lags the frames relays sent for the same change. */
   online(channelId: string): string[] {
+    this.table.tick(this.now());
     return this.table.online(channelId);
   }
 
