@@ -46,6 +46,7 @@ export const Settings = Type.Object({
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it a miss is checked against the store"),
   DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is looked up in the store and its ack waits for the stored verdict (resends through another relay; 0 = off)"),
+  PRESENCE_LEASE_SEC: Int(3, 300, 15, "a relay's presence lease: its users go offline this long (plus the 5 s grace) after it stops renewing (it renews every third of it)"),
 
   KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
   KAFKA_TOPIC: Type.String({ minLength: 1, default: "chat.events" }),
@@ -137,6 +138,8 @@ export interface Config {
   metricsToken?: string;
   /** DEV_LOGIN: the dev sign-in (standalone with a generated secret only) for clients beyond loopback. */
   devLoginRemote: boolean;
+  /** PROTOCOL section 10. */
+  presence: { leaseMs: number };
 }
 
 const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
@@ -195,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     controllerToken: s.CONTROLLER_TOKEN,
     metricsToken: s.METRICS_TOKEN,
     devLoginRemote: s.DEV_LOGIN,
+    presence: { leaseMs: s.PRESENCE_LEASE_SEC * 1000 },
   };
   for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
   for (const o of config.corsOrigins) {

@@ -26,6 +26,8 @@ export interface InboundDeps {
   tokens: TokenLifetime;
   /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
   messageOps: MessageOps;
+  /** Further ops by name (typing). */
+  ops?: Record<string, OpHandler>;
   logger: Logger;
   metrics: Metrics;
   /** True once the relay is shutting down: frames are answered `unavailable`, to be resent elsewhere. */
@@ -48,7 +50,7 @@ export class Inbound {
   private readonly ops: Record<string, OpHandler>;
 
   constructor(private readonly deps: InboundDeps) {
-    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id), ...deps.messageOps.handlers() };
+    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id), ...deps.messageOps.handlers(), ...deps.ops };
   }
 
   /** Called by Bun for every frame; frames before `ready` wait in the socket's inbox. */
