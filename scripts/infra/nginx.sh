@@ -28,15 +28,17 @@ servers() { tr ',' '\n' <<<"$1" | sed '/^$/d; s/.*/    server &;/'; }
 write_conf() {
   mkdir -p "$DIR/tmp"
   local user=""; [ "$(id -u)" = 0 ] && user="user root;"  # workers must write the temp dirs below
+  local nofile; nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=65536; [ "$nofile" -gt 65536 ] && nofile=65536
   cat >"$DIR/nginx.conf" <<CONF
 daemon off;
 $user
-worker_processes 1;
-# Each proxied WebSocket holds two connections (client and relay): room for ~8,000 sockets.
-worker_rlimit_nofile 40000;
+# Each proxied WebSocket holds two connections (client and relay); each worker has its own file
+# limit (the hard limit, $nofile here): two workers hold ~$((nofile - 1000)) proxied sockets.
+worker_processes 2;
+worker_rlimit_nofile $nofile;
 pid $PIDF;
 error_log $DIR/error.log warn;
-events { worker_connections 16384; }
+events { worker_connections $((nofile - 1000)); }
 
 http {
   # \$uri, never \$request_uri/\$request: the query string carries access_token.
@@ -65,6 +67,14 @@ $(servers "$MANAGEMENT_UPSTREAMS")
     listen 127.0.0.1:$NGINX_PORT;
     add_header X-Request-Id \$req_id always;
     proxy_http_version 1.1;
+    # nginx's own refusals (malformed request, body over the limit, no upstream) in the JSON envelope,
+    # never an HTML page; the services' answers pass through untouched.
+    error_page 400 = @bad_request;
+    error_page 413 = @too_large;
+    error_page 502 503 504 = @unavailable;
+    location @bad_request { default_type application/json; return 400 '{"error":{"code":"validation","message":"bad request"}}'; }
+    location @too_large { default_type application/json; return 413 '{"error":{"code":"too_large","message":"request body too large"}}'; }
+    location @unavailable { default_type application/json; return 503 '{"error":{"code":"unavailable","message":"service unavailable, retry later"}}'; }
     # proxy_set_header is repeated per location: any proxy_set_header there drops inherited ones.
     # nginx is the edge, so X-Forwarded-For is overwritten, not appended to a client-supplied one.
 
