@@ -42,6 +42,7 @@ export const Settings = Type.Object({
   TRUSTED_PROXIES: Type.String({ default: "", description: "with TRUST_PROXY: comma-separated proxy addresses; the header is believed only from them" }),
   LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
+  LIMIT_DELIVERY_LAG_SEC: Int(0, 3600, 10, "a relay answers sends `unavailable` while a message it acked this long ago has not come back from the controllers (0 = off)"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it a miss is checked against the store"),
@@ -116,6 +117,7 @@ export interface Config {
     wsBufferBytes: number;
     pendingAppends: number;
     socketsPerUser: number;
+    deliveryLagMs: number;
     jsonBodyBytes: number;
     restPerSec: number;
     restBurst: number;
@@ -166,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
+      deliveryLagMs: s.LIMIT_DELIVERY_LAG_SEC * 1000,
       jsonBodyBytes: s.LIMIT_JSON_BODY_BYTES,
       restPerSec: s.LIMIT_REST_PER_SEC,
       restBurst: s.LIMIT_REST_BURST,

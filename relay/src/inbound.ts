@@ -11,6 +11,7 @@ import type { AckInfo, Dedupe } from "./dedupe";
 import type { MessageOps } from "./ops/message-ops";
 import { ackFrame, errorFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
+import type { DeliveryLag } from "./backpressure";
 import type { TokenLifetime } from "./token-lifetime";
 import type { WS } from "./socket";
 
@@ -31,6 +32,8 @@ export interface InboundDeps {
   ops?: Record<string, OpHandler>;
   logger: Logger;
   metrics: Metrics;
+  /** How far behind the controllers are: sends are refused while too far. */
+  lag: DeliveryLag;
   /** True once the relay is shutting down: frames are answered `unavailable`, to be resent elsewhere. */
   draining: () => boolean;
 }
@@ -111,6 +114,7 @@ export class Inbound {
     if (!info.active) throw new AppError("forbidden", "team is inactive");
     if (msg.to !== "*" && !info.members.has(msg.to)) throw new AppError("not_found", "recipient is not a member of this team");
     const replyTo = msg.reply_to && (await this.deps.messageOps.replyRoot(ws, msg.channel_id, msg.to, msg.reply_to));
+    this.deps.lag.admit();
 
     const earlier = clientMsgId ? dedupe.get(user, clientMsgId) : undefined;
     if (earlier) {
@@ -126,6 +130,7 @@ export class Inbound {
     const append = () =>
       appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => {
         metrics.appendSeconds.observe((performance.now() - t0) / 1000);
+        this.deps.lag.acked(msg.channel_id, seq);
         return { id, seq, ts };
       });
     // Whatever relay took the first attempt, the controller stores one message per key; these checks make the ack match it.

@@ -21,6 +21,7 @@ import { Presence } from "./presence";
 import { SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
+import { DeliveryLag } from "./backpressure";
 import { TokenLifetime } from "./token-lifetime";
 import { Typing } from "./typing";
 import { Upstream, type ControllerClient } from "./upstream";
@@ -126,6 +127,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
     draining: () => draining,
+    lag: new DeliveryLag(limits.deliveryLagMs, (ch, seq) => !upstream.has(ch) || (fanout!.delivered(ch) ?? 0) >= seq),
   });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
