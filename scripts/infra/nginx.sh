@@ -69,12 +69,18 @@ $(servers "$MANAGEMENT_UPSTREAMS")
     proxy_http_version 1.1;
     # nginx's own refusals (malformed request, body over the limit, no upstream) in the JSON envelope,
     # never an HTML page; the services' answers pass through untouched.
-    error_page 400 = @bad_request;
+    error_page 400 494 = @bad_request;
+    error_page 405 = @method_not_allowed;
     error_page 413 = @too_large;
     error_page 502 503 504 = @unavailable;
     location @bad_request { default_type application/json; return 400 '{"error":{"code":"validation","message":"bad request"}}'; }
+    location @method_not_allowed { default_type application/json; return 405 '{"error":{"code":"method_not_allowed","message":"method not allowed"}}'; }
     location @too_large { default_type application/json; return 413 '{"error":{"code":"too_large","message":"request body too large"}}'; }
     location @unavailable { default_type application/json; return 503 '{"error":{"code":"unavailable","message":"service unavailable, retry later"}}'; }
+    # Tokens go in a header: room for large JWTs (the services refuse those over 8 KiB with a 401 of their own).
+    large_client_header_buffers 4 32k;
+    # A method no route serves is refused here; the services answer 405 with Allow for the known ones.
+    if (\$request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) { return 405; }
     # proxy_set_header is repeated per location: any proxy_set_header there drops inherited ones.
     # nginx is the edge, so X-Forwarded-For is overwritten, not appended to a client-supplied one.
 
