@@ -23,7 +23,9 @@ install() {
     timeout 600 apt-get install -y -q --no-install-recommends nginx
 }
 
-servers() { tr ',' '\n' <<<"$1" | sed '/^$/d; s/.*/    server &;/'; }
+# A refused connection moves the request to the next server, and marks that one down for 2 s only (nginx's
+# default 10 s left no server at all for a while when both relays restart one after the other).
+servers() { tr ',' '\n' <<<"$1" | sed '/^$/d; s/.*/    server & max_fails=1 fail_timeout=2s;/'; }
 
 write_conf() {
   mkdir -p "$DIR/tmp"
