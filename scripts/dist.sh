@@ -4,7 +4,8 @@
 #   eval "$(scripts/dist.sh start)"   # prints the env a client needs (E2E_BASE_URL, AUTH_JWT_SECRET, ...)
 #   scripts/dist.sh stop
 # DIST_PORT_OFFSET=N moves every port by N, for a second stack beside one on the defaults
-# (give it its own INFRA_STATE too).
+# (give it its own INFRA_STATE too). KAFKA_SESSION_TIMEOUT_SEC (default 30) shortens how long a killed
+# controller's partitions stall (the fault suite uses 10).
 set -euo pipefail
 SVC=dist
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +43,7 @@ start() {
   local common=(KAFKA_BROKERS="$KAFKA_BROKERS" MONGODB_URL="$MONGODB_URL" S3_ENDPOINT="$S3_ENDPOINT" S3_BUCKET="$S3_BUCKET"
     S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" S3_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" S3_FORCE_PATH_STYLE=true S3_REGION="$S3_REGION"
     AUTH_JWT_SECRET="$(secret jwt)" CONTROLLER_TOKEN="$(secret controller)" HOST=127.0.0.1 LOG_LEVEL="${LOG_LEVEL:-info}"
-    KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}" DATA_DIR="$DIST/data"
+    KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}" KAFKA_SESSION_TIMEOUT_SEC="${KAFKA_SESSION_TIMEOUT_SEC:-30}" DATA_DIR="$DIST/data"
     TRUST_PROXY=true TRUSTED_PROXIES=127.0.0.1) # nginx on loopback sets X-Forwarded-For: per-client rate limits see the client
   cd "$ROOT"
   for i in 0 1; do

@@ -46,7 +46,7 @@ export const Settings = Type.Object({
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it a miss is checked against the store"),
-  DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is looked up in the store and its ack waits for the stored verdict (resends through another relay; 0 = off)"),
+  DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is acked only with the controller's verdict on it (resends through another relay; 0 = off)"),
   PRESENCE_LEASE_SEC: Int(3, 300, 15, "a relay's presence lease: its users go offline this long (plus the 5 s grace) after it stops renewing (it renews every third of it)"),
 
   KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
@@ -54,6 +54,7 @@ export const Settings = Type.Object({
   KAFKA_PARTITIONS: Int(1, 10000, 12, "partitions when the topic is created (fixed afterwards: seq is the partition offset)"),
   KAFKA_REPLICATION: Int(1, 10, 1, "replication factor when the topic is created"),
   KAFKA_GROUP: Type.String({ minLength: 1, default: "chat-controllers" }),
+  KAFKA_SESSION_TIMEOUT_SEC: Int(6, 300, 30, "controllers' consumer session: the partitions of a controller that died without leaving stall this long (the broker's minimum is 6 s)"),
   MONGODB_URL: Str("mongodb:// URL; set = use MongoDB"),
   MONGODB_DB: Type.String({ minLength: 1, default: "chat" }),
   S3_ENDPOINT: Str("S3 endpoint URL; set = use S3"),
@@ -128,7 +129,7 @@ export interface Config {
     metaTags: number;
     metaTagChars: number;
   };
-  kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string };
+  kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string; sessionTimeoutMs?: number };
   /** The controllers' consumer group (KAFKA_GROUP), in both modes. */
   consumerGroup: string;
   mongo?: { url: string; db: string };
@@ -180,7 +181,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metaTagChars: s.LIMIT_META_TAG_CHARS,
     },
     kafka: s.KAFKA_BROKERS
-      ? { brokers: list(s.KAFKA_BROKERS), topic: s.KAFKA_TOPIC, partitions: s.KAFKA_PARTITIONS, replication: s.KAFKA_REPLICATION, group: s.KAFKA_GROUP }
+      ? {
+          brokers: list(s.KAFKA_BROKERS),
+          topic: s.KAFKA_TOPIC,
+          partitions: s.KAFKA_PARTITIONS,
+          replication: s.KAFKA_REPLICATION,
+          group: s.KAFKA_GROUP,
+          sessionTimeoutMs: s.KAFKA_SESSION_TIMEOUT_SEC * 1000,
+        }
       : undefined,
     consumerGroup: s.KAFKA_GROUP,
     mongo: s.MONGODB_URL ? { url: s.MONGODB_URL, db: s.MONGODB_DB } : undefined,

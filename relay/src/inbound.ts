@@ -14,6 +14,8 @@ import type { SocketRegistry } from "./registry";
 import type { DeliveryLag } from "./backpressure";
 import type { TokenLifetime } from "./token-lifetime";
 import type { WS } from "./socket";
+import type { Watch } from "./verdicts";
+import { verdictOf, type LookupGate, type VerifierTiming } from "./verifier";
 
 export interface InboundDeps {
   limits: Config["limits"];
@@ -21,10 +23,13 @@ export interface InboundDeps {
   cache: ChannelCache;
   appender: Appender;
   dedupe: Dedupe;
-  /** The message stored under a sender's client_msg_id (any relay's), waiting up to `waitMs` for it; throws `unavailable`. */
-  lookup: (channelId: string, user: string, clientMsgId: string, waitMs: number) => Promise<AckInfo | null>;
-  /** True once the message `id` comes back on a controller stream (it was stored as the one of its key). */
-  published: (id: string, ms: number) => Promise<boolean>;
+  /** Store reads of the message held under a sender's client_msg_id (any relay's), bounded per relay. */
+  lookups: LookupGate;
+  /** What the controller streams tell about an append (see Verdicts). */
+  watch: (channelId: string, id: string, seq: number) => Watch;
+  verifier: VerifierTiming;
+  /** How long a client waits for a verdict before it is told `unavailable` (and resends). */
+  verdictWaitMs: number;
   tokens: TokenLifetime;
   /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
   messageOps: MessageOps;
@@ -37,9 +42,6 @@ export interface InboundDeps {
   /** True once the relay is shutting down: frames are answered `unavailable`, to be resent elsewhere. */
   draining: () => boolean;
 }
-
-/** How long an ack waits for the stored verdict before the client is told to resend. */
-const VERDICT_WAIT_MS = 5000;
 
 /**
  * What happens to a frame a client sends: size check, parse, rate limit, authorization against
@@ -119,7 +121,7 @@ export class Inbound {
     const earlier = clientMsgId ? dedupe.get(user, clientMsgId) : undefined;
     if (earlier) {
       metrics.messagesIn.inc({ outcome: "duplicate" });
-      return sockets.send(ws, ackFrame(await earlier, clientMsgId));
+      return sockets.send(ws, ackFrame(await this.inTime(earlier), clientMsgId));
     }
     const id = objectId();
     const ts = new Date().toISOString();
@@ -144,33 +146,35 @@ export class Inbound {
           ? append()
           : this.lookedUp(msg.channel_id, user, clientMsgId, append);
     if (clientMsgId) dedupe.remember(user, clientMsgId, acked);
-    const ack = await acked;
+    const ack = await this.inTime(acked);
     metrics.messagesIn.inc({ outcome: ack.id === id ? "accepted" : "duplicate" });
     if (!ws.data.closed) sockets.send(ws, ackFrame(ack, clientMsgId));
   }
 
   /** A key this relay may have forgotten: the stored message's ack if there is one, else append. */
   private async lookedUp(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
-    return (await this.deps.lookup(ch, user, clientMsgId, 0)) ?? append();
+    return (await this.deps.lookups.needed(ch, user, clientMsgId)) ?? append();
   }
 
   /**
-   * A send from a socket that just (re)connected may resend what another relay took before its own
-   * append was stored: after appending, wait for the controller's verdict and ack whichever message
-   * it stored — ours once it comes back on the stream, else whatever the store holds under the key
-   * (asked at most once a second, so a slow store is not made slower). No verdict in time:
-   * `unavailable`, and the client's resend finds it.
+   * A send that may resend what another attempt took (a socket that just reconnected, perhaps from
+   * a relay that died right after appending; or a key whose earlier attempt failed): append, then
+   * ack whichever message the controller stored under the key — learnt from the streams, the store
+   * asked only when they cannot tell (verifier.ts). The verdict outlives the client's wait, so its
+   * resend waits for it too instead of appending again.
    */
   private async verified(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
-    const stored = await this.deps.lookup(ch, user, clientMsgId, 0);
-    if (stored) return stored;
     const mine = await append();
-    for (const deadline = Date.now() + VERDICT_WAIT_MS; ; ) {
-      if (await this.deps.published(mine.id, Math.max(0, Math.min(1000, deadline - Date.now())))) return mine;
-      const verdict = await this.deps.lookup(ch, user, clientMsgId, 0);
-      if (verdict) return verdict;
-      if (Date.now() >= deadline) throw new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id");
-    }
+    return verdictOf(this.deps.lookups, this.deps.watch(ch, mine.id, mine.seq), { channelId: ch, user, clientMsgId }, mine, this.deps.verifier);
+  }
+
+  /** An ack the client waits for at most `verdictWaitMs`; past that `unavailable` (the attempt goes on, a resend joins it). */
+  private inTime(ack: Promise<AckInfo>): Promise<AckInfo> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id")), this.deps.verdictWaitMs);
+    });
+    return Promise.race([ack, late]).finally(() => clearTimeout(timer));
   }
 
   private async loadChannel(ch: string): Promise<ChannelInfo> {

@@ -26,6 +26,7 @@ import { TokenLifetime } from "./token-lifetime";
 import { Typing } from "./typing";
 import { Upstream, type ControllerClient } from "./upstream";
 import { Verdicts } from "./verdicts";
+import { LookupGate, VERIFIER_TIMING, type VerifierTiming } from "./verifier";
 
 export type { SocketData } from "./socket";
 
@@ -38,7 +39,13 @@ export interface RelayOverrides {
   verify?: Verifier;
   logger?: Logger;
   metrics?: Metrics;
+  /** client_msg_id verdict timing (tests shorten it). */
+  verifier?: Partial<VerifierTiming>;
+  verdictWaitMs?: number;
 }
+
+/** How long a client waits for the verdict on a verified send before it is told to resend. */
+const VERDICT_WAIT_MS = 5000;
 
 /**
  * The WebSocket edge, wired: `fetch` upgrades `GET /v1/ws` after every check, `websocket` is
@@ -100,15 +107,16 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
   });
-  const lookup = async (channelId: string, user: string, clientMsgId: string, waitMs: number) => {
+  const lookup = async (channelId: string, user: string, clientMsgId: string) => {
     try {
-      const r = await upstream.client.lookupClientMessage({ channelId, user, clientMsgId, waitMs }, { timeoutMs: waitMs + 3000 });
+      const r = await upstream.client.lookupClientMessage({ channelId, user, clientMsgId, waitMs: 0 }, { timeoutMs: 3000 });
       return r.found ? { id: r.id, seq: Number(r.seq), ts: r.ts } : null;
     } catch (err) {
       logger.debug("client_msg_id lookup failed", { channel_id: channelId, err: String(err) });
       throw new AppError("unavailable", "message store unavailable; resend with the same client_msg_id");
     }
   };
+  const timing = { ...VERIFIER_TIMING, ...overrides.verifier };
   const dedupe = new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries);
   presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger });
   const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger });
@@ -119,8 +127,10 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     cache,
     appender,
     dedupe,
-    lookup,
-    published: (id, ms) => verdicts.published(id, ms),
+    lookups: new LookupGate(lookup, timing.concurrency, timing.sparePerSec),
+    watch: (ch, id, seq) => verdicts.watch(ch, id, seq),
+    verifier: timing,
+    verdictWaitMs: overrides.verdictWaitMs ?? VERDICT_WAIT_MS,
     tokens,
     messageOps,
     ops: { typing: typing.handle },

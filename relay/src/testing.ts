@@ -7,7 +7,7 @@ import { loadConfig } from "@chat/common/config";
 import { log } from "@chat/common/log";
 import type { MessageLog } from "@chat/common/ports";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { createRelay, type SocketData } from "./service";
+import { createRelay, type RelayOverrides, type SocketData } from "./service";
 
 export const TEST_SECRET = "relay-test-secret".padEnd(40, "x");
 
@@ -18,11 +18,11 @@ export interface TestSocket {
   waitFor(pred: (f: any) => boolean): Promise<any>;
 }
 
-export async function serveRelay(name: string, controller: Transport, messageLog: MessageLog, env: Record<string, string> = {}) {
+export async function serveRelay(name: string, controller: Transport, messageLog: MessageLog, env: Record<string, string> = {}, overrides: RelayOverrides = {}) {
   const relay = createRelay(
     loadConfig({ AUTH_JWT_SECRET: TEST_SECRET, RELAY_ID: name, ...env }),
     { log: messageLog, controllers: [{ name: "scripted", client: createClient(ControllerService, controller) }] },
-    { logger: log.child({ test: name }) },
+    { logger: log.child({ test: name }), ...overrides },
   );
   const server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
   relay.start(server);

@@ -1,35 +1,74 @@
 import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 
 /**
- * Waits for a message id to come back on the controller streams. Controllers publish a message only
- * once it is stored as the one message of its client_msg_id, so seeing it is the verdict "ours",
- * learnt without a database read. Frames are only looked at while someone waits.
+ * What the controller streams tell about an append at `seq` in a channel:
+ * - `mine`: the message came back. Controllers publish a message only once it is stored as the one
+ *   message of its client_msg_id, so it is the verdict, learnt without a database read.
+ * - `passed`: a later entry of the channel came back without it. A partition is consumed in order and
+ *   published only after its batch is stored, so the controller has decided this append: either it lost
+ *   to an earlier message of its key, or the relay missed it (a stream that reopened). One store read
+ *   then tells which, and it cannot be too early.
  */
-export class Verdicts {
-  private readonly waiters = new Map<string, () => void>();
+export type StreamVerdict = "mine" | "passed";
 
-  notify(events: Event[]): void {
-    if (this.waiters.size === 0) return;
-    for (const ev of events) {
-      if (ev.kind !== EventKind.MESSAGE) continue;
-      const at = ev.frame.indexOf('"id":"');
-      const w = at >= 0 ? this.waiters.get(ev.frame.slice(at + 6, at + 30)) : undefined;
-      w?.();
-    }
+export interface Watch {
+  readonly verdict: Promise<StreamVerdict>;
+  cancel(): void;
+}
+
+interface Watcher {
+  id: string;
+  seq: number;
+  settle: (v: StreamVerdict) => void;
+}
+
+/** Watches for verdicts on appends; frames are only looked at in channels someone waits on. */
+export class Verdicts {
+  private readonly byChannel = new Map<string, Map<string, Watcher>>();
+
+  get watching(): number {
+    let n = 0;
+    for (const w of this.byChannel.values()) n += w.size;
+    return n;
   }
 
-  /** True once a message with `id` is published, false after `ms`. */
-  published(id: string, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(id);
-        resolve(false);
-      }, ms);
-      this.waiters.set(id, () => {
-        clearTimeout(timer);
-        this.waiters.delete(id);
-        resolve(true);
-      });
-    });
+  notify(events: Event[]): void {
+    if (this.byChannel.size === 0) return;
+    let highest: Map<string, number> | undefined;
+    for (const ev of events) {
+      const watchers = this.byChannel.get(ev.channelId);
+      if (!watchers) continue;
+      if (ev.kind === EventKind.MESSAGE) {
+        const at = ev.frame.indexOf('"id":"');
+        if (at >= 0) watchers.get(ev.frame.slice(at + 6, at + 30))?.settle("mine");
+      }
+      const seq = Number(ev.seq); // 0 for ephemeral events (typing, presence): they never pass an append
+      if (seq > (highest?.get(ev.channelId) ?? 0)) (highest ??= new Map()).set(ev.channelId, seq);
+    }
+    // After the whole batch: an append's own event, earlier in the batch than a later entry, wins.
+    for (const [ch, seq] of highest ?? []) for (const w of [...(this.byChannel.get(ch)?.values() ?? [])]) if (seq > w.seq) w.settle("passed");
+  }
+
+  /** The verdict on the append of message `id` at `seq` in `channelId`, once a stream tells it. */
+  watch(channelId: string, id: string, seq: number): Watch {
+    let watchers = this.byChannel.get(channelId);
+    if (!watchers) this.byChannel.set(channelId, (watchers = new Map()));
+    const remove = () => {
+      if (watchers.get(id) !== watcher) return;
+      watchers.delete(id);
+      if (watchers.size === 0 && this.byChannel.get(channelId) === watchers) this.byChannel.delete(channelId);
+    };
+    let resolve!: (v: StreamVerdict) => void;
+    const verdict = new Promise<StreamVerdict>((r) => (resolve = r));
+    const watcher: Watcher = {
+      id,
+      seq,
+      settle: (v) => {
+        remove();
+        resolve(v);
+      },
+    };
+    watchers.set(id, watcher);
+    return { verdict, cancel: remove };
   }
 }

@@ -23,11 +23,17 @@ pid_alive() {
 }
 
 # start_bg PIDFILE LOGFILE CMD... — detached from the caller's session and stdout
-# (so `eval "$(up.sh)"` doesn't wait for the servers to exit).
+# (so `eval "$(up.sh)"` doesn't wait for the servers to exit). The pid file is written by the process
+# that then execs CMD, never from `$!`: setsid forks when it finds itself leading a process group
+# (a caller with job control), and `$!` is then a pid that has already exited.
 start_bg() {
-  local pidf=$1 logf=$2; shift 2
-  setsid "$@" >>"$logf" 2>&1 </dev/null &
-  echo $! >"$pidf"
+  local pidf=$1 logf=$2 i; shift 2
+  rm -f "$pidf"
+  # shellcheck disable=SC2016  # expanded by the inner shell
+  setsid bash -c 'echo $$ >"$0.tmp" && mv -f "$0.tmp" "$0" && exec "$@"' "$pidf" "$@" >>"$logf" 2>&1 </dev/null &
+  for ((i = 0; i < 200; i++)); do [ -s "$pidf" ] && return 0; sleep 0.05; done
+  log "no pid file after 10 s: $pidf"
+  return 1
 }
 
 # wait_for SECONDS PIDFILE "LOGFILES" CMD... — poll CMD; on timeout or death print the log

@@ -37,7 +37,14 @@ export async function openAdapters(
   if (need.log) {
     if (config.kafka) {
       const { KafkaLog } = await import("./kafka-log");
-      log = await KafkaLog.connect(config.kafka, config.relayId, logger.child({ component: "kafka" }));
+      // Heartbeats well inside the session, so a busy event loop does not cost the group membership.
+      const session = config.kafka.sessionTimeoutMs;
+      log = await KafkaLog.connect(
+        config.kafka,
+        config.relayId,
+        logger.child({ component: "kafka" }),
+        session ? { sessionTimeoutMs: session, heartbeatIntervalMs: Math.min(3000, Math.floor(session / 10)) } : {},
+      );
       checks.kafka = () => log!.ping();
     } else {
       log = new EmbeddedLog(join(config.dataDir, "log"));
