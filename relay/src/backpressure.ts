@@ -4,6 +4,8 @@ interface Pending {
   ch: string;
   seq: number;
   at: number;
+  /** The channel's interest generation when acked: a channel dropped since no longer counts. */
+  gen: number;
 }
 
 /**
@@ -16,6 +18,7 @@ interface Pending {
 export class DeliveryLag {
   private readonly fifo: Pending[] = [];
   private head = 0;
+  private readonly gens = new Map<string, number>();
 
   constructor(
     private readonly maxLagMs: number,
@@ -25,7 +28,12 @@ export class DeliveryLag {
 
   /** An append of `ch` acked at `seq`. */
   acked(ch: string, seq: number, now = performance.now()): void {
-    if (this.maxLagMs > 0) this.fifo.push({ ch, seq, at: now });
+    if (this.maxLagMs > 0) this.fifo.push({ ch, seq, at: now, gen: this.gens.get(ch) ?? 0 });
+  }
+
+  /** No socket here waits for `ch` any more: what it acked there stops counting (it may never come back). */
+  forget(ch: string): void {
+    if (this.maxLagMs > 0) this.gens.set(ch, (this.gens.get(ch) ?? 0) + 1);
   }
 
   /** Throws `unavailable` while the consumers are further behind than allowed. */
@@ -33,7 +41,7 @@ export class DeliveryLag {
     if (this.maxLagMs <= 0) return;
     while (this.head < this.fifo.length) {
       const p = this.fifo[this.head]!;
-      if (!this.settled(p.ch, p.seq) && now - p.at < 2 * this.maxLagMs) break;
+      if (p.gen === (this.gens.get(p.ch) ?? 0) && !this.settled(p.ch, p.seq) && now - p.at < 2 * this.maxLagMs) break;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.fifo.length) {

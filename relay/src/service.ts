@@ -81,9 +81,12 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   });
   const sockets = new SocketRegistry(limits.wsBufferBytes, metrics);
   const resumer = new Resumer(sockets, upstream, (ch, seq) => fanout!.advance(ch, seq), logger);
+  const lag = new DeliveryLag(limits.deliveryLagMs, (ch, seq) => (fanout!.delivered(ch) ?? 0) >= seq);
   const dropInterest = (ch: string) => {
     upstream.remove(ch);
-    if (!upstream.has(ch)) fanout!.forget(ch);
+    if (upstream.has(ch)) return;
+    fanout!.forget(ch);
+    lag.forget(ch);
   };
   const membership = new Membership(sockets, cache, upstream, resumer, dropInterest, logger);
   fanout = new Fanout(sockets, cache, upstream, resumer, membership, logger);
@@ -137,7 +140,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     logger,
     metrics,
     draining: () => draining,
-    lag: new DeliveryLag(limits.deliveryLagMs, (ch, seq) => !upstream.has(ch) || (fanout!.delivered(ch) ?? 0) >= seq),
+    lag,
   });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
