@@ -68,8 +68,8 @@ export function readInt(s: string, i: number): number {
   let n = 0;
   const start = i;
   for (;;) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) break;
+    const c = s.charCodeAt(i); // NaN past the end: the test below must be false for it
+    if (!(c >= 48 && c <= 57)) break;
     n = n * 10 + (c - 48);
     i++;
   }

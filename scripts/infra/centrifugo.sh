@@ -28,14 +28,15 @@ install() {
   log "installed $BIN"
 }
 
-# The same settings bench/lib/centrifugo.ts writes for its own instances.
+# The settings bench/lib/peers/servers.ts writes for its own instances.
 write_config() {
   cat >"$DIR/config.json" <<JSON
 {
   "http_server": { "address": "127.0.0.1", "port": $CENTRIFUGO_PORT },
   "log": { "level": "warn" },
   "engine": { "type": "memory" },
-  "client": { "token": { "hmac_secret_key": "$CENTRIFUGO_TOKEN_HMAC_SECRET" }, "allowed_origins": ["*"] },
+  "health": { "enabled": true },
+  "client": { "token": { "hmac_secret_key": "$CENTRIFUGO_TOKEN_HMAC_SECRET" } },
   "channel": { "without_namespace": { "allow_subscribe_for_client": true, "allow_publish_for_subscriber": true } }
 }
 JSON
