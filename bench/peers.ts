@@ -155,7 +155,10 @@ const row = (r: Result) => ({
   missing: r.missing_deliveries,
   server_closes: Object.values(r.server_closes).reduce((n, x) => n + x, 0),
   server_cpu_pct: r.server[0]?.cpu_pct ?? 0,
+  // CPU time per delivered frame: comparable even when the loader, not the server, is the limit
+  server_cpu_us_per_delivery: r.received_in_window_per_s > 0 ? Math.round(((r.server[0]?.cpu_pct ?? 0) * 1e4) / r.received_in_window_per_s * 100) / 100 : 0,
   server_rss_mib: r.server[0]?.hwm_mib ?? 0,
+  bytes_per_delivery: r.totals.bytes_in_per_delivery ?? 0, // what the loader reads per message frame (acks and pings included)
   loader_cpu_pct: r.loader.cpu_pct,
   loader_lag_p99_ms: r.loader.loop_lag_ms.p99,
   other_cpu_pct: r.machine_cpu.other_processes_pct,
@@ -180,22 +183,33 @@ const ratios = scenarios.flatMap((s) => {
   if (!ours) return [];
   return (["bun-pubsub", "centrifugo"] as const).flatMap((peer) => {
     const p = table.find((r) => r.scenario === s.name && r.server === peer);
-    return p ? [{ scenario: s.name, of: `chat / ${peer}`, e2e_p50: ratio(ours.e2e_p50_ms, p.e2e_p50_ms), e2e_p99: ratio(ours.e2e_p99_ms, p.e2e_p99_ms), deliveries_per_s: ratio(ours.deliveries_per_s, p.deliveries_per_s), server_cpu: ratio(ours.server_cpu_pct, p.server_cpu_pct) }] : [];
+    return p ? [{ scenario: s.name, of: `chat / ${peer}`, e2e_p50: ratio(ours.e2e_p50_ms, p.e2e_p50_ms), e2e_p99: ratio(ours.e2e_p99_ms, p.e2e_p99_ms), deliveries_per_s: ratio(ours.deliveries_per_s, p.deliveries_per_s), server_cpu: ratio(ours.server_cpu_pct, p.server_cpu_pct), server_cpu_per_delivery: ratio(ours.server_cpu_us_per_delivery, p.server_cpu_us_per_delivery) }] : [];
   });
 });
 
+/** Server closes by code, summed over the rounds (e.g. "1013 ×194"). */
+const closes = (scenario: string, server: string) => {
+  const by: Record<string, number> = {};
+  for (const x of runs) if (x.scenario === scenario && x.server === server) for (const [k, n] of Object.entries(x.result.server_closes)) by[k] = (by[k] ?? 0) + n;
+  const parts = Object.entries(by).map(([k, n]) => `${k} ×${n}`);
+  return parts.length ? `${parts.join(", ")}${rounds > 1 ? ` (${rounds} rounds)` : ""}` : "0";
+};
 const fmt = (x: number | null) => (x === null ? "–" : x >= 1000 ? Math.round(x).toLocaleString("en-US") : String(x));
 const lines = [
   "",
   `${rounds > 1 ? `medians of ${rounds} rounds; ` : ""}deliveries/s = frames that arrived within the measured window; CPU in % of one core (200 % = the machine)`,
   "",
-  "| scenario | server | accepted msg/s | e2e ms p50 / p99 | ack ms p50 / p99 | deliveries/s | missing | server closes | server CPU % | server peak RSS MiB | loader CPU % (lag p99 ms) | other CPU % |",
-  "|---|---|---:|---|---|---:|---:|---:|---:|---:|---|---:|",
-  ...table.map((r) => `| ${r.scenario} | ${r.server} | ${fmt(r.accepted_per_s)} | ${fmt(r.e2e_p50_ms)} / ${fmt(r.e2e_p99_ms)} | ${fmt(r.ack_p50_ms)} / ${fmt(r.ack_p99_ms)} | ${fmt(r.deliveries_per_s)} | ${fmt(r.missing)} | ${fmt(r.server_closes)} | ${fmt(r.server_cpu_pct)} | ${fmt(r.server_rss_mib)} | ${fmt(r.loader_cpu_pct)} (${fmt(r.loader_lag_p99_ms)}) | ${fmt(r.other_cpu_pct)} |`),
+  "| scenario | server | accepted msg/s | e2e ms p50 / p99 | ack ms p50 / p99 | deliveries/s | missing | server closes |",
+  "|---|---|---:|---|---|---:|---:|---|",
+  ...table.map((r) => `| ${r.scenario} | ${r.server} | ${fmt(r.accepted_per_s)} | ${fmt(r.e2e_p50_ms)} / ${fmt(r.e2e_p99_ms)} | ${fmt(r.ack_p50_ms)} / ${fmt(r.ack_p99_ms)} | ${fmt(r.deliveries_per_s)} | ${fmt(r.missing)} | ${closes(r.scenario, r.server)} |`),
   "",
-  "| scenario | ratio | e2e p50 | e2e p99 | deliveries/s | server CPU |",
-  "|---|---|---:|---:|---:|---:|",
-  ...ratios.map((r) => `| ${r.scenario} | ${r.of} | ${fmt(r.e2e_p50)} | ${fmt(r.e2e_p99)} | ${fmt(r.deliveries_per_s)} | ${fmt(r.server_cpu)} |`),
+  "| scenario | server | server CPU % | server CPU µs / delivery | server peak RSS MiB | bytes read / delivery | loader CPU % (lag p99 ms) | other CPU % |",
+  "|---|---|---:|---:|---:|---:|---|---:|",
+  ...table.map((r) => `| ${r.scenario} | ${r.server} | ${fmt(r.server_cpu_pct)} | ${fmt(r.server_cpu_us_per_delivery)} | ${fmt(r.server_rss_mib)} | ${fmt(r.bytes_per_delivery)} | ${fmt(r.loader_cpu_pct)} (${fmt(r.loader_lag_p99_ms)}) | ${fmt(r.other_cpu_pct)} |`),
+  "",
+  "| scenario | ratio | e2e p50 | e2e p99 | deliveries/s | server CPU | server CPU / delivery |",
+  "|---|---|---:|---:|---:|---:|---:|",
+  ...ratios.map((r) => `| ${r.scenario} | ${r.of} | ${fmt(r.e2e_p50)} | ${fmt(r.e2e_p99)} | ${fmt(r.deliveries_per_s)} | ${fmt(r.server_cpu)} | ${fmt(r.server_cpu_per_delivery)} |`),
   "",
 ];
 console.log(lines.join("\n"));

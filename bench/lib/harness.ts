@@ -86,6 +86,8 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
   let delivered = 0;
   let deliveredTotal = 0;
   let receivedInWindow = 0; // deliveries that *arrived* in the window, whenever sent
+  let framesIn = 0;
+  let charsIn = 0; // = bytes: every protocol here is ASCII JSON or plain ASCII
   let expected = 0;
   let orderViolations = 0;
   let foreignFrames = 0;
@@ -201,6 +203,8 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
         driver.onOpen(s, ws);
       };
       ws.onmessage = (e) => {
+        framesIn++;
+        charsIn += (e.data as string).length;
         driver.onFrame(s, e.data as string, ev);
         if (!settled && s.ready) finish();
       };
@@ -409,7 +413,7 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
     errors,
     server_closes: serverCloses,
     stalled_readers: o.stalledReaders ? { connected: stalledOk, closes: stalledCloses, server_slow_closed: (metricsAfter.get("chat_ws_slow_consumers_closed_total") ?? 0) - (metricsBefore0.get("chat_ws_slow_consumers_closed_total") ?? 0), mib_buffered_per_reader: Math.round(stalled.reduce((n, r) => n + r.bytes, 0) / Math.max(1, stalled.length) / 104857.6) / 10 } : null,
-    totals: { sent: sentTotal, acked: ackedTotal, delivered: deliveredTotal },
+    totals: { sent: sentTotal, acked: ackedTotal, delivered: deliveredTotal, frames_in: framesIn, bytes_in: charsIn, bytes_in_per_delivery: deliveredTotal ? round(charsIn / deliveredTotal) : null },
     server: procs.map((p, i) => ({
       name: p.name,
       pid: p.pid,
