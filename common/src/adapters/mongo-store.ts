@@ -36,7 +36,8 @@ import { claimClientMsgIds, loadBatchState, recountReplies, writeBatchState, typ
 /**
  * TeamStore and MessageStore on MongoDB (or FerretDB): `teams` and `messages` in one database.
  * A team change is one conditional replace on `version`; messages are keyed by their id,
- * so persisting a batch twice keeps one copy.
+ * so persisting a batch twice keeps one copy. One class for the two ports the store serves (a little
+ * over 300 lines): its documents are in mongo-docs.ts, its batch writes in mongo-batch.ts.
  */
 export class MongoStore implements TeamStore, MessageStore, MongoCollections {
   readonly db: Db;
