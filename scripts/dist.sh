@@ -53,7 +53,8 @@ start() {
     start_service "relay$((i + 1))" "http://127.0.0.1:${RELAY_PORTS[i]}/v1/ready" "${common[@]}" PORT="${RELAY_PORTS[i]}" RELAY_ID="relay$((i + 1))" \
       CONTROLLER_URLS="http://127.0.0.1:${CONTROLLER_PORTS[0]},http://127.0.0.1:${CONTROLLER_PORTS[1]}" -- bun relay/src/main.ts
   done
-  start_service management "http://127.0.0.1:$MANAGEMENT_PORT/v1/ready" "${common[@]}" PORT="$MANAGEMENT_PORT" PUBLIC_URL="http://127.0.0.1:$NGINX_PORT" -- bun management/src/main.ts
+  start_service management "http://127.0.0.1:$MANAGEMENT_PORT/v1/ready" "${common[@]}" PORT="$MANAGEMENT_PORT" PUBLIC_URL="http://127.0.0.1:$NGINX_PORT" \
+    CONTROLLER_URLS="http://127.0.0.1:${CONTROLLER_PORTS[0]},http://127.0.0.1:${CONTROLLER_PORTS[1]}" -- bun management/src/main.ts
   "$ROOT/scripts/infra/nginx.sh" install >&2
   "$ROOT/scripts/infra/nginx.sh" start >&2
   wait_for 30 "$INFRA_STATE/nginx/nginx.pid" "$INFRA_STATE/nginx/error.log" curl -fsS "http://127.0.0.1:$NGINX_PORT/v1/ready" || die "nginx not ready"

@@ -58,7 +58,9 @@ phase "starting real infrastructure and the distributed stack (cached installs)"
 rm -rf "$INFRA_STATE"
 started=1
 t0=$SECONDS
-eval "$(scripts/dist.sh start)"
+# Assigned first: `eval "$(…)"` alone would swallow a failed start and run the suites without the stack.
+stack_env=$(scripts/dist.sh start) || { echo "the distributed stack did not start (logs under $INFRA_STATE)" >&2; exit 1; }
+eval "$stack_env"
 echo "infrastructure and services ready in $((SECONDS - t0))s"
 
 # Here a suite skipped for a missing URL would pass unproven: the missingInfra placeholders fail

@@ -8,6 +8,7 @@ import { lockDataDir } from "@chat/common/http/data-dir-lock";
 import { serve, serveOps } from "@chat/common/serve";
 import { runMain } from "@chat/common/service-main";
 import { createController } from "@chat/controller/service";
+import { controllerPresence } from "@chat/management/presence/reader";
 import { createManagement } from "@chat/management/service";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import { isWebSocketPath } from "@chat/relay/admission";
@@ -37,7 +38,7 @@ export async function startStandalone(base: Config) {
   const devSecret = !base.auth.jwtSecret && !base.auth.jwksUrl;
   let publicUrl = config.publicUrl; // else the address bound below: URLs handed out never come from a request's Host
   const checks = { ...adapters.checks, ...controller.checks, ...relay.checks };
-  const management = createManagement(config, adapters, {
+  const management = createManagement(config, { ...adapters, presence: controllerPresence([createClient(ControllerService, inProcess)]) }, {
     logger: logger.child({ component: "management" }),
     metrics,
     checks,

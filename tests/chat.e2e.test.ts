@@ -48,7 +48,7 @@ describe("upgrade", () => {
     const a = uniqueUser("a");
     const team = await createTeam(t, a);
     const c = await Client.connect(t, await t.token(a), "", "query");
-    expect(c.frames[0]).toEqual({ event: "ready", user: a, channels: [team], expires_at: expect.any(String) });
+    expect(c.frames[0]).toEqual({ event: "ready", user: a, channels: [team], expires_at: expect.any(String), typing_ttl_ms: 6000 });
     await c.close();
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Subprocess } from "bun";
+import { freePort } from "./util";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -13,13 +14,6 @@ export interface Server {
   pid?: number;
   logFile?: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
 }
 
 export async function startStandaloneServer(extraEnv: Record<string, string>, keepData: boolean): Promise<Server> {

@@ -1,93 +1,16 @@
+import { Backoff } from "./connection/backoff";
+import { Outbox } from "./connection/outbox";
+import { Pacer } from "./connection/pacer";
+import { ResumePoints } from "./connection/resume-points";
+import { TokenKeeper } from "./connection/token-keeper";
+import { diagnoseUpgrade } from "./connection/upgrade-diagnosis";
+import { SendError, type Ack, type ConnectionEvents, type ConnectionOptions, type ConnectionState, type WebSocketLike } from "./connection/types";
 import { Emitter } from "./emitter";
-import { newClientMsgId, tokenExpiry } from "./ids";
-import {
-  CLOSE,
-  isChannelEvent,
-  parseServerFrame,
-  type AckEvent,
-  type ClientFrame,
-  type DeleteFrame,
-  type EditFrame,
-  type ErrorEvent,
-  type ReactFrame,
-  type ReadFrame,
-  type ReadyEvent,
-  type SendFrame,
-  type ServerEvent,
-  type ServerEventName,
-} from "./protocol";
+import { newClientMsgId } from "./ids";
+import { isChannelEvent, parseServerFrame } from "./parse-frame";
+import { CLOSE, type AckEvent, type ClientFrame, type DeleteFrame, type EditFrame, type ReactFrame, type ReadFrame, type ReadyEvent, type SendFrame, type ServerEvent } from "./protocol";
 
-/** Asked for a token on every (re)connect that needs one and before `exp` (§11); `reason` says why. */
-export type ConnectionTokenProvider = (reason: "connect" | "refresh" | "rejected") => string | Promise<string>;
-
-/** The part of WHATWG WebSocket this client uses (browsers, Bun, Node ≥ 22, or a test double). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
-export type WebSocketFactory = (url: string) => WebSocketLike;
-
-export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "unauthorized" | "closed";
-
-export interface ConnectionOptions {
-  /** http(s)://host:port of the service; the socket is `ws(s)://host:port/v1/ws`. */
-  baseUrl: string;
-  token: ConnectionTokenProvider;
-  /** Limit the connection to these teams (`?channel_id=`); default: all of the user's teams, followed live. */
-  channels?: string[];
-  webSocket?: WebSocketFactory;
-  fetch?: FetchFn;
-  /** Reconnect backoff: the n-th failed attempt waits min(maxMs, initialMs·2ⁿ)·[0.5, 1). */
-  backoff?: { initialMs?: number; maxMs?: number };
-  /** Refresh the token this long before its `exp` (the server warns 60 s before). */
-  refreshBeforeMs?: number;
-  /** Unacked frames older than this are failed instead of resent (the server's dedupe window). */
-  resendWindowMs?: number;
-  /** Client-side pacing of frames, kept under the server's per-connection limit (20/s, burst 40). */
-  rate?: { perSec: number; burst: number };
-}
-
-/** Ack of a send or op; `client_msg_id` is always set. */
-export type Ack = AckEvent & { client_msg_id: string };
-
-/** A send or op refused by the server (`code` from the error frame) or given up on. */
-export class SendError extends Error {
-  override name = "SendError";
-  constructor(
-    readonly code: ErrorEvent["code"] | "expired" | "closed",
-    message: string,
-    readonly clientMsgId?: string,
-  ) {
-    super(message);
-  }
-}
-
-type EventMap = { [K in ServerEventName]: Extract<ServerEvent, { event: K }> };
-export interface ConnectionEvents extends EventMap {
-  /** Every server frame, after duplicates of a resume were dropped. */
-  frame: ServerEvent;
-  state: { state: ConnectionState; previous: ConnectionState; code?: number; reason?: string };
-  /** The unacked frames changed (a send added, acked, or failed). */
-  outbox: { pending: number };
-}
-
-interface Outgoing {
-  frame: ClientFrame & { client_msg_id: string };
-  createdAt: number;
-  attempts: number;
-  resolve: (ack: Ack) => void;
-  reject: (err: SendError) => void;
-  retryTimer?: ReturnType<typeof setTimeout>;
-}
-
-const OPEN = 1;
-const CONNECT_MARGIN_MS = 5_000;
+export { SendError, type Ack, type ConnectionEvents, type ConnectionOptions, type ConnectionState, type ConnectionTokenProvider, type FetchFn, type WebSocketFactory, type WebSocketLike } from "./connection/types";
 
 /**
  * One logical connection to the relay that survives reconnects: it resumes every channel with
@@ -99,27 +22,20 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
   state: ConnectionState = "idle";
   /** The user, from `ready`. */
   user: string | undefined;
+  private readonly resume = new ResumePoints();
   /** Channels this connection covers now: `ready.channels`, then followed live. */
-  readonly channels = new Set<string>();
+  readonly channels = this.resume.channels;
   /** Highest seq processed per channel: the resume point. */
-  readonly lastSeq = new Map<string, number>();
+  readonly lastSeq = this.resume.lastSeq;
   typingTtlMs = 6_000;
-  /** The token's `exp` (ms) as the server last said. */
-  expiresAt: number | undefined;
 
   private ws: WebSocketLike | undefined;
-  private token: string | undefined;
-  private tokenPromise: Promise<string> | undefined;
-  private readonly outbox = new Map<string, Outgoing>();
-  private failures = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  private refreshing: WebSocketLike | undefined;
   private firstReady: { promise: Promise<ReadyEvent>; resolve: (r: ReadyEvent) => void; reject: (e: Error) => void };
-  private bucket: { tokens: number; at: number };
-  private readonly paced: string[] = [];
-  private paceTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly opts: Required<Omit<ConnectionOptions, "channels" | "webSocket" | "fetch">> & Pick<ConnectionOptions, "channels" | "webSocket" | "fetch">;
+  private readonly backoff: Backoff;
+  private readonly tokens: TokenKeeper;
+  private readonly pacer: Pacer;
+  private readonly outbox: Outbox;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -135,7 +51,22 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
     const promise = new Promise<ReadyEvent>((res, rej) => ((resolve = res), (reject = rej)));
     promise.catch(() => {});
     this.firstReady = { promise, resolve, reject };
-    this.bucket = { tokens: this.opts.rate.burst, at: Date.now() };
+    this.backoff = new Backoff(this.opts.backoff);
+    this.tokens = new TokenKeeper(this.opts.token, this.opts.refreshBeforeMs, () => this.ws);
+    this.pacer = new Pacer(this.opts.rate, { ws: () => this.ws, isOpen: () => this.state === "open" });
+    this.outbox = new Outbox({
+      canSend: () => this.state === "open" && !!this.ws,
+      send: (raw) => this.pacer.push(raw),
+      changed: (pending) => this.emit("outbox", { pending }),
+    });
+  }
+
+  /** The token's `exp` (ms) as the server last said. */
+  get expiresAt(): number | undefined {
+    return this.tokens.expiresAt;
+  }
+  set expiresAt(ms: number | undefined) {
+    this.tokens.expiresAt = ms;
   }
 
   /** Opens the connection; resolves with the first `ready` (later reconnects happen on their own). */
@@ -147,14 +78,14 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
   /** Closes for good: pending sends fail with `closed`. */
   close(): void {
     if (this.state === "closed") return;
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.refreshTimer);
-    clearTimeout(this.paceTimer);
+    this.backoff.cancel();
+    this.tokens.stop();
+    this.pacer.stop();
     const ws = this.ws;
     this.ws = undefined;
     this.setState("closed");
     ws?.close(CLOSE.normal);
-    for (const [id, o] of this.outbox) this.fail(id, o, new SendError("closed", "connection closed", id));
+    this.outbox.failAll("connection closed");
     this.firstReady.reject(new Error("connection closed"));
   }
 
@@ -162,11 +93,11 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
   reconnectNow(): void {
     if (this.state === "closed") return;
     if (this.state === "unauthorized") {
-      this.token = undefined; // ask the provider again, e.g. after the user signed in again
+      this.tokens.discard(); // ask the provider again, e.g. after the user signed in again
       this.setState("reconnecting");
     }
-    clearTimeout(this.reconnectTimer);
-    this.failures = 0;
+    this.backoff.cancel();
+    this.backoff.failures = 0;
     if (this.ws) this.ws.close(4000, "client reconnect");
     else void this.open();
   }
@@ -176,7 +107,7 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
    * only used for a channel the socket has not reported a seq for yet.
    */
   seedResumePoint(channelId: string, seq: number): void {
-    if (!this.lastSeq.has(channelId)) this.lastSeq.set(channelId, seq);
+    this.resume.seed(channelId, seq);
   }
 
   get pendingCount(): number {
@@ -202,8 +133,13 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
   }
   /** Ephemeral (§10): sent only when open and under the rate, never queued or resent. */
   typing(channelId: string, to = "*"): void {
-    if (this.state !== "open" || !this.ws || !this.take()) return;
+    if (this.state !== "open" || !this.ws || !this.pacer.take()) return;
     this.ws.send(JSON.stringify({ op: "typing", channel_id: channelId, to }));
+  }
+
+  private enqueue<F extends ClientFrame & { client_msg_id: string }>(frame: F): Promise<Ack> {
+    if (this.state === "closed") return Promise.reject(new SendError("closed", "connection closed", frame.client_msg_id));
+    return this.outbox.add(frame);
   }
 
   // ---- connecting --------------------------------------------------------------------------------
@@ -215,37 +151,11 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
     this.emit("state", { state, previous, code, reason });
   }
 
-  /** The token for the next connect: the cached one unless it is about to expire, else a new one. */
-  private getToken(reason: "connect" | "refresh" | "rejected"): Promise<string> {
-    // A refresh in flight wins over the cached token: a reconnect racing it waits for the new one.
-    if (this.tokenPromise) return this.tokenPromise;
-    if (reason === "connect" && this.token) {
-      const exp = tokenExpiry(this.token) ?? this.expiresAt;
-      if (exp === undefined || exp - Date.now() > CONNECT_MARGIN_MS) return Promise.resolve(this.token);
-      reason = "refresh";
-    }
-    // One provider call at a time.
-    const p = (this.tokenPromise = Promise.resolve()
-      .then(() => this.opts.token(reason))
-      .then(
-        (t) => {
-          this.token = t;
-          this.tokenPromise = undefined;
-          return t;
-        },
-        (err) => {
-          this.tokenPromise = undefined;
-          throw err;
-        },
-      ));
-    return p;
-  }
-
   private url(token: string): string {
     const u = new URL("/v1/ws", this.opts.baseUrl.replace(/^http/, "ws"));
     u.searchParams.set("access_token", token);
     for (const ch of this.opts.channels ?? []) u.searchParams.append("channel_id", ch);
-    for (const [ch, seq] of this.lastSeq) u.searchParams.append("since", `${ch}:${seq}`);
+    this.resume.appendSince(u);
     return u.toString();
   }
 
@@ -254,7 +164,7 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
     this.setState(this.state === "idle" ? "connecting" : "reconnecting");
     let token: string;
     try {
-      token = await this.getToken("connect");
+      token = await this.tokens.get("connect");
     } catch {
       return this.scheduleReconnect();
     }
@@ -279,9 +189,8 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
-      this.refreshing = undefined;
-      this.paced.length = 0; // resent from the outbox after the next ready
-      clearTimeout(this.refreshTimer);
+      this.tokens.socketGone();
+      this.pacer.clear(); // resent from the outbox after the next ready
       if (this.state === "closed") return;
       this.setState("reconnecting", e.code, e.reason);
       void this.afterClose(e.code, ready, token);
@@ -289,66 +198,41 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
   }
 
   private async afterClose(code: number, wasReady: boolean, token: string): Promise<void> {
-    if (code === CLOSE.tokenExpired || code === CLOSE.wrongUser) {
-      // The token is spent (or was someone else's): never reuse it.
-      if (this.token === token) this.token = undefined;
-    }
+    // The token is spent (or was someone else's): never reuse it.
+    if (code === CLOSE.tokenExpired || code === CLOSE.wrongUser) this.tokens.discard(token);
     if (!wasReady) {
-      this.failures++;
+      this.backoff.failures++;
       if ((await this.diagnose(token)) === "unauthorized") return;
       return this.scheduleReconnect();
     }
-    // A socket that was up: come back at once, with a little jitter so a restarted server is not stampeded.
-    this.failures = 0;
-    this.scheduleReconnect(Math.random() * (this.opts.backoff.initialMs ?? 300));
+    this.backoff.failures = 0;
+    this.scheduleReconnect(this.backoff.soon());
   }
 
-  /**
-   * The upgrade failed before `ready`. A browser cannot see the HTTP status of a refused upgrade,
-   * the REST API can: 401 means a new token is needed, and teams left while away are dropped from
-   * `since` (they would make the upgrade a 403).
-   */
+  /** The upgrade failed before `ready`: a new token if REST refuses this one, and no `since` for teams left. */
   private async diagnose(token: string): Promise<"ok" | "unauthorized"> {
-    const f: FetchFn = this.opts.fetch ?? ((input, init) => fetch(input, init));
-    let res: Response;
+    const d = await diagnoseUpgrade(this.opts.fetch, this.opts.baseUrl, token, !this.opts.channels);
+    if (d.kind === "ok" && d.activeTeams) this.resume.keepOnly(d.activeTeams);
+    if (d.kind !== "unauthorized") return "ok"; // unreachable: back off and retry
+    this.tokens.discard(token);
+    let fresh: string;
     try {
-      res = await f(`${this.opts.baseUrl}/v1/teams?limit=100`, { headers: { authorization: `Bearer ${token}` } });
+      fresh = await this.tokens.get("rejected");
     } catch {
-      return "ok"; // unreachable: back off and retry
-    }
-    if (res.status === 401) {
-      if (this.token === token) this.token = undefined;
-      let fresh: string;
-      try {
-        fresh = await this.getToken("rejected");
-      } catch {
-        return "ok";
-      }
-      if (fresh === token) {
-        this.setState("unauthorized");
-        this.firstReady.reject(new Error("token rejected"));
-        return "unauthorized";
-      }
-      this.failures = 0;
       return "ok";
     }
-    if (res.ok && !this.opts.channels) {
-      const body = (await res.json().catch(() => undefined)) as { data?: { id: string; active: boolean }[]; next?: unknown } | undefined;
-      // Only a complete list can tell which teams are gone.
-      if (body?.data && body.next == null) {
-        const active = new Set(body.data.filter((t) => t.active).map((t) => t.id));
-        for (const ch of [...this.lastSeq.keys()]) if (!active.has(ch)) this.lastSeq.delete(ch);
-      }
+    if (fresh === token) {
+      this.setState("unauthorized");
+      this.firstReady.reject(new Error("token rejected"));
+      return "unauthorized";
     }
+    this.backoff.failures = 0;
     return "ok";
   }
 
   private scheduleReconnect(delay?: number): void {
     if (this.state === "closed" || this.state === "unauthorized") return;
-    const { initialMs = 300, maxMs = 30_000 } = this.opts.backoff;
-    const d = delay ?? Math.min(maxMs, initialMs * 2 ** Math.max(0, this.failures - 1)) * (0.5 + Math.random() / 2);
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.open(), d);
+    this.backoff.schedule(() => void this.open(), delay);
   }
 
   // ---- frames in -----------------------------------------------------------------------------------
@@ -360,27 +244,19 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
       case "ack":
         return this.onAck(f);
       case "error":
-        this.onError(f);
+        this.outbox.refused(f);
         break;
       case "token_expiring":
-        this.expiresAt = Date.parse(f.expires_at) || this.expiresAt;
-        void this.refresh(ws);
+        this.tokens.expiring(ws, f.expires_at);
         break;
       case "channel_left":
-        this.channels.delete(f.channel_id);
-        this.lastSeq.delete(f.channel_id);
+        this.resume.left(f.channel_id);
         break;
     }
     if (isChannelEvent(f)) {
-      const last = this.lastSeq.get(f.channel_id);
-      if (last !== undefined && f.seq <= last) return; // already had it: a resume overlapping what we saw
-      this.lastSeq.set(f.channel_id, f.seq);
+      if (!this.resume.accept(f)) return; // already had it: a resume overlapping what we saw
       if (f.event === "member_joined" && f.user === this.user) this.channels.add(f.channel_id);
-      // Our own echo proves the send durable even if its ack was lost with the socket.
-      if (f.event === "message" && f.from === this.user && f.client_msg_id) {
-        const o = this.outbox.get(f.client_msg_id);
-        if (o && !("op" in o.frame)) this.settle(f.client_msg_id, o, { event: "ack", client_msg_id: f.client_msg_id, id: f.id, seq: f.seq, ts: f.ts });
-      }
+      if (f.event === "message" && f.from === this.user) this.outbox.echo(f);
     }
     this.emit(f.event, f as never);
     this.emit("frame", f);
@@ -388,133 +264,22 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
 
   private onReady(ws: WebSocketLike, f: ReadyEvent): void {
     this.user = f.user;
-    this.channels.clear();
-    for (const ch of f.channels) this.channels.add(ch);
-    for (const ch of [...this.lastSeq.keys()]) if (!this.channels.has(ch)) this.lastSeq.delete(ch);
+    this.resume.reset(f.channels);
     if (f.typing_ttl_ms) this.typingTtlMs = f.typing_ttl_ms;
-    this.expiresAt = f.expires_at ? Date.parse(f.expires_at) : (this.token && tokenExpiry(this.token)) || undefined;
-    this.failures = 0;
+    this.tokens.ready(f.expires_at);
+    this.backoff.failures = 0;
     this.setState("open");
-    this.scheduleRefresh(ws);
+    this.tokens.schedule(ws);
     this.emit("ready", f);
     this.emit("frame", f);
     this.firstReady.resolve(f);
-    this.flushOutbox();
+    this.outbox.resend(this.opts.resendWindowMs);
   }
 
   private onAck(f: AckEvent): void {
-    if (f.op === "refresh") {
-      if (f.expires_at) this.expiresAt = Date.parse(f.expires_at);
-      this.refreshing = undefined;
-      if (this.ws) this.scheduleRefresh(this.ws);
-    } else if (f.client_msg_id) {
-      const o = this.outbox.get(f.client_msg_id);
-      if (o) this.settle(f.client_msg_id, o, f as Ack);
-    }
+    if (f.op === "refresh") this.tokens.refreshed(f.expires_at);
+    else if (f.client_msg_id) this.outbox.ack(f as Ack);
     this.emit("ack", f);
     this.emit("frame", f);
-  }
-
-  private onError(f: ErrorEvent): void {
-    const id = f.client_msg_id;
-    const o = id ? this.outbox.get(id) : undefined;
-    if (!id || !o) return;
-    if (f.code === "rate_limited" || f.code === "unavailable") {
-      // Transient: the same frame again later (same client_msg_id, so never doubled).
-      clearTimeout(o.retryTimer);
-      o.retryTimer = setTimeout(() => this.transmit(o), Math.min(10_000, 500 * 2 ** Math.min(o.attempts, 5)) * (0.5 + Math.random() / 2));
-      return;
-    }
-    this.fail(id, o, new SendError(f.code, f.message, id));
-  }
-
-  // ---- token lifetime (§11) ------------------------------------------------------------------------
-
-  private scheduleRefresh(ws: WebSocketLike): void {
-    clearTimeout(this.refreshTimer);
-    if (this.expiresAt === undefined) return;
-    // A little earlier than the server's warning, with jitter so many clients do not refresh at once.
-    const at = this.expiresAt - this.opts.refreshBeforeMs - Math.random() * 5_000;
-    this.refreshTimer = setTimeout(() => void this.refresh(ws), Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1)));
-  }
-
-  private async refresh(ws: WebSocketLike): Promise<void> {
-    if (this.refreshing === ws) return;
-    this.refreshing = ws;
-    const old = this.token;
-    let token: string;
-    try {
-      token = await this.getToken("refresh");
-    } catch {
-      this.refreshing = undefined;
-      return;
-    }
-    // The socket may have gone meanwhile: the next connect uses the new token anyway.
-    if (this.ws !== ws || ws.readyState !== OPEN) return;
-    if (token === old) {
-      this.refreshing = undefined; // nothing new: the server closes with 4001 at exp and we reconnect
-      return;
-    }
-    ws.send(JSON.stringify({ op: "refresh", token, client_msg_id: newClientMsgId("t") }));
-  }
-
-  // ---- frames out ----------------------------------------------------------------------------------
-
-  private enqueue<F extends ClientFrame & { client_msg_id: string }>(frame: F): Promise<Ack> {
-    if (this.state === "closed") return Promise.reject(new SendError("closed", "connection closed", frame.client_msg_id));
-    return new Promise<Ack>((resolve, reject) => {
-      const o: Outgoing = { frame, createdAt: Date.now(), attempts: 0, resolve, reject };
-      this.outbox.set(frame.client_msg_id, o);
-      this.emit("outbox", { pending: this.outbox.size });
-      if (this.state === "open") this.transmit(o);
-    });
-  }
-
-  private flushOutbox(): void {
-    for (const [id, o] of this.outbox) {
-      if (Date.now() - o.createdAt > this.opts.resendWindowMs) this.fail(id, o, new SendError("expired", "not acknowledged within the dedupe window", id));
-      else this.transmit(o);
-    }
-  }
-
-  private transmit(o: Outgoing): void {
-    clearTimeout(o.retryTimer);
-    if (this.state !== "open" || !this.ws || !this.outbox.has(o.frame.client_msg_id)) return;
-    o.attempts++;
-    this.pace(JSON.stringify(o.frame));
-  }
-
-  /** Frames leave no faster than the server's bucket refills; the rest wait here, in order. */
-  private pace(raw: string): void {
-    this.paced.push(raw);
-    this.drain();
-  }
-  private drain(): void {
-    clearTimeout(this.paceTimer);
-    while (this.paced.length && this.ws && this.ws.readyState === OPEN && this.take()) this.ws.send(this.paced.shift()!);
-    if (!this.ws || this.state !== "open") this.paced.length = 0; // resent from the outbox after the next ready
-    else if (this.paced.length) this.paceTimer = setTimeout(() => this.drain(), 1000 / this.opts.rate.perSec);
-  }
-  private take(): boolean {
-    const now = Date.now();
-    const { perSec, burst } = this.opts.rate;
-    this.bucket.tokens = Math.min(burst, this.bucket.tokens + ((now - this.bucket.at) / 1000) * perSec);
-    this.bucket.at = now;
-    if (this.bucket.tokens < 1) return false;
-    this.bucket.tokens--;
-    return true;
-  }
-
-  private settle(id: string, o: Outgoing, ack: Ack): void {
-    clearTimeout(o.retryTimer);
-    this.outbox.delete(id);
-    o.resolve(ack);
-    this.emit("outbox", { pending: this.outbox.size });
-  }
-  private fail(id: string, o: Outgoing, err: SendError): void {
-    clearTimeout(o.retryTimer);
-    this.outbox.delete(id);
-    o.reject(err);
-    this.emit("outbox", { pending: this.outbox.size });
   }
 }

@@ -3,22 +3,15 @@
  * Servers may add fields and events: readers ignore what they do not know.
  */
 
+// REST shapes and the run-time parser have their own files; re-exported so `@chat/client/protocol` keeps every name.
+export * from "./parse-frame";
+export * from "./rest-shapes";
+
 export type MessageType = "text" | "image" | "video" | "audio" | "file";
 export const MESSAGE_TYPES: readonly MessageType[] = ["text", "image", "video", "audio", "file"];
 
 /** Codes of `error` frames (§3). */
 export type WsErrorCode = "invalid_message" | "forbidden" | "not_found" | "too_large" | "rate_limited" | "unavailable";
-/** Codes of the REST error envelope (§4). */
-export type RestErrorCode =
-  | "validation"
-  | "unauthenticated"
-  | "forbidden"
-  | "not_found"
-  | "conflict"
-  | "too_large"
-  | "rate_limited"
-  | "internal"
-  | "unavailable";
 
 // ---- client → server ---------------------------------------------------------------------------
 
@@ -192,119 +185,9 @@ export type ServerEvent =
   | PresenceEvent
   | TokenExpiringEvent;
 export type ServerEventName = ServerEvent["event"];
-/** Every `event` of the contract, at run time (the type below fails to compile if one is missing). */
-export const SERVER_EVENT_NAMES = [
-  "ready",
-  "message",
-  "ack",
-  "error",
-  "member_joined",
-  "member_left",
-  "admin_added",
-  "admin_removed",
-  "channel_left",
-  "message_edited",
-  "message_deleted",
-  "reaction_added",
-  "reaction_removed",
-  "read",
-  "typing",
-  "presence",
-  "token_expiring",
-] as const satisfies readonly ServerEventName[];
-type MissingEventName = Exclude<ServerEventName, (typeof SERVER_EVENT_NAMES)[number]>;
-const allEventNamesListed: [MissingEventName] extends [never] ? true : MissingEventName = true;
-void allEventNamesListed;
 
 /** Events of a channel's log: they carry `seq`, strictly increasing per channel. */
 export type ChannelEvent = MessageEvent | MembershipEvent | MessageEditedEvent | MessageDeletedEvent | ReactionEvent | ReadEvent;
-
-const SEQUENCED = new Set<string>([
-  "message",
-  "member_joined",
-  "member_left",
-  "admin_added",
-  "admin_removed",
-  "message_edited",
-  "message_deleted",
-  "reaction_added",
-  "reaction_removed",
-  "read",
-]);
-export function isChannelEvent(f: ServerEvent): f is ChannelEvent {
-  return SEQUENCED.has(f.event) && typeof (f as { seq?: unknown }).seq === "number" && typeof (f as { channel_id?: unknown }).channel_id === "string";
-}
-
-/** Parses one text frame; anything that is not an object with a string `event` is `undefined`. */
-export function parseServerFrame(raw: unknown): ServerEvent | undefined {
-  if (typeof raw !== "string") return undefined;
-  try {
-    const v = JSON.parse(raw) as unknown;
-    if (v && typeof v === "object" && !Array.isArray(v) && typeof (v as { event?: unknown }).event === "string") return v as ServerEvent;
-  } catch {}
-  return undefined;
-}
-
-// ---- REST shapes (§4, §9) ----------------------------------------------------------------------
-
-export interface Team {
-  id: string;
-  name: string;
-  icon?: string;
-  active: boolean;
-  meta_tags: string[];
-  members?: string[];
-  admins?: string[];
-  super_admin: string;
-  doc: string;
-  member_count?: number;
-  /** §9 additions to `GET /v1/teams`. */
-  last_seq?: number;
-  last_read_seq?: number;
-  unread?: number;
-}
-export type Role = "super_admin" | "admin" | "user";
-export interface Member {
-  user_id: string;
-  role: Role;
-}
-export interface Reaction {
-  emoji: string;
-  count: number;
-  me: boolean;
-}
-/** A message as history returns it, in its current state (§9). */
-export interface StoredMessage {
-  id: string;
-  seq: number;
-  channel_id: string;
-  to: string;
-  type: MessageType;
-  data?: string;
-  ts: string;
-  from: string;
-  client_msg_id?: string;
-  reply_to?: string;
-  edited_at?: string;
-  deleted?: boolean;
-  reactions?: Reaction[];
-  reply_count?: number;
-  last_reply_seq?: number;
-}
-export interface Page<T> {
-  data: T[];
-  next: string | number | null;
-}
-export interface CreatedAttachment {
-  attachment_id: string;
-  upload_url: string;
-  upload_headers?: Record<string, string>;
-  expires_at: string;
-}
-export interface ReadMarker {
-  user_id: string;
-  last_read_seq: number;
-}
 
 /** Close codes the server uses (docs/websocket.md). */
 export const CLOSE = {

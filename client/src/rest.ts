@@ -1,4 +1,5 @@
-import type { CreatedAttachment, Member, MessageType, Page, ReadMarker, RestErrorCode, StoredMessage, Team } from "./protocol";
+import type { MessageType } from "./protocol";
+import type { CreatedAttachment, Member, Page, ReadMarker, RestErrorCode, StoredMessage, Team } from "./rest-shapes";
 
 /** A failed REST call: `status` and the envelope's `code` (§4); clients branch on `code`. */
 export class ApiError extends Error {

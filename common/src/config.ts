@@ -42,10 +42,12 @@ export const Settings = Type.Object({
   TRUSTED_PROXIES: Type.String({ default: "", description: "with TRUST_PROXY: comma-separated proxy addresses; the header is believed only from them" }),
   LIMIT_SOCKETS_PER_USER: Int(1, 100000, 20, "open WebSockets per user on one relay; the next upgrade gets HTTP 429"),
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
+  LIMIT_DELIVERY_LAG_SEC: Int(0, 3600, 10, "a relay answers sends `unavailable` while a message it acked this long ago has not come back from the controllers (0 = off)"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it a miss is checked against the store"),
   DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is acked only with the controller's verdict on it (resends through another relay; 0 = off)"),
+  PRESENCE_LEASE_SEC: Int(3, 300, 15, "a relay's presence lease: its users go offline this long (plus the 5 s grace) after it stops renewing (it renews every third of it)"),
 
   KAFKA_BROKERS: Str("comma-separated host:port list; set = use Kafka"),
   KAFKA_TOPIC: Type.String({ minLength: 1, default: "chat.events" }),
@@ -116,6 +118,7 @@ export interface Config {
     wsBufferBytes: number;
     pendingAppends: number;
     socketsPerUser: number;
+    deliveryLagMs: number;
     jsonBodyBytes: number;
     restPerSec: number;
     restBurst: number;
@@ -138,6 +141,8 @@ export interface Config {
   metricsToken?: string;
   /** DEV_LOGIN: the dev sign-in (standalone with a generated secret only) for clients beyond loopback. */
   devLoginRemote: boolean;
+  /** PROTOCOL section 10. */
+  presence: { leaseMs: number };
 }
 
 const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
@@ -164,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
+      deliveryLagMs: s.LIMIT_DELIVERY_LAG_SEC * 1000,
       jsonBodyBytes: s.LIMIT_JSON_BODY_BYTES,
       restPerSec: s.LIMIT_REST_PER_SEC,
       restBurst: s.LIMIT_REST_BURST,
@@ -203,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     controllerToken: s.CONTROLLER_TOKEN,
     metricsToken: s.METRICS_TOKEN,
     devLoginRemote: s.DEV_LOGIN,
+    presence: { leaseMs: s.PRESENCE_LEASE_SEC * 1000 },
   };
   for (const u of config.controllerUrls) if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new ConfigError(`CONTROLLER_URLS: not a base URL: ${u}`);
   for (const o of config.corsOrigins) {

@@ -1,24 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { AppError } from "./errors";
 import { objectId } from "./ids";
-import {
-  applyOp,
-  authorizeOp,
-  authorizeReply,
-  isEmoji,
-  MAX_DISTINCT_EMOJI,
-  planBatch,
-  reactionKey,
-  readKey,
-  type BatchState,
-  type LifecycleEntry,
-  type MessageInfo,
-  type MessageOp,
-  type MessageState,
-  type OpState,
-  type OpContext,
-  type Sequenced,
-} from "./lifecycle";
+import { authorizeOp, authorizeReply, isEmoji, MAX_DISTINCT_EMOJI, type LifecycleEntry, type MessageInfo, type MessageOp, type OpContext } from "./lifecycle";
+import { applyOp, planBatch, reactionKey, readKey, type BatchState, type MessageState, type OpState, type Sequenced } from "./lifecycle-apply";
 import type { Role } from "./teams";
 
 const CH = objectId();

@@ -1,10 +1,9 @@
 import { AppError } from "./errors";
-import { isAttachmentIdOf, isClientMsgId, isObjectId, isUserId } from "./grammar";
-import type { LifecycleEntry, ReactionCount } from "./lifecycle";
+import type { LifecycleEntry } from "./lifecycle";
+import type { ReactionCount } from "./lifecycle-apply";
 
 export const MESSAGE_TYPES = ["text", "image", "video", "audio", "file"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
-const TYPES = new Set<string>(MESSAGE_TYPES);
 export const MEMBERSHIP_KINDS = ["member_joined", "member_left", "admin_added", "admin_removed"] as const;
 export type MembershipKind = (typeof MEMBERSHIP_KINDS)[number];
 
@@ -45,20 +44,9 @@ export type LogEntry =
   | { kind: "team_updated"; channel_id: string; active: boolean; ts: string }
   | LifecycleEntry;
 
-/** What the client sent, after validation. */
-export interface Outgoing {
-  channel_id: string;
-  to: string;
-  type: MessageType;
-  data: string;
-  client_msg_id?: string;
-  reply_to?: string;
-}
-
 export interface MessageLimits {
   textChars: number;
 }
-
 
 /** Code points, without allocating for the common all-BMP case. */
 function charCount(s: string, limit: number): number {
@@ -72,62 +60,12 @@ function charCount(s: string, limit: number): number {
   return n;
 }
 
-/** One client frame as a JSON object; anything else is `invalid_message`. */
-export function parseFrameObject(raw: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw new AppError("invalid_message", "frame is not valid JSON");
-  }
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new AppError("invalid_message", "frame must be a JSON object");
-  return v as Record<string, unknown>;
-}
-
-/** The frame's `client_msg_id`, read first so that every later error can echo it. */
-export function clientMsgIdOf(o: Record<string, unknown>): string | undefined {
-  const cmid = o.client_msg_id;
-  if (cmid !== undefined && !isClientMsgId(cmid))
-    throw new AppError("invalid_message", "client_msg_id must be 1-64 printable ASCII characters");
-  return cmid as string | undefined;
-}
-
-/**
- * Sanity-checks a send. Only the five known fields are read; anything else (a spoofed
- * `from`, `ts`, `id`) is dropped, never forwarded.
- */
-export function parseSend(o: Record<string, unknown>, limits: MessageLimits, clientMsgId?: string): Outgoing {
-  const fail = (msg: string): never => {
-    throw new AppError("invalid_message", msg);
-  };
-  if (!isObjectId(o.channel_id)) fail("channel_id must be a team id (24 lowercase hex)");
-  if (o.to !== "*" && !isUserId(o.to)) fail('to must be "*" or a user id');
-  if (typeof o.type !== "string" || !TYPES.has(o.type)) fail("type must be one of text, image, video, audio, file");
-  if (o.reply_to !== undefined && !isObjectId(o.reply_to)) fail("reply_to must be a message id (24 lowercase hex)");
-  let data: string;
-  if (o.type === "text") data = parseText(o.data, limits);
-  else {
-    if (typeof o.data !== "string" || !isAttachmentIdOf(o.channel_id as string, o.data)) fail("data must be an attachment id of this team (<team_id>/<id>)");
-    data = o.data as string;
-  }
-  const out: Outgoing = { channel_id: o.channel_id as string, to: o.to as string, type: o.type as MessageType, data };
-  if (clientMsgId !== undefined) out.client_msg_id = clientMsgId;
-  if (o.reply_to !== undefined) out.reply_to = o.reply_to as string;
-  return out;
-}
-
 /** The text of a text message (a send or an edit): non-empty, well-formed, at most `textChars` code points. */
 export function parseText(v: unknown, limits: MessageLimits): string {
   if (typeof v !== "string" || v.length === 0) throw new AppError("invalid_message", "data must be a non-empty string");
   if (!v.isWellFormed()) throw new AppError("invalid_message", "data must be valid UTF-8 text");
   if (charCount(v, limits.textChars) > limits.textChars) throw new AppError("too_large", `text is longer than ${limits.textChars} characters`);
   return v;
-}
-
-/** A whole send frame, parsed and checked (the relay calls the three steps itself, to echo `client_msg_id` on errors). */
-export function parseOutgoing(raw: string, limits: MessageLimits): Outgoing {
-  const o = parseFrameObject(raw);
-  return parseSend(o, limits, clientMsgIdOf(o));
 }
 
 /** The client-facing frame of a log entry at `seq`; serialized once, sent to every socket as is. */

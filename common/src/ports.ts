@@ -1,4 +1,5 @@
-import type { LifecycleEntry, MessageInfo, Sequenced } from "./lifecycle";
+import type { LifecycleEntry, MessageInfo } from "./lifecycle";
+import type { Sequenced } from "./lifecycle-apply";
 import type { ChatMessage, MessageView, StoredMessage } from "./message";
 import type { Team } from "./teams";
 

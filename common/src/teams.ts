@@ -152,8 +152,35 @@ export function newTeam(id: string, creator: string, fields: { name: string; ico
   return team;
 }
 
-/** The public shape of a team (no version). */
+/** PROTOCOL §4: members and admins are inline only for teams up to this size; bigger ones page them. */
+export const INLINE_MEMBERS = 1000;
+
+/** The public shape of a team: no version, `member_count`, and the member lists only while small. */
 export function teamView(t: Team) {
-  const { version: _v, ...rest } = t;
-  return rest;
+  const { version: _v, members, admins, ...rest } = t;
+  return members.length <= INLINE_MEMBERS ? { ...rest, members, admins, member_count: members.length } : { ...rest, member_count: members.length };
+}
+
+export interface MemberRow {
+  user_id: string;
+  role: Exclude<Role, "none">;
+}
+
+/** A page of a team's members in user-id order, after `cursor` (a user id), and the next cursor or null. */
+export function memberPage(t: Team, cursor: string | undefined, limit: number): { rows: MemberRow[]; next: string | null } {
+  const sorted = [...t.members].sort();
+  let from = 0;
+  if (cursor !== undefined) {
+    // Binary search for the first member after the cursor.
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! <= cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    from = lo;
+  }
+  const rows = sorted.slice(from, from + limit).map((user_id) => ({ user_id, role: roleOf(t, user_id) as MemberRow["role"] }));
+  return { rows, next: from + limit < sorted.length ? rows[rows.length - 1]!.user_id : null };
 }

@@ -94,6 +94,14 @@ export class Hub {
     }
   }
 
+  /** Events every relay receives whatever its interest (presence leases). */
+  broadcast(events: Event[]): void {
+    for (const s of this.streams.values()) {
+      for (const ev of events) s.push(ev);
+      s.flush();
+    }
+  }
+
   get relayCount(): number {
     return this.streams.size;
   }

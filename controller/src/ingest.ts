@@ -1,5 +1,6 @@
 import type { Logger } from "@chat/common/log";
-import { isLifecycleEntry, type Sequenced } from "@chat/common/lifecycle";
+import { isLifecycleEntry } from "@chat/common/lifecycle";
+import { type Sequenced } from "@chat/common/lifecycle-apply";
 import type { LogEntry } from "@chat/common/message";
 import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
 import { retry } from "@chat/common/retry";

@@ -6,6 +6,8 @@ import { fetchSince } from "./rpc/fetch-since";
 import { getMessage } from "./rpc/get-message";
 import { lookupClientMessage } from "./rpc/lookup-client-message";
 import { getChannel, getUserChannels } from "./rpc/membership";
+import { announcePresence, getPresence } from "./rpc/presence";
+import { publishTyping } from "./rpc/publish-typing";
 import { subscribe } from "./rpc/subscribe";
 import { updateInterest } from "./rpc/update-interest";
 
@@ -19,6 +21,9 @@ export function controllerRoutes(rpc: RpcContext) {
       fetchSince: (req) => fetchSince(rpc, req),
       getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),
       lookupClientMessage: (req, ctx) => lookupClientMessage(rpc, req, ctx.signal),
+      announcePresence: (req) => announcePresence(rpc, req),
+      getPresence: (req) => getPresence(rpc, req),
+      publishTyping: (req) => publishTyping(rpc, req),
     });
 }
 

@@ -14,6 +14,7 @@ import type { LogEntry, StoredMessage } from "@chat/common/message";
 import { createMetrics } from "@chat/common/metrics";
 import type { MessageStore, TeamStore } from "@chat/common/ports";
 import { ControllerService, EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
+import { Ephemeral } from "./ephemeral";
 import { Hub, newEvent } from "./hub";
 import { controllerRoutes, errorInterceptor } from "./routes";
 import { createController } from "./service";
@@ -213,7 +214,7 @@ describe("a relay's subscription", () => {
     const store = new SqliteStore(dir);
     running.push({ stop: () => store.close() });
     const hub = new Hub(3);
-    const rpc = { hub, teams: store, messages: store, logger: quiet, metrics: createMetrics() };
+    const rpc = { hub, ephemeral: new Ephemeral(hub), teams: store, messages: store, logger: quiet, metrics: createMetrics() };
     const client = createClient(ControllerService, createRouterTransport(controllerRoutes(rpc), { router: { interceptors: [errorInterceptor(rpc)] } }));
     const A = objectId();
     const ev = (seq: number) => newEvent({ kind: EventKind.MESSAGE, channelId: A, seq: BigInt(seq), to: "*", frame: "{}" });

@@ -3,6 +3,7 @@ import type { Config } from "@chat/common/config";
 import { log, type Logger } from "@chat/common/log";
 import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
+import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
 import { runIngest } from "./ingest";
 import { controllerRoutes, errorInterceptor, tokenInterceptor } from "./routes";
@@ -36,7 +37,8 @@ export function createController(config: Config, ports: ControllerPorts, overrid
       process.exit(1);
     });
   const hub = overrides.hub ?? new Hub();
-  const rpc = { hub, teams: ports.teams, messages: ports.messages, logger, metrics };
+  const ephemeral = new Ephemeral(hub);
+  const rpc = { hub, ephemeral, teams: ports.teams, messages: ports.messages, logger, metrics };
   const ac = new AbortController();
   let ingest: Promise<void> | undefined;
   // client_msg_id claims older than the dedupe window are dropped once a minute (any controller may; it is idempotent).
@@ -54,6 +56,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     checks: {} as Record<string, () => Promise<void>>,
     start(): void {
       pruning = setInterval(prune, 60_000);
+      ephemeral.start();
       ingest = runIngest({ ...ports, hub, logger, metrics, group: config.consumerGroup }, ac.signal).catch((err) => {
         if (!ac.signal.aborted) onFatal(err);
       });
@@ -62,6 +65,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     async stop(): Promise<void> {
       clearInterval(pruning);
       ac.abort();
+      ephemeral.stop();
       await ingest;
       hub.closeAll("controller shutting down");
     },

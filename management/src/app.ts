@@ -8,6 +8,7 @@ import { errorEnvelope } from "./envelope";
 import { messageRoutes } from "./messages/routes";
 import { opsRoutes } from "./ops/routes";
 import { AllowedMethods, repeatedQueryParameter } from "./routing";
+import { presenceRoutes } from "./presence/routes";
 import { teamRoutes } from "./teams/routes";
 import { TeamService } from "./teams/service";
 
@@ -45,6 +46,7 @@ export function createManagementApp(deps: ManagementDeps) {
       .use(opsRoutes(deps))
       .use(teamRoutes(deps, teams))
       .use(messageRoutes(deps, teams))
+      .use(presenceRoutes(deps, teams))
       .use(attachmentRoutes(deps, teams, objects))
       .use(deps.devLogin ? devLoginRoutes(deps.devLogin) : new Elysia({ name: "dev-login-off" }))
       .use(objects?.serve ? objectRoutes(objects as Parameters<typeof objectRoutes>[0]) : new Elysia({ name: "objects-off" }))

@@ -5,6 +5,7 @@ import type { Metrics } from "@chat/common/metrics";
 import type { DevLogin } from "./dev/login";
 import type { Take } from "@chat/common/http/rate-limit";
 import type { MessageLog, MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
+import type { PresenceReader } from "./presence/reader";
 
 /** One request taken from a key's allowance (`TokenBuckets` of common/src/http/rate-limit.ts fits). */
 export interface RestLimiter {
@@ -23,6 +24,8 @@ export interface ManagementDeps {
   metrics: Metrics;
   /** The public origin presigned paths are made absolute on (PUBLIC_URL, or what standalone bound to). */
   publicUrl?: () => string | undefined;
+  /** Presence (PROTOCOL section 10), from the controllers; absent: GET presence answers 503. */
+  presence?: PresenceReader;
   /** Readiness of each dependency, by name. */
   checks: Record<string, () => Promise<void>>;
   /** Standalone with a generated secret only (see dev/login.ts). */

@@ -10,6 +10,7 @@ import type { DevLogin } from "./dev/login";
 import { createWebApp } from "./web";
 import type { RestLimiter } from "./context";
 import { routable } from "./routing";
+import type { PresenceReader } from "./presence/reader";
 
 /** What the REST API talks to: the stores, the log (membership events), the object store. */
 export interface ManagementPorts {
@@ -17,6 +18,8 @@ export interface ManagementPorts {
   messages: MessageStore;
   log: MessageLog;
   objects?: ObjectStore;
+  /** Who is online (the controllers' presence tables). */
+  presence?: PresenceReader;
 }
 export interface ManagementOverrides {
   verify?: Verifier;

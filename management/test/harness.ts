@@ -15,6 +15,7 @@ import type { MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
 import { newTeam, type Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
 import type { RestLimiter } from "../src/context";
+import type { PresenceReader } from "../src/presence/reader";
 
 export const BASE = "http://localhost";
 const SECRET = "test-secret-".padEnd(48, "x");
@@ -90,7 +91,13 @@ export interface Reply {
 
 export async function createHarness(
   backend: Backend,
-  opts: { objects?: ObjectsKind; env?: Record<string, string>; checks?: Record<string, () => Promise<void>>; restLimiter?: RestLimiter } = {},
+  opts: {
+    objects?: ObjectsKind;
+    env?: Record<string, string>;
+    checks?: Record<string, () => Promise<void>>;
+    restLimiter?: RestLimiter;
+    presence?: PresenceReader | null;
+  } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), "chat-mgmt-"));
   const config = loadConfig({ DATA_DIR: dir, AUTH_JWT_SECRET: SECRET, PUBLIC_URL: BASE, ...opts.env });
@@ -113,6 +120,8 @@ export async function createHarness(
     metrics,
     checks: opts.checks ?? { database: () => store.ping(), log: () => log.ping() },
     restLimiter: opts.restLimiter,
+    // By default every member counts as online (the controllers' table is tested on its own); null: none configured.
+    presence: opts.presence === null ? undefined : (opts.presence ?? { online: async (id: string) => (await store.get(id))?.members ?? [] }),
   };
   const app = createManagementApp(deps);
   const tokens = new Map<string, string>();

@@ -51,6 +51,7 @@ const TABLE: Case[] = [
   { route: "POST /v1/teams", name: "POST /teams", path: () => "/v1/teams", body: () => ({ name: "New team" }), teamScoped: false, active: R(401, 201, 201, 201, 201), inactive: same },
   { route: "GET /v1/teams", name: "GET /teams", path: () => "/v1/teams?limit=100", teamScoped: false, active: R(401, 200, 200, 200, 200), inactive: same },
   { route: "GET /v1/teams/:id", name: "GET /teams/:id", path: T, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
+  { route: "GET /v1/teams/:id/members", name: "GET /teams/:id/members", path: (f) => `/v1/teams/${f.team.id}/members`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
   {
     route: "PATCH /v1/teams/:id", name: "PATCH /teams/:id",
     path: T,
@@ -151,6 +152,10 @@ const TABLE: Case[] = [
   { route: "PUT /v1/teams/:id/messages/:msg/reactions/:emoji", name: "PUT a reaction", path: (f) => `${T(f)}/messages/${f.msg}/reactions/${encodeURIComponent("👍")}`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: R(401, 403, 409, 409, 409) },
   { route: "DELETE /v1/teams/:id/messages/:msg/reactions/:emoji", name: "DELETE a reaction (none there: still 200)", path: (f) => `${T(f)}/messages/${f.msg}/reactions/x`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: R(401, 403, 409, 409, 409) },
   { route: "PUT /v1/teams/:id/read", name: "PUT read marker", path: (f) => `${T(f)}/read`, body: () => ({ seq: 5 }), teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
+  {
+    route: "GET /v1/teams/:id/presence", name: "GET presence", path: (f) => `${T(f)}/presence`, teamScoped: true,
+    active: R(401, 403, 200, 200, 200), inactive: same,
+  },
   { route: "GET /v1/teams/:id/reads", name: "GET read receipts", path: (f) => `${T(f)}/reads`, teamScoped: true, active: R(401, 403, 200, 200, 200), inactive: same },
   {
     route: "POST /v1/teams/:id/attachments", name: "POST attachments",

@@ -52,7 +52,7 @@ describe("routing: paths are matched as given", () => {
       ["POST", T, "DELETE, GET, HEAD, PATCH"],
       ["OPTIONS", T, "DELETE, GET, HEAD, PATCH"],
       ["TRACE", T, "DELETE, GET, HEAD, PATCH"],
-      ["GET", `${T}/members`, "POST"],
+      ["PUT", `${T}/members`, "GET, HEAD, POST"],
       ["GET", `${T}/members/${encodeURIComponent(U)}`, "DELETE"],
       ["PATCH", `${T}/admins/${encodeURIComponent(U)}`, "DELETE"],
       ["GET", `${T}/leave`, "POST"],

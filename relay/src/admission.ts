@@ -69,6 +69,7 @@ export async function admit(deps: AdmissionDeps, req: Request, server: Server<So
     user,
     filtered: named.length > 0,
     channels,
+    teams: new Set(mine),
     since,
     ready: false,
     closed: false,

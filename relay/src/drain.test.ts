@@ -1,8 +1,6 @@
 import { expect, test } from "bun:test";
-import { createRouterTransport } from "@connectrpc/connect";
 import type { LogRecord, MessageLog } from "@chat/common/ports";
-import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { serveRelay } from "./testing";
+import { scriptedController, serveRelay } from "./testing";
 
 // Graceful stop: what was accepted is acked on the socket before it closes; what arrives after is refused.
 const CH = "6b06d90e68a988520eac2a79";
@@ -19,18 +17,7 @@ const heldLog: MessageLog = {
   ping: async () => {},
   close: async () => {},
 };
-const transport = createRouterTransport((router) =>
-  router.service(ControllerService, {
-    async *subscribe(_req, ctx) {
-      yield { events: [] };
-      await new Promise((r) => ctx.signal.addEventListener("abort", r));
-    },
-    updateInterest: () => ({}),
-    getUserChannels: () => ({ channelIds: [CH] }),
-    getChannel: () => ({ found: true, active: true, members: ["a@x.dev"] }),
-    fetchSince: () => ({ events: [] }),
-  }),
-);
+const { transport } = scriptedController(CH, () => ["a@x.dev"]);
 
 test("a stopping relay acks what it accepted before closing with 1001, and refuses what comes after", async () => {
   const relay = await serveRelay("drain-test", transport, heldLog, { DEDUPE_RECONNECT_SEC: "0" });

@@ -34,6 +34,11 @@ export class Fanout {
     if (last === undefined || seq > last) this.lastSeq.set(ch, seq);
   }
 
+  /** The highest seq of `ch` delivered here (undefined: none since the relay took an interest in it). */
+  delivered(ch: string): number | undefined {
+    return this.lastSeq.get(ch);
+  }
+
   /** Forgets a channel no socket here needs any more. */
   forget(ch: string): void {
     this.lastSeq.delete(ch);

@@ -1,4 +1,5 @@
 import { errorResponse, wsErrorCode, type ErrorCode } from "@chat/common/errors";
+import { TYPING_TTL_MS } from "@chat/common/presence";
 import type { AckInfo } from "./dedupe";
 
 export function errorFrame(code: ErrorCode, message: string, clientMsgId?: string): string {
@@ -14,7 +15,7 @@ export function ackFrame(ack: AckInfo, clientMsgId?: string): string {
 }
 
 export function readyFrame(user: string, channels: Iterable<string>, expiresAt: number): string {
-  return JSON.stringify({ event: "ready", user, channels: [...channels], expires_at: new Date(expiresAt).toISOString() });
+  return JSON.stringify({ event: "ready", user, channels: [...channels], expires_at: new Date(expiresAt).toISOString(), typing_ttl_ms: TYPING_TTL_MS });
 }
 
 export function tokenExpiringFrame(expiresAt: number): string {

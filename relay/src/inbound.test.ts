@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createRouterTransport } from "@connectrpc/connect";
 import type { LogRecord, MessageLog } from "@chat/common/ports";
-import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
-import { serveRelay } from "./testing";
+import { scriptedController, serveRelay } from "./testing";
 
 // A log whose every append waits for the test to settle it: the test sees each batch the relay sends.
 const CH = "6b06d90e68a988520eac2a79";
@@ -21,18 +19,7 @@ const heldLog: MessageLog = {
 };
 const nextCall = (n: number) => new Promise<void>((r) => ((onCall = () => calls.length >= n && r()), onCall()));
 
-const transport = createRouterTransport((router) =>
-  router.service(ControllerService, {
-    async *subscribe(_req, ctx) {
-      yield { events: [] };
-      await new Promise((r) => ctx.signal.addEventListener("abort", r));
-    },
-    updateInterest: () => ({}),
-    getUserChannels: () => ({ channelIds: [CH] }),
-    getChannel: () => ({ found: true, active: true, members: USERS }),
-    fetchSince: () => ({ events: [] }),
-  }),
-);
+const { transport } = scriptedController(CH, () => USERS);
 let relay: Awaited<ReturnType<typeof serveRelay>>;
 beforeAll(async () => {
   relay = await serveRelay("inbound-test", transport, heldLog, { DEDUPE_RECONNECT_SEC: "0" });

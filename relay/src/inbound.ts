@@ -2,7 +2,8 @@ import type { Config } from "@chat/common/config";
 import { AppError, toAppError } from "@chat/common/errors";
 import { objectId } from "@chat/common/ids";
 import type { Logger } from "@chat/common/log";
-import { clientMsgIdOf, parseFrameObject, parseSend, type LogEntry } from "@chat/common/message";
+import type { LogEntry } from "@chat/common/message";
+import { clientMsgIdOf, parseFrameObject, parseSend } from "./parse";
 import type { Metrics } from "@chat/common/metrics";
 import type { Appender } from "./appender";
 import type { ChannelCache, ChannelInfo } from "./channel-cache";
@@ -10,6 +11,7 @@ import type { AckInfo, Dedupe } from "./dedupe";
 import type { MessageOps } from "./ops/message-ops";
 import { ackFrame, errorFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
+import type { DeliveryLag } from "./backpressure";
 import type { TokenLifetime } from "./token-lifetime";
 import type { WS } from "./socket";
 import type { Watch } from "./verdicts";
@@ -31,8 +33,12 @@ export interface InboundDeps {
   tokens: TokenLifetime;
   /** edit, delete, react, read, and the thread root of a reply (PROTOCOL section 9). */
   messageOps: MessageOps;
+  /** Further ops by name (typing). */
+  ops?: Record<string, OpHandler>;
   logger: Logger;
   metrics: Metrics;
+  /** How far behind the controllers are: sends are refused while too far. */
+  lag: DeliveryLag;
   /** True once the relay is shutting down: frames are answered `unavailable`, to be resent elsewhere. */
   draining: () => boolean;
 }
@@ -50,7 +56,7 @@ export class Inbound {
   private readonly ops: Record<string, OpHandler>;
 
   constructor(private readonly deps: InboundDeps) {
-    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id), ...deps.messageOps.handlers() };
+    this.ops = { refresh: (ws, frame, id) => deps.tokens.refresh(ws, frame, id), ...deps.messageOps.handlers(), ...deps.ops };
   }
 
   /** Called by Bun for every frame; frames before `ready` wait in the socket's inbox. */
@@ -110,6 +116,7 @@ export class Inbound {
     if (!info.active) throw new AppError("forbidden", "team is inactive");
     if (msg.to !== "*" && !info.members.has(msg.to)) throw new AppError("not_found", "recipient is not a member of this team");
     const replyTo = msg.reply_to && (await this.deps.messageOps.replyRoot(ws, msg.channel_id, msg.to, msg.reply_to));
+    this.deps.lag.admit();
 
     const earlier = clientMsgId ? dedupe.get(user, clientMsgId) : undefined;
     if (earlier) {
@@ -125,6 +132,7 @@ export class Inbound {
     const append = () =>
       appender.append({ channelId: msg.channel_id, value: JSON.stringify(entry) }).then((seq) => {
         metrics.appendSeconds.observe((performance.now() - t0) / 1000);
+        this.deps.lag.acked(msg.channel_id, seq);
         return { id, seq, ts };
       });
     // Whatever relay took the first attempt, the controller stores one message per key; these checks make the ack match it.

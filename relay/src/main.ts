@@ -1,6 +1,6 @@
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createClient } from "@connectrpc/connect";
 import { openAdapters } from "@chat/common/adapters/index";
+import { controllerTransports } from "@chat/common/controller-transports";
 import { ConfigError, type Config } from "@chat/common/config";
 import { log, redactString } from "@chat/common/log";
 import { createMetrics } from "@chat/common/metrics";
@@ -12,16 +12,7 @@ import { isWebSocketPath } from "./admission";
 import { createRelay, type SocketData } from "./service";
 
 /** Every controller of the group over HTTP/2, presenting CONTROLLER_TOKEN. */
-function grpcControllers(config: Config) {
-  const auth: Interceptor = (next) => (req) => {
-    if (config.controllerToken) req.header.set("authorization", `Bearer ${config.controllerToken}`);
-    return next(req);
-  };
-  return config.controllerUrls.map((baseUrl) => ({
-    name: redactString(baseUrl),
-    client: createClient(ControllerService, createGrpcTransport({ baseUrl, interceptors: [auth] })),
-  }));
-}
+const grpcControllers = (config: Config) => controllerTransports(config).map(({ name, transport }) => ({ name, client: createClient(ControllerService, transport) }));
 
 /** Distributed mode: a relay producing to Kafka and subscribed to every controller over HTTP/2. */
 export async function startRelay(config: Config) {

@@ -3,10 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { createRouterTransport } from "@connectrpc/connect";
 import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
-import { ControllerService, EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
-import { serveRelay } from "./testing";
+import { EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
+import { scriptedController, serveRelay } from "./testing";
 
 // The relay against a scripted controller: the test decides when the backlog read returns
 // and which live events arrive meanwhile, to pin down resume's ordering rules.
@@ -21,38 +20,19 @@ const ev = (seq: number, to = "*", from = "a@x.dev"): Event =>
     frame: JSON.stringify({ event: "message", seq, channel_id: CH, to, from }),
   });
 
-let push: (events: Event[]) => void = () => {};
 let backlog: { resolve: (events: Event[]) => void; afterSeq: bigint } | undefined;
 let backlogAsked: () => void = () => {};
 let holdBacklog = true;
 let members = ["a@x.dev", "b@x.dev"];
 
-const transport = createRouterTransport((router) =>
-  router.service(ControllerService, {
-    async *subscribe(_req, ctx) {
-      const queue: Event[][] = [];
-      let wake: (() => void) | undefined;
-      push = (events) => {
-        queue.push(events);
-        wake?.();
-      };
-      yield { events: [] };
-      while (!ctx.signal.aborted) {
-        if (!queue.length) await new Promise<void>((r) => (wake = r));
-        while (queue.length) yield { events: queue.shift()! };
-      }
-    },
-    updateInterest: () => ({}),
-    getUserChannels: (req) => ({ channelIds: members.includes(req.userId) ? [CH] : [] }),
-    getChannel: () => ({ found: true, active: true, members }),
-    fetchSince: (req) =>
-      new Promise((resolve) => {
-        if (!holdBacklog) return resolve({ events: [] });
-        backlog = { resolve: (events) => resolve({ events }), afterSeq: req.afterSeq };
-        backlogAsked();
-      }),
-  }),
-);
+const { transport, push } = scriptedController(CH, () => members, {
+  fetchSince: (req) =>
+    new Promise((resolve) => {
+      if (!holdBacklog) return resolve({ events: [] });
+      backlog = { resolve: (events) => resolve({ events }), afterSeq: req.afterSeq };
+      backlogAsked();
+    }),
+});
 
 let relay: Awaited<ReturnType<typeof serveRelay>>;
 beforeAll(async () => {

@@ -6,19 +6,24 @@ import { createMetrics, type Metrics } from "@chat/common/metrics";
 import { AppError } from "@chat/common/errors";
 import type { MessageType } from "@chat/common/message";
 import type { MessageLog } from "@chat/common/ports";
+import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import { admit } from "./admission";
 import { Appender } from "./appender";
 import { ChannelCache, type ChannelInfo } from "./channel-cache";
 import { Dedupe } from "./dedupe";
+import { ephemeralTap } from "./ephemeral";
 import { Fanout } from "./fanout";
 import { Inbound } from "./inbound";
 import { Lifecycle } from "./lifecycle";
 import { Membership } from "./membership";
 import { MessageOps } from "./ops/message-ops";
+import { Presence } from "./presence";
 import { SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
+import { DeliveryLag } from "./backpressure";
 import { TokenLifetime } from "./token-lifetime";
+import { Typing } from "./typing";
 import { Upstream, type ControllerClient } from "./upstream";
 import { Verdicts } from "./verdicts";
 import { LookupGate, VERIFIER_TIMING, type VerifierTiming } from "./verifier";
@@ -55,14 +60,19 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
 
   let fanout: Fanout | undefined; // the upstream calls into it; built just below
   const verdicts = new Verdicts();
+  let ephemeral: ((events: Event[]) => Event[]) | undefined; // typing and presence, taken out before the fanout
+  let presence: Presence | undefined;
   const upstream = new Upstream(
     ports.controllers,
     config.relayId,
     (events) => {
       verdicts.notify(events);
-      fanout!.dispatch(events);
+      fanout!.dispatch(ephemeral!(events));
     },
-    (channels) => fanout!.recoverAll(channels),
+    (channels) => {
+      fanout!.recoverAll(channels);
+      presence!.renew(); // the controller may have restarted with an empty presence table
+    },
     logger,
   );
   const cache = new ChannelCache(async (channelId): Promise<ChannelInfo> => {
@@ -71,9 +81,12 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   });
   const sockets = new SocketRegistry(limits.wsBufferBytes, metrics);
   const resumer = new Resumer(sockets, upstream, (ch, seq) => fanout!.advance(ch, seq), logger);
+  const lag = new DeliveryLag(limits.deliveryLagMs, (ch, seq) => (fanout!.delivered(ch) ?? 0) >= seq);
   const dropInterest = (ch: string) => {
     upstream.remove(ch);
-    if (!upstream.has(ch)) fanout!.forget(ch);
+    if (upstream.has(ch)) return;
+    fanout!.forget(ch);
+    lag.forget(ch);
   };
   const membership = new Membership(sockets, cache, upstream, resumer, dropInterest, logger);
   fanout = new Fanout(sockets, cache, upstream, resumer, membership, logger);
@@ -108,6 +121,9 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   };
   const timing = { ...VERIFIER_TIMING, ...overrides.verifier };
   const dedupe = new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries);
+  presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger });
+  const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger });
+  ephemeral = ephemeralTap(presence, typing);
   const inbound = new Inbound({
     limits,
     sockets,
@@ -120,9 +136,11 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     verdictWaitMs: overrides.verdictWaitMs ?? VERDICT_WAIT_MS,
     tokens,
     messageOps,
+    ops: { typing: typing.handle },
     logger,
     metrics,
     draining: () => draining,
+    lag,
   });
   const lifecycle = new Lifecycle(sockets, upstream, resumer, inbound, tokens, dropInterest, logger);
 
@@ -138,9 +156,15 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     idleTimeout: 120,
     sendPings: true,
     perMessageDeflate: false,
-    open: (ws) => lifecycle.open(ws),
+    open: (ws) => {
+      lifecycle.open(ws);
+      presence.touch(ws.data.user);
+    },
     message: (ws, raw) => inbound.receive(ws, raw),
-    close: (ws, code) => lifecycle.close(ws, code),
+    close: (ws, code) => {
+      lifecycle.close(ws, code);
+      presence.touch(ws.data.user);
+    },
   };
 
   return {
@@ -160,6 +184,8 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
       server = srv;
       sockets.start(srv);
       upstream.start();
+      presence.start();
+      typing.start();
     },
     /** Resolves once the controller streams are open (used at start-up and by readiness). */
     whenConnected: () => upstream.whenConnected(),
@@ -182,6 +208,8 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
       await appender.drain();
       await new Promise((resolve) => setImmediate(resolve)); // the acks' continuations run: they go out on sockets still open
       for (const ws of sockets.all()) ws.close(1001, "server shutting down");
+      typing.stop();
+      await presence.stop();
       upstream.stop();
       if (closed) await Promise.race([closed, Bun.sleep(10_000).then(() => server!.stop(true))]);
     },

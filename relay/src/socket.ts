@@ -15,6 +15,8 @@ export interface SocketData {
   /** Set when the client named its teams with ?channel_id: it then never joins others. */
   filtered: boolean;
   channels: Set<string>;
+  /** Every active team of the user (presence: a user is online in all of them, whatever the connection covers). */
+  teams: Set<string>;
   since: Map<string, number>;
   ready: boolean;
   closed: boolean;

@@ -1,15 +1,45 @@
 // Test support: a relay on a free loopback port in front of a scripted controller, and sockets
 // whose frames a test can wait on. Used by the relay's unit tests only.
-import type { Transport } from "@connectrpc/connect";
-import { createClient } from "@connectrpc/connect";
+import { createClient, createRouterTransport, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import { signDevToken } from "@chat/common/auth";
 import { loadConfig } from "@chat/common/config";
 import { log } from "@chat/common/log";
 import type { MessageLog } from "@chat/common/ports";
-import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
+import { ControllerService, type Event } from "@chat/proto/chat/v1/controller_pb";
 import { createRelay, type RelayOverrides, type SocketData } from "./service";
 
 export const TEST_SECRET = "relay-test-secret".padEnd(40, "x");
+
+/**
+ * A controller the test scripts: its Subscribe stream carries what the test `push`es (to the latest
+ * subscriber), membership is `members()` of one channel, the backlog is empty; `extra` replaces handlers.
+ */
+export function scriptedController(channel: string, members: () => string[], extra: Partial<ServiceImpl<typeof ControllerService>> = {}) {
+  let push: (events: Event[]) => void = () => {};
+  const transport = createRouterTransport((router) =>
+    router.service(ControllerService, {
+      async *subscribe(_req, ctx) {
+        const queue: Event[][] = [];
+        let wake: (() => void) | undefined;
+        push = (events) => {
+          queue.push(events);
+          wake?.();
+        };
+        yield { events: [] };
+        while (!ctx.signal.aborted) {
+          if (!queue.length) await new Promise<void>((r) => ((wake = r), ctx.signal.addEventListener("abort", () => r(), { once: true })));
+          while (queue.length) yield { events: queue.shift()! };
+        }
+      },
+      updateInterest: () => ({}),
+      getUserChannels: (req) => ({ channelIds: members().includes(req.userId) ? [channel] : [] }),
+      getChannel: () => ({ found: true, active: true, members: members() }),
+      fetchSince: () => ({ events: [] }),
+      ...extra,
+    }),
+  );
+  return { transport, push: (events: Event[]) => push(events) };
+}
 
 export interface TestSocket {
   ws: WebSocket;

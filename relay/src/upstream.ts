@@ -41,6 +41,22 @@ export class Upstream {
     return (this.conns.find((c) => c.synced) ?? this.conns[0]!).client;
   }
 
+  /**
+   * The controller for a key (a channel), the same on every relay with the same CONTROLLER_URLS:
+   * chosen by hash among all, the next open one when that one's stream is down.
+   */
+  clientFor(key: string): ControllerClient {
+    let h = 2166136261;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+    const n = this.conns.length;
+    const start = (h >>> 0) % n;
+    for (let i = 0; i < n; i++) {
+      const c = this.conns[(start + i) % n]!;
+      if (c.synced) return c.client;
+    }
+    return this.conns[start]!.client;
+  }
+
   get connected(): number {
     return this.conns.filter((c) => c.synced).length;
   }

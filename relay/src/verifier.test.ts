@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
-import { createRouterTransport } from "@connectrpc/connect";
 import type { LogRecord, MessageLog } from "@chat/common/ports";
-import { ControllerService, EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
+import { EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
 import type { AckInfo } from "./dedupe";
-import { serveRelay, type TestSocket } from "./testing";
+import { scriptedController, serveRelay, type TestSocket } from "./testing";
 import { Verdicts } from "./verdicts";
 import { LookupGate } from "./verifier";
 
@@ -80,35 +79,15 @@ describe("LookupGate", () => {
 
 // --- a relay, a scripted controller, a counting log ---
 
-let push: (events: Event[]) => void = () => {};
 const stored = new Map<string, AckInfo>(); // what the store holds per client_msg_id
 let lookups = 0;
-const transport = createRouterTransport((router) =>
-  router.service(ControllerService, {
-    async *subscribe(_req, ctx) {
-      const queue: Event[][] = [];
-      let wake: (() => void) | undefined;
-      push = (events) => {
-        queue.push(events);
-        wake?.();
-      };
-      yield { events: [] };
-      while (!ctx.signal.aborted) {
-        if (!queue.length) await new Promise<void>((r) => (wake = r));
-        while (queue.length) yield { events: queue.shift()! };
-      }
-    },
-    updateInterest: () => ({}),
-    getUserChannels: () => ({ channelIds: [CH] }),
-    getChannel: () => ({ found: true, active: true, members: [A] }),
-    fetchSince: () => ({ events: [] }),
-    lookupClientMessage: (req) => {
-      lookups++;
-      const s = stored.get(req.clientMsgId);
-      return s ? { found: true, id: s.id, seq: BigInt(s.seq), ts: s.ts } : { found: false };
-    },
-  }),
-);
+const { transport, push } = scriptedController(CH, () => [A], {
+  lookupClientMessage: (req) => {
+    lookups++;
+    const s = stored.get(req.clientMsgId);
+    return s ? { found: true, id: s.id, seq: BigInt(s.seq), ts: s.ts } : { found: false };
+  },
+});
 const appended: { id: string; seq: number; cmid: string }[] = [];
 let seq = 100;
 const countingLog: MessageLog = {

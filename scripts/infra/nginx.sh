@@ -23,20 +23,24 @@ install() {
     timeout 600 apt-get install -y -q --no-install-recommends nginx
 }
 
-servers() { tr ',' '\n' <<<"$1" | sed '/^$/d; s/.*/    server &;/'; }
+# A refused connection moves the request to the next server, and marks that one down for 2 s only (nginx's
+# default 10 s left no server at all for a while when both relays restart one after the other).
+servers() { tr ',' '\n' <<<"$1" | sed '/^$/d; s/.*/    server & max_fails=1 fail_timeout=2s;/'; }
 
 write_conf() {
   mkdir -p "$DIR/tmp"
   local user=""; [ "$(id -u)" = 0 ] && user="user root;"  # workers must write the temp dirs below
+  local nofile; nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=65536; [ "$nofile" -gt 65536 ] && nofile=65536
   cat >"$DIR/nginx.conf" <<CONF
 daemon off;
 $user
-worker_processes 1;
-# Each proxied WebSocket holds two connections (client and relay): room for ~8,000 sockets.
-worker_rlimit_nofile 40000;
+# Each proxied WebSocket holds two connections (client and relay); each worker has its own file
+# limit (the hard limit, $nofile here): two workers hold ~$((nofile - 1000)) proxied sockets.
+worker_processes 2;
+worker_rlimit_nofile $nofile;
 pid $PIDF;
 error_log $DIR/error.log warn;
-events { worker_connections 16384; }
+events { worker_connections $((nofile - 1000)); }
 
 http {
   # \$uri, never \$request_uri/\$request: the query string carries access_token.
@@ -65,6 +69,20 @@ $(servers "$MANAGEMENT_UPSTREAMS")
     listen 127.0.0.1:$NGINX_PORT;
     add_header X-Request-Id \$req_id always;
     proxy_http_version 1.1;
+    # nginx's own refusals (malformed request, body over the limit, no upstream) in the JSON envelope,
+    # never an HTML page; the services' answers pass through untouched.
+    error_page 400 494 = @bad_request;
+    error_page 405 = @method_not_allowed;
+    error_page 413 = @too_large;
+    error_page 502 503 504 = @unavailable;
+    location @bad_request { default_type application/json; return 400 '{"error":{"code":"validation","message":"bad request"}}'; }
+    location @method_not_allowed { default_type application/json; return 405 '{"error":{"code":"method_not_allowed","message":"method not allowed"}}'; }
+    location @too_large { default_type application/json; return 413 '{"error":{"code":"too_large","message":"request body too large"}}'; }
+    location @unavailable { default_type application/json; return 503 '{"error":{"code":"unavailable","message":"service unavailable, retry later"}}'; }
+    # Tokens go in a header: room for large JWTs (the services refuse those over 8 KiB with a 401 of their own).
+    large_client_header_buffers 4 32k;
+    # A method no route serves is refused here; the services answer 405 with Allow for the known ones.
+    if (\$request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) { return 405; }
     # proxy_set_header is repeated per location: any proxy_set_header there drops inherited ones.
     # nginx is the edge, so X-Forwarded-For is overwritten, not appended to a client-supplied one.
 

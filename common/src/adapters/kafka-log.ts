@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry, type PartitionMetadata, type Producer } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer } from "kafkajs";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
@@ -6,6 +6,8 @@ import { OutageLog } from "../outage-log";
 import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
 import { sleep } from "../retry";
 import { withTimeout } from "../timeout";
+import { logCreator, UNREACHABLE } from "./kafka-logging";
+import { keyPartitioner } from "./kafka-partition";
 
 export type KafkaConfig = NonNullable<Config["kafka"]>;
 
@@ -35,66 +37,6 @@ const DEFAULTS: Required<KafkaTuning> = {
   connectionTimeoutMs: 3_000,
   pingTimeoutMs: 5_000,
 };
-
-/**
- * Which partition a channel's records go to, by kafkajs' default partitioner (the Java client's
- * murmur2): the one the producer would pick, so other Kafka clients agree too. We compute it
- * ourselves to know each record's offset from the produce response. Cached per key, as the
- * partitioner's 64-bit Long arithmetic costs microseconds per record.
- */
-export function keyPartitioner(partitions: number): (key: string) => number {
-  const pick = Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0 }) as PartitionMetadata);
-  const cache = new Map<string, number>();
-  return (key) => {
-    let partition = cache.get(key);
-    if (partition === undefined) {
-      if (cache.size >= 100_000) cache.clear();
-      partition = pick({ topic: "", partitionMetadata, message: { key, value: null } });
-      cache.set(key, partition);
-    }
-    return partition;
-  };
-}
-
-/** The partition of a keyed record in a topic of `partitions` partitions (see keyPartitioner). */
-export function partitionFor(key: string, partitions: number): number {
-  return keyPartitioner(partitions)(key);
-}
-
-const LEVEL_OF: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [logLevel.ERROR]: "error",
-  [logLevel.WARN]: "warn",
-  [logLevel.INFO]: "info",
-  [logLevel.DEBUG]: "debug",
-};
-
-/** kafkajs lines that only say "the broker cannot be reached (yet)", one per attempt. */
-const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|EPIPE|Connection (error|timeout)|Closed connection|KafkaJSConnection|NumberOfRetriesExceeded|Failed to connect|not connected|socket hang up|broker.*not available/i;
-
-/**
- * Routes kafkajs' own logs (WARN and up) through our logger; stacks are dropped as noise.
- * Error responses kafkajs retries itself (coordinator loading or moved) are warnings; the
- * bounded-retries warning is moot because a failed producer is replaced (see `send`). Attempts
- * refused while the broker is unreachable go to `outage`, which logs state changes, not attempts.
- */
-function logCreator(logger: Logger, outage: OutageLog) {
-  return () =>
-    ({ namespace, level, log }: LogEntry) => {
-      const { message, timestamp: _t, logger: _l, stack: _s, ...fields } = log as LogEntry["log"] & { stack?: unknown };
-      let lvl = LEVEL_OF[level] ?? "info";
-      if (namespace === "Producer" && message.startsWith("Limiting retries")) lvl = "debug";
-      else if (lvl === "error" && namespace === "Connection" && message.startsWith("Response ")) lvl = "warn";
-      else if (
-        (lvl === "error" || lvl === "warn") &&
-        (UNREACHABLE.test(message) || UNREACHABLE.test(String(fields.error ?? "")) || (outage.active && /^Restarting the consumer|^Failed to send/.test(message)))
-      ) {
-        outage.failed({ namespace, err: message });
-        lvl = "debug";
-      }
-      logger[lvl](message, { namespace, ...fields });
-    };
-}
 
 /**
  * The distributed MessageLog: one topic keyed by channel id, so a channel lives in one

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { keyPartitioner, partitionFor } from "./kafka-log";
+import { keyPartitioner, partitionFor } from "./kafka-partition";
 
 // org.apache.kafka.common.utils.UtilsTest#testMurmur2: the Java client's murmur2 of each key.
 const JAVA_MURMUR2: [string, number][] = [

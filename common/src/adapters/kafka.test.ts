@@ -5,7 +5,8 @@ import { consumeN, messageLogContract } from "../contracts/message-log.contract"
 import { objectId } from "../ids";
 import type { Logger } from "../log";
 import type { ConsumedRecord } from "../ports";
-import { KafkaLog, partitionFor, type KafkaTuning } from "./kafka-log";
+import { KafkaLog, type KafkaTuning } from "./kafka-log";
+import { partitionFor } from "./kafka-partition";
 
 const brokers = process.env.KAFKA_BROKERS?.split(",").filter(Boolean);
 

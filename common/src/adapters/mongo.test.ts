@@ -7,7 +7,8 @@ import { objectId } from "../ids";
 import type { Logger } from "../log";
 import type { StoredMessage } from "../message";
 import { newTeam } from "../teams";
-import { escapeRegex, MongoStore } from "./mongo-store";
+import { escapeRegex } from "./mongo-docs";
+import { MongoStore } from "./mongo-store";
 
 const url = process.env.MONGODB_URL;
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };

@@ -2,11 +2,14 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../errors";
-import { batchKeys, planBatch, reactionKey, readKey, type BatchState, type LifecycleEntry, type MessageInfo, type MessageState, type ReactionCount, type Sequenced } from "../lifecycle";
+import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
+import { planBatch, type Sequenced } from "../lifecycle-apply";
 import type { MessageView, StoredMessage } from "../message";
 import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { Team } from "../teams";
 
+import { fromRow, summaryOf, viewOf, type MsgRow } from "./sqlite-rows";
+import { loadBatchState, writeBatchState } from "./sqlite-batch";
 type Row = { doc: string };
 
 /** The standalone database: teams and messages in one SQLite file under DATA_DIR. */
@@ -160,10 +163,10 @@ export class SqliteStore implements TeamStore, MessageStore {
       this.insertRows(messages);
       const effective = new Map<Sequenced<LifecycleEntry>, LifecycleEntry | null>();
       if (lifecycle.length) {
-        const state = this.loadBatchState(lifecycle);
+        const state = loadBatchState(this.db, lifecycle);
         const plan = planBatch(lifecycle, state);
         lifecycle.forEach((l, i) => effective.set(l, plan.effective[i]!));
-        this.writeBatchState(state, plan.dirty);
+        writeBatchState(this.db, state, plan.dirty);
       }
       const roots = new Set(messages.flatMap((m) => (m.reply_to ? [m.reply_to] : [])));
       const recount = this.db.query(
@@ -188,64 +191,9 @@ export class SqliteStore implements TeamStore, MessageStore {
     return this.db.query("DELETE FROM client_msgs WHERE ts < ?").run(before.toISOString()).changes;
   }
 
-  private loadBatchState(entries: Sequenced<LifecycleEntry>[]): BatchState {
-    const keys = batchKeys(entries);
-    const state: BatchState = { messages: new Map(), reactions: new Map(), reads: new Map() };
-    const msg = this.db.query<MsgRow, [string]>("SELECT * FROM messages WHERE id = ?");
-    for (const id of keys.messageIds) {
-      const r = msg.get(id);
-      if (r) state.messages.set(id, stateOf(r));
-    }
-    // Reaction counts from the rows themselves: a summary left stale by a crash is rebuilt, not trusted.
-    const counts = this.db.query<{ emoji: string; count: number }, [string]>(
-      "SELECT emoji, COUNT(*) AS count FROM reactions WHERE message_id = ? AND on_ = 1 GROUP BY emoji ORDER BY MIN(seq), emoji",
-    );
-    for (const id of keys.reactedIds) {
-      const m = state.messages.get(id);
-      if (m) m.reactions = counts.all(id);
-    }
-    const reaction = this.db.query<{ on_: number; seq: number }, [string, string, string]>("SELECT on_, seq FROM reactions WHERE message_id = ? AND user = ? AND emoji = ?");
-    for (const k of keys.reactions) {
-      const r = reaction.get(k.id, k.user, k.emoji);
-      if (r) state.reactions.set(reactionKey(k.id, k.user, k.emoji), { on: r.on_ === 1, seq: r.seq });
-    }
-    const read = this.db.query<{ seq: number; event_seq: number }, [string, string]>("SELECT seq, event_seq FROM reads WHERE channel_id = ? AND user = ?");
-    for (const k of keys.reads) {
-      const r = read.get(k.channel_id, k.user);
-      if (r) state.reads.set(readKey(k.channel_id, k.user), r);
-    }
-    return state;
-  }
 
-  private writeBatchState(state: BatchState, dirty: ReturnType<typeof planBatch>["dirty"]): void {
-    const msg = this.db.query(
-      "UPDATE messages SET data = ?, edited_at = ?, edited_seq = ?, deleted = ?, deleted_seq = ?, deleted_by = ?, reactions = ? WHERE id = ?",
-    );
-    for (const id of dirty.messages) {
-      const m = state.messages.get(id)!;
-      const reactions = m.deleted || m.reactions.length === 0 ? null : JSON.stringify(m.reactions);
-      msg.run(m.deleted ? "" : (m.data ?? ""), m.edited_at ?? null, m.edited_seq, m.deleted ? 1 : 0, m.deleted_seq, m.deleted_by ?? null, reactions, id);
-    }
-    const reaction = this.db.query(
-      `INSERT INTO reactions (message_id, user, emoji, channel_id, on_, seq, to_user, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (message_id, user, emoji) DO UPDATE SET on_ = excluded.on_, seq = excluded.seq WHERE excluded.seq > reactions.seq`,
-    );
-    for (const key of dirty.reactions) {
-      const [id, user, emoji] = JSON.parse(key) as [string, string, string];
-      const r = state.reactions.get(key)!;
-      const m = state.messages.get(id)!;
-      reaction.run(id, user, emoji, m.channel_id, r.on ? 1 : 0, r.seq, m.to, m.from);
-    }
-    const read = this.db.query(
-      `INSERT INTO reads (channel_id, user, seq, event_seq) VALUES (?, ?, ?, ?)
-       ON CONFLICT (channel_id, user) DO UPDATE SET seq = excluded.seq, event_seq = excluded.event_seq WHERE excluded.event_seq > reads.event_seq`,
-    );
-    for (const key of dirty.reads) {
-      const [channel, user] = JSON.parse(key) as [string, string];
-      const r = state.reads.get(key)!;
-      read.run(channel, user, r.seq, r.event_seq);
-    }
-  }
+
+
 
   async getMessage(channelId: string, id: string): Promise<MessageInfo | null> {
     const r = this.db.query<MsgRow, [string, string]>("SELECT * FROM messages WHERE id = ? AND channel_id = ?").get(id, channelId);
@@ -347,66 +295,3 @@ export class SqliteStore implements TeamStore, MessageStore {
   }
 }
 
-type MsgRow = {
-  id: string;
-  channel_id: string;
-  seq: number;
-  to_user: string;
-  from_user: string;
-  type: string;
-  data: string;
-  ts: string;
-  client_msg_id: string | null;
-  reply_to: string | null;
-  edited_at: string | null;
-  edited_seq: number;
-  deleted: number;
-  deleted_seq: number;
-  deleted_by: string | null;
-  reply_count: number;
-  last_reply_seq: number;
-  reactions: string | null;
-};
-function fromRow(r: MsgRow): StoredMessage {
-  const m: StoredMessage = { id: r.id, channel_id: r.channel_id, seq: r.seq, to: r.to_user, from: r.from_user, type: r.type as StoredMessage["type"], data: r.data, ts: r.ts };
-  if (r.client_msg_id) m.client_msg_id = r.client_msg_id;
-  if (r.reply_to) m.reply_to = r.reply_to;
-  return m;
-}
-const summaryOf = (r: MsgRow): ReactionCount[] => (r.reactions ? (JSON.parse(r.reactions) as ReactionCount[]) : []);
-
-/** The current state of a message for `viewer` (`mine`: the emoji they reacted with; omitted on resume). */
-function viewOf(r: MsgRow, mine?: Set<string>): MessageView {
-  const { data, ...base } = fromRow(r);
-  const v: MessageView = base;
-  if (r.deleted) v.deleted = true;
-  else {
-    v.data = data;
-    if (r.edited_at) v.edited_at = r.edited_at;
-    const reactions = summaryOf(r);
-    if (reactions.length) v.reactions = reactions.map((x) => ({ ...x, me: mine?.has(x.emoji) ?? false }));
-  }
-  if (r.reply_count > 0) {
-    v.reply_count = r.reply_count;
-    v.last_reply_seq = r.last_reply_seq;
-  }
-  return v;
-}
-
-function stateOf(r: MsgRow): MessageState {
-  const m: MessageState = {
-    id: r.id,
-    channel_id: r.channel_id,
-    from: r.from_user,
-    to: r.to_user,
-    type: r.type as MessageState["type"],
-    deleted: r.deleted === 1,
-    edited_seq: r.edited_seq,
-    deleted_seq: r.deleted_seq,
-    reactions: summaryOf(r),
-  };
-  if (!m.deleted) m.data = r.data;
-  if (r.edited_at) m.edited_at = r.edited_at;
-  if (r.deleted_by) m.deleted_by = r.deleted_by;
-  return m;
-}

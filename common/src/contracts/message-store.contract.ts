@@ -1,3 +1,4 @@
+// The MessageStore contract, one suite every adapter runs (a little over 300 lines: one describe, many cases).
 import { describe, expect, test } from "bun:test";
 import { tracked } from "./tracked";
 import { objectId } from "../ids";

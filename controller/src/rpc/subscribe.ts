@@ -11,6 +11,9 @@ export async function* subscribe(rpc: RpcContext, req: SubscribeRequest, ctx: Ha
   rpc.logger.info("relay subscribed", { relay_id: stream.relayId, channels: stream.interest.size });
   try {
     yield create(SubscribeResponseSchema, { events: [] });
+    // Presence first: a relay whose streams were all down may have missed changes; whole states repair that.
+    const presence = rpc.ephemeral.snapshot();
+    if (presence.length) yield create(SubscribeResponseSchema, { events: presence });
     for (;;) {
       const events = await stream.next(ctx.signal);
       if (events.length) yield create(SubscribeResponseSchema, { events });

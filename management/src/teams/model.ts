@@ -49,8 +49,9 @@ export const Team = t.Object(
     icon: t.Optional(t.String({ description: "absent when not set" })),
     active: t.Boolean({ description: "false once deactivated" }),
     meta_tags: t.Array(t.String()),
-    members: t.Array(t.String({ description: "user id" })),
-    admins: t.Array(t.String({ description: "user id" })),
+    members: t.Optional(t.Array(t.String({ description: "user id" }), { description: "inline for teams of at most 1,000 members; page them with GET /v1/teams/:id/members" })),
+    admins: t.Optional(t.Array(t.String({ description: "user id" }), { description: "inline with `members`" })),
+    member_count: jsonInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "how many members" }),
     super_admin: t.String({ description: "user id" }),
     doc: t.String({ format: "date-time", description: "creation time" }),
   },
@@ -83,5 +84,24 @@ export const TeamListPage = t.Object(
   },
   { description: "a page of the caller's teams" },
 );
+export const MEMBER_PAGE_MAX = 1000;
+export const MembersQuery = t.Object(
+  {
+    cursor: t.Optional(UserId),
+    limit: t.Optional(queryInteger({ minimum: 1, maximum: MEMBER_PAGE_MAX, description: `page size (default 100, at most ${MEMBER_PAGE_MAX})` })),
+  },
+  { additionalProperties: false },
+);
+export const Member = t.Object(
+  { user_id: t.String({ description: "user id" }), role: t.UnionEnum(["super_admin", "admin", "user"]) },
+  { description: "a member and their role" },
+);
+export const MemberPage = t.Object(
+  {
+    data: t.Array(ref("Member", Member)),
+    next: t.Union([t.String(), t.Null()], { description: "the `cursor` of the next page (a user id); null on the last" }),
+  },
+  { description: "a page of a team's members, by user id" },
+);
 /** The team components (request bodies are per configuration: `teamModels`). */
-export const teamComponents = { Team, TeamResponse, TeamPage, TeamListItem, TeamListPage, MemberRequest, LeaveRequest };
+export const teamComponents = { Team, TeamResponse, TeamPage, TeamListItem, TeamListPage, Member, MemberPage, MemberRequest, LeaveRequest };

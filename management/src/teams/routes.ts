@@ -1,10 +1,10 @@
 import { Elysia } from "elysia";
-import { teamView } from "@chat/common/teams";
+import { memberPage, teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
 import { jsonBody } from "../body";
 import { errorModels, failures, ok, page } from "../envelope";
-import { IdParams, MemberParams, teamComponents, teamModels } from "./model";
+import { IdParams, MemberParams, MembersQuery, teamComponents, teamModels } from "./model";
 import type { TeamService } from "./service";
 
 const member = failures("validation", "unauthenticated", "forbidden", "not_found");
@@ -50,6 +50,19 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "A team (members only)" },
     })
+    .get(
+      "/teams/:id/members",
+      async ({ principal, params, query }) => {
+        const { rows, next } = memberPage(await service.getAsMember(params.id, principal.user), query.cursor, query.limit ?? 100);
+        return page(rows, next);
+      },
+      {
+        params: IdParams,
+        query: MembersQuery,
+        response: { 200: "MemberPage", ...member },
+        detail: { tags: ["members"], summary: "Page the members of a team with their roles, by user id (members only); `next` is the cursor" },
+      },
+    )
     .patch("/teams/:id", async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
       parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
       params: IdParams,

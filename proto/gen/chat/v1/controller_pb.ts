@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/controller.proto.
  */
 export const file_chat_v1_controller: GenFile = /*@__PURE__*/
-  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IoMBCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgiRgoVVXBkYXRlSW50ZXJlc3RSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEgsKA2FkZBgCIAMoCRIOCgZyZW1vdmUYAyADKAkiGAoWVXBkYXRlSW50ZXJlc3RSZXNwb25zZSIpChZHZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLgoXR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USEwoLY2hhbm5lbF9pZHMYASADKAkiJwoRR2V0Q2hhbm5lbFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSJpChJHZXRDaGFubmVsUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEg8KB21lbWJlcnMYAyADKAkSDgoGYWRtaW5zGAQgAygJEhMKC3N1cGVyX2FkbWluGAUgASgJIlkKEUZldGNoU2luY2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDgoGdmlld2VyGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoAxINCgVsaW1pdBgEIAEoDSI0ChJGZXRjaFNpbmNlUmVzcG9uc2USHgoGZXZlbnRzGAEgAygLMg4uY2hhdC52MS5FdmVudCIzChFHZXRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgoKAmlkGAIgASgJIqoBChJHZXRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSEgoKY2hhbm5lbF9pZBgCIAEoCRIKCgJpZBgDIAEoCRILCgNzZXEYBCABKAMSDAoEZnJvbRgFIAEoCRIKCgJ0bxgGIAEoCRIMCgR0eXBlGAcgASgJEg8KB2RlbGV0ZWQYCCABKAgSEAoIcmVwbHlfdG8YCSABKAkSDQoFZW1vamkYCiADKAkiZgoaTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIMCgR1c2VyGAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSDwoHd2FpdF9tcxgEIAEoDSJRChtMb29rdXBDbGllbnRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSCgoCaWQYAiABKAkSCwoDc2VxGAMgASgDEgoKAnRzGAQgASgJKuQCCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX0tJTkRfTUVTU0FHRRABEhwKGEVWRU5UX0tJTkRfTUVNQkVSX0pPSU5FRBACEhoKFkVWRU5UX0tJTkRfTUVNQkVSX0xFRlQQAxIaChZFVkVOVF9LSU5EX0FETUlOX0FEREVEEAQSHAoYRVZFTlRfS0lORF9BRE1JTl9SRU1PVkVEEAUSGwoXRVZFTlRfS0lORF9URUFNX1VQREFURUQQBhIdChlFVkVOVF9LSU5EX01FU1NBR0VfRURJVEVEEAcSHgoaRVZFTlRfS0lORF9NRVNTQUdFX0RFTEVURUQQCBIdChlFVkVOVF9LSU5EX1JFQUNUSU9OX0FEREVEEAkSHwobRVZFTlRfS0lORF9SRUFDVElPTl9SRU1PVkVEEAoSEwoPRVZFTlRfS0lORF9SRUFEEAsyuQQKEUNvbnRyb2xsZXJTZXJ2aWNlEkQKCVN1YnNjcmliZRIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdBoaLmNoYXQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJRCg5VcGRhdGVJbnRlcmVzdBIeLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXF1ZXN0Gh8uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlc3BvbnNlElQKD0dldFVzZXJDaGFubmVscxIfLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVxdWVzdBogLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USRQoKR2V0Q2hhbm5lbBIaLmNoYXQudjEuR2V0Q2hhbm5lbFJlcXVlc3QaGy5jaGF0LnYxLkdldENoYW5uZWxSZXNwb25zZRJFCgpGZXRjaFNpbmNlEhouY2hhdC52MS5GZXRjaFNpbmNlUmVxdWVzdBobLmNoYXQudjEuRmV0Y2hTaW5jZVJlc3BvbnNlEkUKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhsuY2hhdC52MS5HZXRNZXNzYWdlUmVzcG9uc2USYAoTTG9va3VwQ2xpZW50TWVzc2FnZRIjLmNoYXQudjEuTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QaJC5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50Iq4BCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgSKQoIcHJlc2VuY2UYCCABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlIkYKFVVwZGF0ZUludGVyZXN0UmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRILCgNhZGQYAiADKAkSDgoGcmVtb3ZlGAMgAygJIhgKFlVwZGF0ZUludGVyZXN0UmVzcG9uc2UiKQoWR2V0VXNlckNoYW5uZWxzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIi4KF0dldFVzZXJDaGFubmVsc1Jlc3BvbnNlEhMKC2NoYW5uZWxfaWRzGAEgAygJIicKEUdldENoYW5uZWxSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkiaQoSR2V0Q2hhbm5lbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg4KBmFjdGl2ZRgCIAEoCBIPCgdtZW1iZXJzGAMgAygJEg4KBmFkbWlucxgEIAMoCRITCgtzdXBlcl9hZG1pbhgFIAEoCSJZChFGZXRjaFNpbmNlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEg4KBnZpZXdlchgCIAEoCRIRCglhZnRlcl9zZXEYAyABKAMSDQoFbGltaXQYBCABKA0iNAoSRmV0Y2hTaW5jZVJlc3BvbnNlEh4KBmV2ZW50cxgBIAMoCzIOLmNoYXQudjEuRXZlbnQiMwoRR2V0TWVzc2FnZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIKCgJpZBgCIAEoCSKqAQoSR2V0TWVzc2FnZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhIKCmNoYW5uZWxfaWQYAiABKAkSCgoCaWQYAyABKAkSCwoDc2VxGAQgASgDEgwKBGZyb20YBSABKAkSCgoCdG8YBiABKAkSDAoEdHlwZRgHIAEoCRIPCgdkZWxldGVkGAggASgIEhAKCHJlcGx5X3RvGAkgASgJEg0KBWVtb2ppGAogAygJImYKGkxvb2t1cENsaWVudE1lc3NhZ2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDAoEdXNlchgCIAEoCRIVCg1jbGllbnRfbXNnX2lkGAMgASgJEg8KB3dhaXRfbXMYBCABKA0iUQobTG9va3VwQ2xpZW50TWVzc2FnZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEgoKAmlkGAIgASgJEgsKA3NlcRgDIAEoAxIKCgJ0cxgEIAEoCSKiAQoOUHJlc2VuY2VVcGRhdGUSEAoIcmVsYXlfaWQYASABKAkSDQoFZXBvY2gYAiABKAkSCwoDc2VxGAMgASgEEhAKCGJhc2Vfc2VxGAQgASgEEgwKBGZ1bGwYBSABKAgSIgoCdXAYBiADKAsyFi5jaGF0LnYxLlByZXNlbmNlRW50cnkSDAoEZG93bhgHIAMoCRIQCghsZWFzZV9tcxgIIAEoDSIyCg1QcmVzZW5jZUVudHJ5EgwKBHVzZXIYASABKAkSEwoLY2hhbm5lbF9pZHMYAiADKAkiQgoXQW5ub3VuY2VQcmVzZW5jZVJlcXVlc3QSJwoGdXBkYXRlGAEgASgLMhcuY2hhdC52MS5QcmVzZW5jZVVwZGF0ZSIqChhBbm5vdW5jZVByZXNlbmNlUmVzcG9uc2USDgoGcmVzeW5jGAEgASgIIigKEkdldFByZXNlbmNlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJIiUKE0dldFByZXNlbmNlUmVzcG9uc2USDgoGb25saW5lGAEgAygJIlYKFFB1Ymxpc2hUeXBpbmdSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEhIKCmNoYW5uZWxfaWQYAiABKAkSDAoEdXNlchgDIAEoCRIKCgJ0bxgEIAEoCSIqChVQdWJsaXNoVHlwaW5nUmVzcG9uc2USEQoJZm9yd2FyZGVkGAEgASgIKpQDCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX0tJTkRfTUVTU0FHRRABEhwKGEVWRU5UX0tJTkRfTUVNQkVSX0pPSU5FRBACEhoKFkVWRU5UX0tJTkRfTUVNQkVSX0xFRlQQAxIaChZFVkVOVF9LSU5EX0FETUlOX0FEREVEEAQSHAoYRVZFTlRfS0lORF9BRE1JTl9SRU1PVkVEEAUSGwoXRVZFTlRfS0lORF9URUFNX1VQREFURUQQBhIdChlFVkVOVF9LSU5EX01FU1NBR0VfRURJVEVEEAcSHgoaRVZFTlRfS0lORF9NRVNTQUdFX0RFTEVURUQQCBIdChlFVkVOVF9LSU5EX1JFQUNUSU9OX0FEREVEEAkSHwobRVZFTlRfS0lORF9SRUFDVElPTl9SRU1PVkVEEAoSEwoPRVZFTlRfS0lORF9SRUFEEAsSFQoRRVZFTlRfS0lORF9UWVBJTkcQDBIXChNFVkVOVF9LSU5EX1BSRVNFTkNFEA0yrAYKEUNvbnRyb2xsZXJTZXJ2aWNlEkQKCVN1YnNjcmliZRIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdBoaLmNoYXQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJRCg5VcGRhdGVJbnRlcmVzdBIeLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXF1ZXN0Gh8uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlc3BvbnNlElQKD0dldFVzZXJDaGFubmVscxIfLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVxdWVzdBogLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USRQoKR2V0Q2hhbm5lbBIaLmNoYXQudjEuR2V0Q2hhbm5lbFJlcXVlc3QaGy5jaGF0LnYxLkdldENoYW5uZWxSZXNwb25zZRJFCgpGZXRjaFNpbmNlEhouY2hhdC52MS5GZXRjaFNpbmNlUmVxdWVzdBobLmNoYXQudjEuRmV0Y2hTaW5jZVJlc3BvbnNlEkUKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhsuY2hhdC52MS5HZXRNZXNzYWdlUmVzcG9uc2USYAoTTG9va3VwQ2xpZW50TWVzc2FnZRIjLmNoYXQudjEuTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QaJC5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZRJXChBBbm5vdW5jZVByZXNlbmNlEiAuY2hhdC52MS5Bbm5vdW5jZVByZXNlbmNlUmVxdWVzdBohLmNoYXQudjEuQW5ub3VuY2VQcmVzZW5jZVJlc3BvbnNlEkgKC0dldFByZXNlbmNlEhsuY2hhdC52MS5HZXRQcmVzZW5jZVJlcXVlc3QaHC5jaGF0LnYxLkdldFByZXNlbmNlUmVzcG9uc2USTgoNUHVibGlzaFR5cGluZxIdLmNoYXQudjEuUHVibGlzaFR5cGluZ1JlcXVlc3QaHi5jaGF0LnYxLlB1Ymxpc2hUeXBpbmdSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -101,6 +101,13 @@ export type Event = Message<"chat.v1.Event"> & {
    * @generated from field: bool active = 7;
    */
   active: boolean;
+
+  /**
+   * EVENT_KIND_PRESENCE only.
+   *
+   * @generated from field: chat.v1.PresenceUpdate presence = 8;
+   */
+  presence?: PresenceUpdate | undefined;
 };
 
 /**
@@ -456,6 +463,213 @@ export const LookupClientMessageResponseSchema: GenMessage<LookupClientMessageRe
   messageDesc(file_chat_v1_controller, 14);
 
 /**
+ * A relay's presence state, as a change from `base_seq` to `seq`, or whole (`full`).
+ *
+ * @generated from message chat.v1.PresenceUpdate
+ */
+export type PresenceUpdate = Message<"chat.v1.PresenceUpdate"> & {
+  /**
+   * @generated from field: string relay_id = 1;
+   */
+  relayId: string;
+
+  /**
+   * Identifies one run of the relay: a restarted relay starts a new epoch and the old one's users are dropped.
+   *
+   * @generated from field: string epoch = 2;
+   */
+  epoch: string;
+
+  /**
+   * @generated from field: uint64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: uint64 base_seq = 4;
+   */
+  baseSeq: bigint;
+
+  /**
+   * @generated from field: bool full = 5;
+   */
+  full: boolean;
+
+  /**
+   * Users with a socket on the relay, each with the teams they are online in (replaces the previous entry).
+   *
+   * @generated from field: repeated chat.v1.PresenceEntry up = 6;
+   */
+  up: PresenceEntry[];
+
+  /**
+   * Users with no socket left on the relay.
+   *
+   * @generated from field: repeated string down = 7;
+   */
+  down: string[];
+
+  /**
+   * The lease: the state is dropped this long after the last update or renewal.
+   *
+   * @generated from field: uint32 lease_ms = 8;
+   */
+  leaseMs: number;
+};
+
+/**
+ * Describes the message chat.v1.PresenceUpdate.
+ * Use `create(PresenceUpdateSchema)` to create a new message.
+ */
+export const PresenceUpdateSchema: GenMessage<PresenceUpdate> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 15);
+
+/**
+ * @generated from message chat.v1.PresenceEntry
+ */
+export type PresenceEntry = Message<"chat.v1.PresenceEntry"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: repeated string channel_ids = 2;
+   */
+  channelIds: string[];
+};
+
+/**
+ * Describes the message chat.v1.PresenceEntry.
+ * Use `create(PresenceEntrySchema)` to create a new message.
+ */
+export const PresenceEntrySchema: GenMessage<PresenceEntry> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 16);
+
+/**
+ * @generated from message chat.v1.AnnouncePresenceRequest
+ */
+export type AnnouncePresenceRequest = Message<"chat.v1.AnnouncePresenceRequest"> & {
+  /**
+   * @generated from field: chat.v1.PresenceUpdate update = 1;
+   */
+  update?: PresenceUpdate | undefined;
+};
+
+/**
+ * Describes the message chat.v1.AnnouncePresenceRequest.
+ * Use `create(AnnouncePresenceRequestSchema)` to create a new message.
+ */
+export const AnnouncePresenceRequestSchema: GenMessage<AnnouncePresenceRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 17);
+
+/**
+ * @generated from message chat.v1.AnnouncePresenceResponse
+ */
+export type AnnouncePresenceResponse = Message<"chat.v1.AnnouncePresenceResponse"> & {
+  /**
+   * The controller does not hold `base_seq` (it restarted, or missed an update): send the state whole.
+   *
+   * @generated from field: bool resync = 1;
+   */
+  resync: boolean;
+};
+
+/**
+ * Describes the message chat.v1.AnnouncePresenceResponse.
+ * Use `create(AnnouncePresenceResponseSchema)` to create a new message.
+ */
+export const AnnouncePresenceResponseSchema: GenMessage<AnnouncePresenceResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 18);
+
+/**
+ * @generated from message chat.v1.GetPresenceRequest
+ */
+export type GetPresenceRequest = Message<"chat.v1.GetPresenceRequest"> & {
+  /**
+   * @generated from field: string channel_id = 1;
+   */
+  channelId: string;
+};
+
+/**
+ * Describes the message chat.v1.GetPresenceRequest.
+ * Use `create(GetPresenceRequestSchema)` to create a new message.
+ */
+export const GetPresenceRequestSchema: GenMessage<GetPresenceRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 19);
+
+/**
+ * @generated from message chat.v1.GetPresenceResponse
+ */
+export type GetPresenceResponse = Message<"chat.v1.GetPresenceResponse"> & {
+  /**
+   * @generated from field: repeated string online = 1;
+   */
+  online: string[];
+};
+
+/**
+ * Describes the message chat.v1.GetPresenceResponse.
+ * Use `create(GetPresenceResponseSchema)` to create a new message.
+ */
+export const GetPresenceResponseSchema: GenMessage<GetPresenceResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 20);
+
+/**
+ * @generated from message chat.v1.PublishTypingRequest
+ */
+export type PublishTypingRequest = Message<"chat.v1.PublishTypingRequest"> & {
+  /**
+   * @generated from field: string relay_id = 1;
+   */
+  relayId: string;
+
+  /**
+   * @generated from field: string channel_id = 2;
+   */
+  channelId: string;
+
+  /**
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * "*" or the DM's recipient.
+   *
+   * @generated from field: string to = 4;
+   */
+  to: string;
+};
+
+/**
+ * Describes the message chat.v1.PublishTypingRequest.
+ * Use `create(PublishTypingRequestSchema)` to create a new message.
+ */
+export const PublishTypingRequestSchema: GenMessage<PublishTypingRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 21);
+
+/**
+ * @generated from message chat.v1.PublishTypingResponse
+ */
+export type PublishTypingResponse = Message<"chat.v1.PublishTypingResponse"> & {
+  /**
+   * False when throttled (the same user and channel were forwarded less than 2 s ago).
+   *
+   * @generated from field: bool forwarded = 1;
+   */
+  forwarded: boolean;
+};
+
+/**
+ * Describes the message chat.v1.PublishTypingResponse.
+ * Use `create(PublishTypingResponseSchema)` to create a new message.
+ */
+export const PublishTypingResponseSchema: GenMessage<PublishTypingResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 22);
+
+/**
  * @generated from enum chat.v1.EventKind
  */
 export enum EventKind {
@@ -522,6 +736,20 @@ export enum EventKind {
    * @generated from enum value: EVENT_KIND_READ = 11;
    */
   READ = 11,
+
+  /**
+   * Ephemeral, seq 0. Typing: `from` is the typist, `to` "*" or the DM's recipient.
+   *
+   * @generated from enum value: EVENT_KIND_TYPING = 12;
+   */
+  TYPING = 12,
+
+  /**
+   * A relay's presence update, in `presence`; sent to every relay whatever its interest.
+   *
+   * @generated from enum value: EVENT_KIND_PRESENCE = 13;
+   */
+  PRESENCE = 13,
 }
 
 /**
@@ -610,6 +838,40 @@ export const ControllerService: GenService<{
     methodKind: "unary";
     input: typeof LookupClientMessageRequestSchema;
     output: typeof LookupClientMessageResponseSchema;
+  },
+  /**
+   * Ephemeral traffic (PROTOCOL section 10): never written to the log or a store.
+   * A relay's presence lease: which users hold a socket on it, renewed by repeating the call.
+   * Every relay announces to every controller; each controller forwards what it accepts to every
+   * relay (EVENT_KIND_PRESENCE) and answers GetPresence from the same table.
+   *
+   * @generated from rpc chat.v1.ControllerService.AnnouncePresence
+   */
+  announcePresence: {
+    methodKind: "unary";
+    input: typeof AnnouncePresenceRequestSchema;
+    output: typeof AnnouncePresenceResponseSchema;
+  },
+  /**
+   * Who is online in a team (the table above, with the offline grace applied).
+   *
+   * @generated from rpc chat.v1.ControllerService.GetPresence
+   */
+  getPresence: {
+    methodKind: "unary";
+    input: typeof GetPresenceRequestSchema;
+    output: typeof GetPresenceResponseSchema;
+  },
+  /**
+   * A typing indicator, throttled per user and channel, forwarded to the relays of the channel
+   * (EVENT_KIND_TYPING). A relay sends a channel's typing to one controller, chosen by channel.
+   *
+   * @generated from rpc chat.v1.ControllerService.PublishTyping
+   */
+  publishTyping: {
+    methodKind: "unary";
+    input: typeof PublishTypingRequestSchema;
+    output: typeof PublishTypingResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_controller, 0);

@@ -3,10 +3,11 @@
 // grammar accepts — never another exception, never a value the grammars refuse, never a field not read.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { AppError } from "./errors";
-import { USER_IDS } from "./grammar-samples";
-import { isAttachmentIdOf, isClientMsgId, isObjectId, isUserId } from "./grammar";
-import { clientMsgIdOf, MESSAGE_TYPES, parseFrameObject, parseSend } from "./message";
+import { AppError } from "@chat/common/errors";
+import { USER_IDS } from "@chat/common/grammar-samples";
+import { isAttachmentIdOf, isClientMsgId, isObjectId, isUserId } from "@chat/common/grammar";
+import { MESSAGE_TYPES } from "@chat/common/message";
+import { clientMsgIdOf, parseFrameObject, parseSend } from "./parse";
 
 const RUNS = { seed: 20261129, numRuns: 2000 };
 const LIMITS = { textChars: 40 };

@@ -1,0 +1,87 @@
+/**
+ * What the load harness (bench/lib/harness.ts) needs from a server's wire protocol, so that one
+ * socket/traffic/measurement core drives this service and its peers alike. A message's `data` is
+ * always `<send time µs>:<sending socket>:xxxx…`; a driver wraps it in its protocol's publish frame
+ * and finds it again in a delivered frame, without a lookup table where the protocol allows.
+ */
+import type { Summary } from "./hist";
+import type { StalledReader } from "./stalled";
+
+export interface DriverSock {
+  readonly idx: number;
+  readonly user: number;
+  readonly team: number;
+  ws: WebSocket | undefined;
+}
+
+/** What a driver reports from a received frame (one frame may carry several). */
+export interface FrameEvents {
+  /** Authenticated and joined: the socket now receives its channel's messages. */
+  ready(s: DriverSock): void;
+  /** The server accepted message `t` (its send time, µs) for `target` (user index, -1 = channel). */
+  ack(s: DriverSock, t: number, target: number): void;
+  /** A message sent at `t` by socket `from` arrived; `seq` < 0 when the protocol has none. */
+  delivery(s: DriverSock, seq: number, t: number, from: number): void;
+  /** An error frame; `t` > 0 when it answers message `t`. */
+  error(s: DriverSock, code: string, t: number): void;
+  /** Anything else (membership events, pings already answered…). */
+  foreign(s: DriverSock): void;
+}
+
+export interface Plan {
+  runId: string;
+  teams: number;
+  members: number;
+  /** token lifetime, seconds */
+  ttlSec: number;
+}
+
+/** What setting up users and channels cost (REST for this service; nothing for the peers). */
+export interface SetupReport {
+  calls: number;
+  errors: Record<string, number>;
+  latency: Summary;
+}
+
+export interface Driver {
+  /** protocol name in results: chat | bun-pubsub | centrifugo */
+  readonly name: string;
+  /** can address one teammate (`target` ≥ 0), not only the channel */
+  readonly directMessages: boolean;
+  /** Users, tokens and one channel per team; called once before any socket connects. */
+  setup(plan: Plan): Promise<SetupReport>;
+  /** Opens socket `s` (authenticating where the protocol does it in the handshake). */
+  open(s: DriverSock): WebSocket;
+  /** Sent once the socket is open: in-band authentication and join, if the protocol has them. */
+  onOpen(s: DriverSock, ws: WebSocket): void;
+  /** The frame publishing `data` (sent at `t`) to the channel or to user `target`; `n` counts per socket. */
+  publish(s: DriverSock, t: number, target: number, n: number, data: string): string;
+  /** Reads one received frame and reports what it carries. */
+  onFrame(s: DriverSock, raw: string, ev: FrameEvents): void;
+  /** A raw-TCP socket for `user` that stops reading after the handshake (only where supported). */
+  stalledReader?(user: number): StalledReader;
+}
+
+export let readEnd = 0;
+/** Reads a decimal integer starting at `i` (-1 if there is none); `readEnd` is left on the first non-digit. */
+export function readInt(s: string, i: number): number {
+  let n = 0;
+  const start = i;
+  for (;;) {
+    const c = s.charCodeAt(i); // NaN past the end: the test below must be false for it
+    if (!(c >= 48 && c <= 57)) break;
+    n = n * 10 + (c - 48);
+    i++;
+  }
+  readEnd = i;
+  return i === start ? -1 : n;
+}
+
+/** Where a server runs, for the harness's /proc and Prometheus sampling. */
+export interface Target {
+  /** "standalone", a URL, or a peer's name; copied into the result */
+  name: string;
+  procs: { name: string; pid: number }[];
+  metricsUrls: string[];
+  logFile?: string;
+}
