@@ -57,3 +57,23 @@ test("attachment round-trip: upload by presigned URL, message referencing it, me
   expect((await api(t, "GET", `/v1/attachments/${m.data}`, await t.token(out))).status).toBe(403);
   await Promise.all([a1.close(), b1.close()]);
 });
+
+test("members: member_count on the team; GET /members pages them with their roles (PROTOCOL §4)", async () => {
+  const [a, b, c] = [uniqueUser("a"), uniqueUser("b"), uniqueUser("c")];
+  const team = await createTeam(t, a, [b, c]);
+  const tok = await t.token(b);
+  const one = await api(t, "GET", `/v1/teams/${team}`, tok);
+  expect(one.body.data.member_count).toBe(3);
+  const seen: { user_id: string; role: string }[] = [];
+  let cursor: string | null = null;
+  for (let pages = 0; pages < 5; pages++) {
+    const r = await api(t, "GET", `/v1/teams/${team}/members?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, tok);
+    expect(r.status).toBe(200);
+    seen.push(...r.body.data);
+    cursor = r.body.next;
+    if (!cursor) break;
+  }
+  expect(seen.map((m) => m.user_id)).toEqual([a, b, c].sort());
+  expect(seen.find((m) => m.user_id === a)?.role).toBe("super_admin");
+  expect(seen.find((m) => m.user_id === c)?.role).toBe("user");
+});

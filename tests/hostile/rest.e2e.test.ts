@@ -108,6 +108,7 @@ const CASES: Case[] = [
     get(`GET /v1/teams?${q}`, () => `/v1/teams?${q}`),
   ),
   ...["before=0", "before=-1", "before=1.5", "before=0x10", "limit=0", "limit=101", "before=1&before=2", "thread=x"].map((q) => get(`GET messages?${q}`, (f) => `${team(f)}/messages?${q}`)),
+  ...["limit=0", "limit=1001", "limit=0x10", "limit=5&limit=6", "cursor=a%20b", "cursor=%7B%22%24ne%22%3A1%7D", "cursor=..", "x=1"].map((q) => get(`GET members?${q}`, (f) => `${team(f)}/members?${q}`)),
   // Path parameters.
   ...["%E2%80%8Bbob%40x.dev", "%E2%80%AEevil", "a%2Fb", "a%20b", "%7B%22%24ne%22%3A1%7D", "u".repeat(321)].map(
     (v): Case => ({ name: `DELETE members/${v.slice(0, 30)}`, method: "DELETE", path: (f) => `${team(f)}/members/${v}`, as: "S", status: 400, code: "validation" }),
@@ -123,6 +124,7 @@ const CASES: Case[] = [
   { name: "a member elects themself admin", method: "POST", path: (f) => `${team(f)}/admins`, body: "U", as: "U", status: 403, code: "forbidden" },
   { name: "an outsider adds themself", method: "POST", path: (f) => `${team(f)}/members`, body: "O", as: "O", status: 403, code: "forbidden" },
   { name: "an outsider reads the history", method: "GET", path: (f) => `${team(f)}/messages`, as: "O", status: 403, code: "forbidden" },
+  { name: "an outsider pages the members", method: "GET", path: (f) => `${team(f)}/members`, as: "O", status: 403, code: "forbidden" },
   { name: "an outsider starts an upload", method: "POST", path: (f) => `${team(f)}/attachments`, body: routes.attachments.valid, as: "O", status: 403, code: "forbidden" },
   { name: "the super_admin removes themself", method: "DELETE", path: (f) => `${team(f)}/members/${encodeURIComponent(f.S)}`, as: "S", status: 403, code: "forbidden" },
   { name: "the super_admin leaves without a successor", method: "POST", path: (f) => `${team(f)}/leave`, body: {}, as: "S", status: 409, code: "conflict" },
