@@ -6,7 +6,8 @@
  *   eval "$(DIST_PORT_OFFSET=500 INFRA_STATE=/tmp/x scripts/dist.sh start)"
  *   DIST_PORT_OFFSET=500 INFRA_STATE=/tmp/x bun bench/soak.ts [--minutes=10]
  * Load: SOAK_TEAMS teams x SOAK_USERS members on both relays sending SOAK_RATE msg/s each (some DMs,
- * edits, reactions), SOAK_CHURN sockets per second closed and reopened with ?since, history reads.
+ * edits, reactions), SOAK_CHURN sockets per second closed and reopened with ?since, SOAK_HISTORY history
+ * reads per second (at most 5).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ const TEAMS = Number(process.env.SOAK_TEAMS ?? 20);
 const USERS = Number(process.env.SOAK_USERS ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 0.5);
 const CHURN = Number(process.env.SOAK_CHURN ?? 5);
+const HISTORY = Number(process.env.SOAK_HISTORY ?? 5); // history reads per second
 const BASE = `http://127.0.0.1:${8088 + O}`;
 const RELAYS = [8181 + O, 8182 + O];
 const secret = process.env.AUTH_JWT_SECRET ?? readFileSync(join(STATE, "dist", "jwt"), "utf8").trim();
@@ -134,9 +136,11 @@ async function main() {
       for (const s of socks) if (Math.random() < RATE / 10) s.send();
     }, 100),
     setInterval(() => {
-      for (let i = 0; i < CHURN / 10; i++) void socks[Math.floor(Math.random() * socks.length)]!.churn();
+      // CHURN per second on average, fractions included (a loop to CHURN / 10 made any rate under 10 a rate of 10).
+      for (let k = CHURN / 10; k > 0; k--) if (k >= 1 || Math.random() < k) void socks[Math.floor(Math.random() * socks.length)]!.churn();
     }, 100),
     setInterval(async () => {
+      if (Math.random() >= HISTORY / 5) return;
       const s = socks[Math.floor(Math.random() * socks.length)]!;
       await api("GET", `/v1/teams/${s.team}/messages?limit=50`, await signDevToken(secret, s.user)).catch(() => undefined);
       stats.history++;
