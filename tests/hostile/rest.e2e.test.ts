@@ -114,6 +114,7 @@ const CASES: Case[] = [
     (v): Case => ({ name: `DELETE members/${v.slice(0, 30)}`, method: "DELETE", path: (f) => `${team(f)}/members/${v}`, as: "S", status: 400, code: "validation" }),
   ),
   ...["507F191E810C19729DE860EA", "507f191e810c19729de860e", "%7B%22%24ne%22%3Anull%7D", "x"].map((id) => get(`GET /v1/teams/${id}`, () => `/v1/teams/${id}`)),
+  ...["507F191E810C19729DE860EA", "%7B%22%24ne%22%3Anull%7D"].map((id) => get(`GET /v1/teams/${id}/presence`, () => `/v1/teams/${id}/presence`)),
   get("GET an unknown team", () => `/v1/teams/${objectId()}`, 404, "not_found"),
   get("GET attachment of a malformed id", (f) => `/v1/attachments/${f.T}/..%2F..%2Fetc`, 400, "validation"),
   // Roles: the caller may not do it.
@@ -125,6 +126,7 @@ const CASES: Case[] = [
   { name: "an outsider adds themself", method: "POST", path: (f) => `${team(f)}/members`, body: "O", as: "O", status: 403, code: "forbidden" },
   { name: "an outsider reads the history", method: "GET", path: (f) => `${team(f)}/messages`, as: "O", status: 403, code: "forbidden" },
   { name: "an outsider pages the members", method: "GET", path: (f) => `${team(f)}/members`, as: "O", status: 403, code: "forbidden" },
+  { name: "an outsider reads who is online", method: "GET", path: (f) => `${team(f)}/presence`, as: "O", status: 403, code: "forbidden" },
   { name: "an outsider starts an upload", method: "POST", path: (f) => `${team(f)}/attachments`, body: routes.attachments.valid, as: "O", status: 403, code: "forbidden" },
   { name: "the super_admin removes themself", method: "DELETE", path: (f) => `${team(f)}/members/${encodeURIComponent(f.S)}`, as: "S", status: 403, code: "forbidden" },
   { name: "the super_admin leaves without a successor", method: "POST", path: (f) => `${team(f)}/leave`, body: {}, as: "S", status: 409, code: "conflict" },

@@ -11,7 +11,7 @@ export const PresenceView = t.Object({
 });
 
 export const presenceRoutes = (deps: ManagementDeps, teams: TeamService) =>
-  new Elysia({ name: "presence", normalize: false }).use(authPlugin(deps.verify)).get(
+  new Elysia({ name: "presence", normalize: false }).use(authPlugin(deps.verify, deps.restLimiter)).get(
     "/teams/:id/presence",
     async ({ principal, params }) => {
       const team = await teams.getAsMember(params.id, principal.user);
