@@ -117,6 +117,19 @@ export async function api(t: Target, method: string, path: string, token?: strin
 
 export type Frame = Record<string, any>;
 
+/** What an upgrade request to `url` is answered (a refused upgrade says why in its status). */
+async function upgradeStatus(url: string, token?: string): Promise<number> {
+  const headers: Record<string, string> = { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  try {
+    const res = await fetch(url.replace(/^ws/, "http"), { headers });
+    await res.body?.cancel();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
 /** A WebSocket client that queues every frame and lets a test await the next one matching a predicate. */
 export class Client {
   readonly frames: Frame[] = [];
@@ -136,18 +149,29 @@ export class Client {
     });
   }
 
-  /** Opens a socket and waits for its `ready` frame. */
+  /**
+   * Opens a socket and waits for its `ready` frame. Behind the balancer, right after a test restarted or
+   * killed a relay, an upgrade can meet a moment with no relay to take it (503, `unavailable`): like any
+   * client, this one retries that, and only that, a few times with backoff; any other refusal fails at once.
+   */
   static async connect(t: Target, token: string, query = "", via: "header" | "query" = "header"): Promise<Client> {
     const url = via === "query" ? `${t.ws}?access_token=${encodeURIComponent(token)}${query ? "&" + query : ""}` : `${t.ws}${query ? "?" + query : ""}`;
-    const ws = via === "header" ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } } as any) : new WebSocket(url);
-    const c = new Client(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(), { once: true });
-      ws.addEventListener("error", () => reject(new Error("websocket failed to open")), { once: true });
-    });
-    const ready = await c.next((f) => f.event === "ready");
-    if (!ready) throw new Error("no ready frame");
-    return c;
+    for (let attempt = 0; ; attempt++) {
+      const ws = via === "header" ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } } as any) : new WebSocket(url);
+      const c = new Client(ws);
+      const opened = await new Promise<boolean>((resolve) => {
+        ws.addEventListener("open", () => resolve(true), { once: true });
+        ws.addEventListener("error", () => resolve(false), { once: true });
+      });
+      if (opened) {
+        const ready = await c.next((f) => f.event === "ready");
+        if (!ready) throw new Error("no ready frame");
+        return c;
+      }
+      const status = await upgradeStatus(url, via === "header" ? token : undefined);
+      if (status !== 503 || attempt >= 5) throw new Error(`websocket failed to open (upgrade answered ${status})`);
+      await Bun.sleep(100 * 2 ** attempt); // backoff before the next attempt, as a client would
+    }
   }
 
   send(frame: unknown): void {
