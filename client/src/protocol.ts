@@ -150,8 +150,11 @@ export interface ReactionEvent {
 export interface ReadEvent {
   event: "read";
   channel_id: string;
+  /** The read entry's own place in the log (like every event's). */
   seq: number;
   user: string;
+  /** The marker itself: everything up to this seq is read (it can be below `seq`). */
+  last_read_seq?: number;
 }
 export interface TypingEvent {
   event: "typing";

@@ -26,7 +26,8 @@ export function noteLiveUnread(c: ChannelState, f: MessageEvent, me: string | un
 
 /** The user's marker moved (here or on another device). */
 export function applyRead(c: ChannelState, f: ReadEvent, me: string | undefined): void {
-  if (f.user === me) c.lastReadSeq = Math.max(c.lastReadSeq, f.seq);
+  // The marker is `last_read_seq`; the event's own seq can be past messages that arrived meanwhile.
+  if (f.user === me) c.lastReadSeq = Math.max(c.lastReadSeq, f.last_read_seq ?? f.seq);
   bumpSeq(c, f.seq);
 }
 
