@@ -44,6 +44,7 @@ export const Settings = Type.Object({
   HTTP_IDLE_TIMEOUT_SEC: Int(1, 255, 10, "an HTTP connection (a WebSocket handshake included) idle this long is closed"),
   LIMIT_DELIVERY_LAG_SEC: Int(0, 3600, 10, "a relay answers sends `unavailable` while a message it acked this long ago has not come back from the controllers (0 = off)"),
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
+  LIMIT_UNSTORED_RECORDS: Int(1000, 10_000_000, 100_000, "log records a controller has consumed and published but not yet stored; past it consumption waits for the database (and relays' delivery lag turns sends away)"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
   DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it a miss is checked against the store"),
   DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is acked only with the controller's verdict on it (resends through another relay; 0 = off)"),
@@ -117,6 +118,7 @@ export interface Config {
     attachmentBytes: number;
     wsBufferBytes: number;
     pendingAppends: number;
+    unstoredRecords: number;
     socketsPerUser: number;
     deliveryLagMs: number;
     jsonBodyBytes: number;
@@ -168,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attachmentBytes: s.LIMIT_ATTACHMENT_BYTES,
       wsBufferBytes: s.LIMIT_WS_BUFFER_BYTES,
       pendingAppends: s.LIMIT_PENDING_APPENDS,
+      unstoredRecords: s.LIMIT_UNSTORED_RECORDS,
       socketsPerUser: s.LIMIT_SOCKETS_PER_USER,
       deliveryLagMs: s.LIMIT_DELIVERY_LAG_SEC * 1000,
       jsonBodyBytes: s.LIMIT_JSON_BODY_BYTES,

@@ -7,6 +7,9 @@ export type MessageType = (typeof MESSAGE_TYPES)[number];
 export const MEMBERSHIP_KINDS = ["member_joined", "member_left", "admin_added", "admin_removed"] as const;
 export type MembershipKind = (typeof MEMBERSHIP_KINDS)[number];
 
+/** One client_msg_id claim: a sender's key in a channel (the same string in every store and in memory). */
+export const clientMsgKey = (channelId: string, from: string, clientMsgId: string) => JSON.stringify([channelId, from, clientMsgId]);
+
 /** A chat message as the server stamped it. */
 export interface ChatMessage {
   id: string;

@@ -17,17 +17,32 @@ export interface ConsumedRecord extends LogRecord {
 export interface ConsumePosition {
   partition: string;
   lag: number;
+  /**
+   * Changes whenever this consumer's partitions may have changed hands (a group rebalance): what a
+   * handler remembers about a partition from before may then miss what another consumer did.
+   */
+  assignment: number;
 }
+
+/**
+ * A handler may take a batch in and finish it later: the adapter goes on with the next batches and
+ * commits this one's position only once `settled` resolves, in log order (never if it rejects).
+ */
+export interface Accepted {
+  settled: Promise<void>;
+}
+export type ConsumeHandler = (batch: ConsumedRecord[], position: ConsumePosition) => Promise<Accepted | void>;
 
 /** The durable, per-channel-ordered message log (Kafka, or the embedded log). */
 export interface MessageLog {
   /** Resolves with each record's seq once all of them are durable; rejects if none is. */
   append(records: LogRecord[]): Promise<number[]>;
   /**
-   * Delivers batches in log order per channel until `signal` aborts. A batch's
-   * position is committed only after `handle` resolves, so a crash redelivers it.
+   * Delivers batches in log order per channel until `signal` aborts. A batch's position is
+   * committed only after `handle` resolves (and its `settled`, if it answers one), so a crash
+   * redelivers it. Returns once what was settled is committed.
    */
-  consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void>;
+  consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -91,6 +106,8 @@ export interface MessageStore {
   lookupClientMessage(channelId: string, from: string, clientMsgId: string): Promise<ClientMessageRef | null>;
   /** Forgets client_msg_id claims of messages stamped before `before` (the dedupe window's end). */
   pruneClientMessages(before: Date): Promise<number>;
+  /** Claims of messages stamped at or after `since`, at most `limit`, as `clientMsgKey` keys. */
+  claimsSince(since: Date, limit: number): Promise<string[]>;
   /** A message of `channelId` as the lifecycle rules need it, or null (unknown, or of another team). */
   getMessage(channelId: string, id: string): Promise<MessageInfo | null>;
   /**

@@ -7,6 +7,7 @@ import type { MessageStore, TeamStore } from "@chat/common/ports";
 import { ControllerService, EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
+import { Unstored } from "./unstored";
 import { controllerRoutes, errorInterceptor } from "./routes";
 
 // Presence and typing through the controller's Connect service, in memory, on a fake clock.
@@ -18,7 +19,7 @@ function setup() {
   const ephemeral = new Ephemeral(hub, () => now);
   // No store is touched by these RPCs: any call to one fails the test.
   const none = new Proxy({}, { get: () => () => Promise.reject(new Error("ephemeral traffic reached a store")) });
-  const rpc = { hub, ephemeral, teams: none as TeamStore, messages: none as MessageStore, logger: quiet, metrics: createMetrics() };
+  const rpc = { hub, ephemeral, teams: none as TeamStore, messages: none as MessageStore, unstored: new Unstored(), logger: quiet, metrics: createMetrics() };
   const client = createClient(ControllerService, createRouterTransport(controllerRoutes(rpc), { router: { interceptors: [errorInterceptor(rpc)] } }));
   /** A relay's stream, read in the background. */
   const stream = async (relayId: string, channelIds: string[]) => {

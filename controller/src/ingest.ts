@@ -2,13 +2,15 @@ import type { Logger } from "@chat/common/log";
 import { isLifecycleEntry } from "@chat/common/lifecycle";
 import { type Sequenced } from "@chat/common/lifecycle-apply";
 import type { LogEntry } from "@chat/common/message";
-import type { ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
+import type { Accepted, ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
 import { retry } from "@chat/common/retry";
 import { withTimeout } from "@chat/common/timeout";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
+import type { Metrics } from "@chat/common/metrics";
+import { ClaimMemory } from "./claims";
 import { toEvent } from "./events";
 import type { Hub } from "./hub";
-import type { Metrics } from "@chat/common/metrics";
+import { Unstored } from "./unstored";
 
 export interface IngestDeps {
   log: MessageLog;
@@ -17,6 +19,10 @@ export interface IngestDeps {
   logger: Logger;
   metrics: Metrics;
   group: string;
+  /** The client_msg_id dedupe window (claims older than this are pruned from the store). */
+  dedupeWindowMs: number;
+  /** Records consumed but not yet stored at most; past it consumption waits for the store. */
+  maxUnstored: number;
 }
 
 /**
@@ -26,51 +32,129 @@ export interface IngestDeps {
  * one finishing beside its retry writes the same thing.
  */
 const PERSIST_ATTEMPT_MS = 30_000;
+/** Claims are kept in memory this much longer than the store keeps them (it prunes once a minute). */
+const CLAIM_MARGIN_MS = 5 * 60_000;
+const MAX_CLAIMS = 1_000_000;
 
 /**
- * One consumed batch: persist it (messages idempotently by id, lifecycle entries by seq), then hand
- * the hub every event in log order — lifecycle events only where they took effect, so nothing about
- * a deleted message, a second identical reaction or a backwards read marker is ever published.
+ * The log is the source of truth, so a consumed message is published to relays at once and stored
+ * beside it: live delivery never waits for the database, and a database outage does not stop it.
+ * What only the store can decide waits for it, in log order per channel:
+ * - a lifecycle entry (edit, delete, reaction, read) takes effect or not depending on the stored
+ *   state, and nothing about a deleted message may ever be published;
+ * - a message with a client_msg_id that may be a resend (its key seen before, or the claim memory
+ *   not complete) is published only if the store keeps it.
+ * Once one of a channel's records waits, the channel's later records wait behind it until that
+ * batch is stored (relays deliver a channel in seq order). Batches are stored one after another,
+ * and a batch's position is committed only once it is stored.
  */
-export async function ingestBatch(
-  deps: Pick<IngestDeps, "messages" | "hub" | "logger" | "metrics">,
-  batch: ConsumedRecord[],
-  position: ConsumePosition,
-  signal: AbortSignal,
-): Promise<void> {
-  const entries: Sequenced<LogEntry>[] = [];
-  const toStore: Sequenced<StoreEntry>[] = [];
-  for (const r of batch) {
-    let entry: LogEntry;
-    try {
-      entry = JSON.parse(r.value) as LogEntry;
-    } catch {
-      deps.logger.error("skipping undecodable log record", { seq: r.seq, channel_id: r.channelId });
-      continue;
-    }
-    const x = { seq: r.seq, entry };
-    entries.push(x);
-    if (entry.kind === "message" || isLifecycleEntry(entry)) toStore.push(x as Sequenced<StoreEntry>);
-  }
-  // Persistence never gives up on a batch: the position is committed only after it succeeds.
-  const applied = toStore.length
-    ? await retry(() => withTimeout(deps.messages.applyBatch(toStore), PERSIST_ATTEMPT_MS, "persist"), {
-        signal,
-        onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
-      })
-    : [];
-  const effective = new Map<Sequenced<LogEntry>, StoreEntry | null>(toStore.map((x, i) => [x, applied[i] ?? null]));
-  const events: Event[] = [];
-  for (const x of entries) {
-    const e = effective.has(x) ? effective.get(x) : x.entry;
-    if (e) events.push(toEvent(e, x.seq));
-  }
-  deps.metrics.persisted.inc(toStore.length);
-  deps.hub.publish(events);
-  deps.metrics.published.inc(events.length);
-  deps.metrics.logLag.set({ partition: position.partition }, position.lag);
-}
+export class Ingest {
+  private chain: Promise<void> = Promise.resolve();
+  private batches = 0;
+  /** Channels whose records wait for the store, with the last batch holding them back. */
+  private readonly held = new Map<string, number>();
+  readonly unstored = new Unstored();
+  private readonly claims: ClaimMemory;
+  private pending = 0;
+  private roomWaiters: (() => void)[] = [];
 
-export function runIngest(deps: IngestDeps, signal: AbortSignal): Promise<void> {
-  return deps.log.consume({ group: deps.group, signal, handle: (batch, position) => ingestBatch(deps, batch, position, signal) });
+  constructor(private readonly deps: IngestDeps) {
+    this.claims = new ClaimMemory({
+      windowMs: deps.dedupeWindowMs,
+      marginMs: CLAIM_MARGIN_MS,
+      max: MAX_CLAIMS,
+      load: (since, limit) => deps.messages.claimsSince(since, limit),
+      onLoadFailed: (err) => deps.logger.warn("loading client_msg_id claims failed; keyed messages wait for the store", { err: String(err) }),
+    });
+  }
+
+  /** How many consumed records are not stored yet. */
+  get backlog(): number {
+    return this.pending;
+  }
+
+  run(signal: AbortSignal): Promise<void> {
+    return this.deps.log.consume({ group: this.deps.group, signal, handle: (batch, position) => this.accept(batch, position, signal) });
+  }
+
+  /** Takes a batch in: publishes what needs no store decision, and stores the batch after the ones before it. */
+  async accept(batch: ConsumedRecord[], position: ConsumePosition, signal: AbortSignal): Promise<Accepted> {
+    const { deps } = this;
+    while (this.pending >= deps.maxUnstored && !signal.aborted) {
+      await new Promise<void>((r) => {
+        this.roomWaiters.push(r);
+        signal.addEventListener("abort", () => r(), { once: true });
+      });
+    }
+    if (signal.aborted) return { settled: Promise.reject(new Error("stopping")) };
+    const k = ++this.batches;
+    const ready = this.claims.ready(position.assignment);
+    const now: Event[] = [];
+    const later: Sequenced<LogEntry>[] = [];
+    const toStore: Sequenced<StoreEntry>[] = [];
+    for (const r of batch) {
+      let entry: LogEntry;
+      try {
+        entry = JSON.parse(r.value) as LogEntry;
+      } catch {
+        deps.logger.error("skipping undecodable log record", { seq: r.seq, channel_id: r.channelId });
+        continue;
+      }
+      const x = { seq: r.seq, entry };
+      const lifecycle = isLifecycleEntry(entry);
+      if (entry.kind === "message" || lifecycle) toStore.push(x as Sequenced<StoreEntry>);
+      const ch = entry.channel_id;
+      // The claim is noted whatever happens to the message: from here on its key is taken.
+      const fresh = entry.kind === "message" ? this.claims.fresh(entry, ready) : !lifecycle;
+      if (fresh && !this.held.has(ch)) now.push(toEvent(entry, x.seq));
+      else {
+        later.push(x);
+        this.held.set(ch, k);
+      }
+    }
+    this.unstored.add(k, now);
+    this.publish(now);
+    this.pending += batch.length;
+    deps.metrics.logLag.set({ partition: position.partition }, position.lag);
+    const settled = (this.chain = this.chain.then(() => this.store(k, batch.length, toStore, later, signal)));
+    return { settled };
+  }
+
+  private async store(k: number, records: number, toStore: Sequenced<StoreEntry>[], later: Sequenced<LogEntry>[], signal: AbortSignal): Promise<void> {
+    const { deps } = this;
+    // Persistence never gives up on a batch: the position is committed only after it succeeds.
+    const applied = toStore.length
+      ? await retry(() => withTimeout(deps.messages.applyBatch(toStore), PERSIST_ATTEMPT_MS, "persist"), {
+          signal,
+          onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
+        })
+      : [];
+    const effective = new Map<Sequenced<LogEntry>, StoreEntry | null>(toStore.map((x, i) => [x, applied[i] ?? null]));
+    const waited = new Set(later);
+    for (const x of toStore) {
+      // Published as new, yet the store kept another message under its key: the claim memory was wrong.
+      if (x.entry.kind === "message" && !waited.has(x) && effective.get(x) === null) {
+        deps.logger.error("a message published before storing was a resend", { channel_id: x.entry.channel_id, seq: x.seq });
+      }
+    }
+    const events: Event[] = [];
+    for (const x of later) {
+      const e = effective.has(x) ? effective.get(x) : x.entry;
+      if (e) events.push(toEvent(e, x.seq));
+    }
+    this.unstored.drop(k);
+    this.publish(events);
+    for (const [ch, last] of this.held) if (last === k) this.held.delete(ch);
+    deps.metrics.persisted.inc(toStore.length);
+    this.pending -= records;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private publish(events: Event[]): void {
+    if (events.length === 0) return;
+    this.deps.hub.publish(events);
+    this.deps.metrics.published.inc(events.length);
+  }
 }

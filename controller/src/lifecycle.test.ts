@@ -14,7 +14,7 @@ import { createMetrics } from "@chat/common/metrics";
 import type { ConsumedRecord } from "@chat/common/ports";
 import { ControllerService, EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 import { Hub } from "./hub";
-import { ingestBatch } from "./ingest";
+import { Ingest } from "./ingest";
 import { createController } from "./service";
 
 // Lifecycle entries through the controller: applied to the store, published only where they took
@@ -36,15 +36,19 @@ function setup() {
   const stream = hub.open("relay", [CH]);
   const published: Event[] = [];
   let seq = 0;
-  const deps = { messages: store, hub, logger: quiet, metrics: createMetrics() };
+  const log = new EmbeddedLog(dir);
+  const ing = new Ingest({ log, messages: store, hub, logger: quiet, metrics: createMetrics(), group: "g", dedupeWindowMs: 300_000, maxUnstored: 10_000 });
   const ingest = async (entries: LogEntry[], at?: number[]) => {
     const batch: ConsumedRecord[] = entries.map((e, i) => ({ channelId: e.channel_id, seq: at?.[i] ?? (seq += 2), value: JSON.stringify(e) }));
-    await ingestBatch(deps, batch, { partition: "0", lag: 0 }, new AbortController().signal);
+    await (await ing.accept(batch, { partition: "0", lag: 0, assignment: 0 }, new AbortController().signal)).settled;
     const got = await stream.next(AbortSignal.timeout(1000));
     published.push(...got);
     return { batch, got };
   };
-  stops.push(async () => store.close());
+  stops.push(async () => {
+    await log.close();
+    await store.close();
+  });
   return { store, ingest, published };
 }
 const frames = (events: Event[]) => events.map((e) => JSON.parse(e.frame));

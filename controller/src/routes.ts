@@ -3,6 +3,7 @@ import { AppError, connectCode, toAppError } from "@chat/common/errors";
 import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./rpc/context";
 import { fetchSince } from "./rpc/fetch-since";
+import { fetchUnstored } from "./rpc/fetch-unstored";
 import { getMessage } from "./rpc/get-message";
 import { lookupClientMessage } from "./rpc/lookup-client-message";
 import { getChannel, getUserChannels } from "./rpc/membership";
@@ -19,6 +20,7 @@ export function controllerRoutes(rpc: RpcContext) {
       getUserChannels: (req) => getUserChannels(rpc, req),
       getChannel: (req) => getChannel(rpc, req),
       fetchSince: (req) => fetchSince(rpc, req),
+      fetchUnstored: (req) => fetchUnstored(rpc, req),
       getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),
       lookupClientMessage: (req, ctx) => lookupClientMessage(rpc, req, ctx.signal),
       announcePresence: (req) => announcePresence(rpc, req),

@@ -15,6 +15,7 @@ import { createMetrics } from "@chat/common/metrics";
 import type { MessageStore, TeamStore } from "@chat/common/ports";
 import { ControllerService, EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 import { Ephemeral } from "./ephemeral";
+import { Unstored } from "./unstored";
 import { Hub, newEvent } from "./hub";
 import { controllerRoutes, errorInterceptor } from "./routes";
 import { createController } from "./service";
@@ -117,46 +118,62 @@ function summary(events: Event[], labels: Record<string, string>): string[] {
   });
 }
 
+/** The store with `applyBatch` replaced (every other method is the store's own). */
+function withApplyBatch(store: SqliteStore, applyBatch: MessageStore["applyBatch"]): MessageStore {
+  return new Proxy(store, { get: (t, k) => (k === "applyBatch" ? applyBatch : (Reflect.get(t, k) as unknown)) }) as MessageStore;
+}
+
 describe("ingest", () => {
-  test("a consumed batch is stored before any of its events is published", async () => {
+  test("messages are published before their batch is stored; what only the store decides waits for it, in channel order", async () => {
     const entered = deferred<StoredMessage[]>();
     const release = deferred();
+    let calls = 0;
     const h = startController({
-      messages: (store) => ({
-        insertMany: (...a) => store.insertMany(...a),
-        history: (...a) => store.history(...a),
-        since: (...a) => store.since(...a),
-        applyBatch: async (batch) => {
-          entered.resolve(batch.flatMap(({ seq, entry }) => (entry.kind === "message" ? [{ ...entry, seq }] : [])));
-          await release.promise;
+      messages: (store) =>
+        withApplyBatch(store, async (batch) => {
+          if (calls++ === 0) {
+            entered.resolve(batch.flatMap(({ seq, entry }) => (entry.kind === "message" ? [{ ...entry, seq }] : [])));
+            await release.promise; // the database is slow (or down) for the first batch
+          }
           return store.applyBatch(batch);
-        },
-        getMessage: (...a) => store.getMessage(...a),
-        lookupClientMessage: (...a) => store.lookupClientMessage(...a),
-        pruneClientMessages: (...a) => store.pruneClientMessages(...a),
-        eventsSince: (...a) => store.eventsSince(...a),
-        unread: (...a) => store.unread(...a),
-        readMarkers: (...a) => store.readMarkers(...a),
-        ping: () => store.ping(),
-        close: async () => {},
-      }),
+        }),
     });
     running.push({ stop: async () => release.resolve() }); // a failing test must not leave stop() waiting on it
-    const A = objectId();
-    const relay = await subscribe(h.client, "relay-1", [A]);
-    await h.append(message(A, "held"));
-    expect((await entered.promise).map((m) => m.data)).toEqual(["held"]);
+    const [A, B] = [objectId(), objectId()];
+    const relay = await subscribe(h.client, "relay-1", [A, B]);
+    const first = message(A, "live");
+    await h.append(first);
+    expect((await entered.promise).map((m) => m.data)).toEqual(["live"]);
+    // Delivered while its store write is held, and readable beside the store meanwhile.
+    await relay.received(isMessage("live"), "the message, before it is stored");
+    expect((await h.store.since(A, undefined, 0, 10)).length).toBe(0);
+    const unstored = await h.client.fetchUnstored({ channelId: A, viewer: "", afterSeq: 0n });
+    expect(unstored.events.map((e) => JSON.parse(e.frame).data)).toEqual(["live"]);
 
-    // applyBatch is held. A barrier event published now reaches the relay after anything the hub
-    // was given before it, so if the message had been published it would show up first.
-    h.controller.hub.publish([newEvent({ kind: EventKind.MEMBER_JOINED, channelId: objectId(), seq: 1n, to: "barrier@x.dev" })]);
-    await relay.received(isJoinOf("barrier@x.dev"), "the barrier");
-    expect(relay.events.map((e) => e.to)).toEqual(["barrier@x.dev"]);
+    // An edit needs the stored state: it waits, and so does everything after it in channel A; B goes on.
+    const edit: LogEntry = { kind: "message_edited", channel_id: A, id: (first as { id: string }).id, data: "edited", edited_at: new Date().toISOString(), by: "a@x.dev", to: "*", author: "a@x.dev" };
+    await h.append(edit, message(A, "after the edit"), message(B, "elsewhere"));
+    await relay.received(isMessage("elsewhere"), "channel B's message while A waits");
+    expect(summary(relay.events, { [A]: "A", [B]: "B" })).toEqual(["message A live", "message B elsewhere"]);
 
     release.resolve();
-    await relay.received(isMessage("held"), "the message, once stored");
-    expect(relay.events.map((e) => e.kind)).toEqual([EventKind.MEMBER_JOINED, EventKind.MESSAGE]);
-    expect((await h.store.since(A, undefined, 0, 10)).map((m) => m.data)).toEqual(["held"]);
+    await relay.received(isMessage("after the edit"), "A's later message, once the edit is decided");
+    expect(summary(relay.events, { [A]: "A", [B]: "B" })).toEqual(["message A live", "message B elsewhere", "MESSAGE_EDITED A *", "message A after the edit"]);
+    expect((await h.store.since(A, undefined, 0, 10)).map((m) => m.data)).toEqual(["edited", "after the edit"]);
+    await waitFor(async () => (await h.client.fetchUnstored({ channelId: A, viewer: "", afterSeq: 0n })).events.length === 0, "unstored messages to be dropped once stored");
+  });
+
+  test("a keyed message whose key was seen before waits for the store's verdict: a resend is never published", async () => {
+    const h = startController();
+    const A = objectId();
+    const relay = await subscribe(h.client, "relay-1", [A]);
+    const keyed = (data: string, key: string): LogEntry => ({ ...message(A, data), client_msg_id: key }) as LogEntry;
+    await h.append(keyed("one", "k1"));
+    await relay.received(isMessage("one"), "the first message");
+    await h.append(keyed("one, resent", "k1"), keyed("two", "k2"), message(A, "end"));
+    await relay.received(isMessage("end"), "the last message");
+    expect(relay.events.filter((e) => e.kind === EventKind.MESSAGE).map((e) => JSON.parse(e.frame).data)).toEqual(["one", "two", "end"]);
+    expect((await h.store.since(A, undefined, 0, 10)).map((m) => m.data)).toEqual(["one", "two", "end"]);
   });
 });
 
@@ -214,7 +231,7 @@ describe("a relay's subscription", () => {
     const store = new SqliteStore(dir);
     running.push({ stop: () => store.close() });
     const hub = new Hub(3);
-    const rpc = { hub, ephemeral: new Ephemeral(hub), teams: store, messages: store, logger: quiet, metrics: createMetrics() };
+    const rpc = { hub, ephemeral: new Ephemeral(hub), teams: store, messages: store, unstored: new Unstored(), logger: quiet, metrics: createMetrics() };
     const client = createClient(ControllerService, createRouterTransport(controllerRoutes(rpc), { router: { interceptors: [errorInterceptor(rpc)] } }));
     const A = objectId();
     const ev = (seq: number) => newEvent({ kind: EventKind.MESSAGE, channelId: A, seq: BigInt(seq), to: "*", frame: "{}" });

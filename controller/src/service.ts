@@ -5,7 +5,7 @@ import { createMetrics, type Metrics } from "@chat/common/metrics";
 import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
 import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
-import { runIngest } from "./ingest";
+import { Ingest } from "./ingest";
 import { controllerRoutes, errorInterceptor, tokenInterceptor } from "./routes";
 
 /** What a controller talks to: the log it consumes and the stores it persists to and answers from. */
@@ -38,7 +38,16 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     });
   const hub = overrides.hub ?? new Hub();
   const ephemeral = new Ephemeral(hub);
-  const rpc = { hub, ephemeral, teams: ports.teams, messages: ports.messages, logger, metrics };
+  const ingestion = new Ingest({
+    ...ports,
+    hub,
+    logger,
+    metrics,
+    group: config.consumerGroup,
+    dedupeWindowMs: config.limits.dedupeWindowMs,
+    maxUnstored: config.limits.unstoredRecords,
+  });
+  const rpc = { hub, ephemeral, teams: ports.teams, messages: ports.messages, unstored: ingestion.unstored, logger, metrics };
   const ac = new AbortController();
   let ingest: Promise<void> | undefined;
   // client_msg_id claims older than the dedupe window are dropped once a minute (any controller may; it is idempotent).
@@ -57,7 +66,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
     start(): void {
       pruning = setInterval(prune, 60_000);
       ephemeral.start();
-      ingest = runIngest({ ...ports, hub, logger, metrics, group: config.consumerGroup }, ac.signal).catch((err) => {
+      ingest = ingestion.run(ac.signal).catch((err) => {
         if (!ac.signal.aborted) onFatal(err);
       });
     },

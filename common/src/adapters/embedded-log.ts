@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
+import type { ConsumedRecord, ConsumeHandler, LogRecord, MessageLog } from "../ports";
 import type { WriterReply, WriterRequest } from "./embedded-log-writer";
 
 interface Pending {
@@ -87,34 +87,45 @@ export class EmbeddedLog implements MessageLog {
   }
   private onClosed: (() => void) | undefined;
 
-  async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
+  async consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number]>("SELECT seq, channel_id, value FROM log WHERE seq > ? ORDER BY seq LIMIT 1000");
     const newest = this.db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log");
     let position = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
-    while (!opts.signal.aborted && !this.closed) {
-      const rows = read.all(position);
-      if (rows.length === 0) {
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            opts.signal.removeEventListener("abort", wake);
-            this.waiters.delete(wake);
-            resolve();
-          };
-          this.waiters.add(wake);
-          opts.signal.addEventListener("abort", wake, { once: true });
-        });
-        continue;
-      }
-      const last = rows[rows.length - 1]!.seq;
-      await opts.handle(
-        rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })),
-        { partition: "0", lag: (newest.get()?.m ?? last) - last },
-      );
-      position = last;
-      if (this.closed) break;
+    // Commits in log order, each once its batch is settled; a batch that never settles stops the later ones.
+    let commits: Promise<void> = Promise.resolve();
+    const commit = (seq: number) => {
+      if (this.closed) return;
       // Commits go through the writer too (one writer: the socket loop never waits on a lock).
-      const trim = ++this.commitsSinceTrim >= 100 ? this.trimBelow(opts.group, position) : undefined;
-      this.writer.postMessage({ type: "commit", group: opts.group, seq: position, trimBelow: trim } satisfies WriterRequest);
+      const trim = ++this.commitsSinceTrim >= 100 ? this.trimBelow(opts.group, seq) : undefined;
+      this.writer.postMessage({ type: "commit", group: opts.group, seq, trimBelow: trim } satisfies WriterRequest);
+    };
+    try {
+      while (!opts.signal.aborted && !this.closed) {
+        const rows = read.all(position);
+        if (rows.length === 0) {
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              opts.signal.removeEventListener("abort", wake);
+              this.waiters.delete(wake);
+              resolve();
+            };
+            this.waiters.add(wake);
+            opts.signal.addEventListener("abort", wake, { once: true });
+          });
+          continue;
+        }
+        const last = rows[rows.length - 1]!.seq;
+        const accepted = await opts.handle(
+          rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })),
+          { partition: "0", lag: (newest.get()?.m ?? last) - last, assignment: 0 },
+        );
+        position = last;
+        if (this.closed) break;
+        commits = accepted ? commits.then(() => accepted.settled).then(() => commit(last)) : commits.then(() => commit(last));
+        commits.catch(() => undefined); // observed below; a rejection only stops later commits
+      }
+    } finally {
+      await commits.catch(() => undefined);
     }
   }
 

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { OutageLog } from "../outage-log";
-import type { ConsumedRecord, ConsumePosition, LogRecord, MessageLog } from "../ports";
+import type { Accepted, ConsumeHandler, LogRecord, MessageLog } from "../ports";
 import { sleep } from "../retry";
 import { withTimeout } from "../timeout";
 import { logCreator, UNREACHABLE } from "./kafka-logging";
@@ -173,7 +173,7 @@ export class KafkaLog implements MessageLog {
     }
   }
 
-  async consume(opts: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
+  async consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
     if (this.closing) throw new AppError("unavailable", "message log closed");
     const run = this.runConsumer(opts);
     const tracked = run.catch(() => undefined);
@@ -185,7 +185,7 @@ export class KafkaLog implements MessageLog {
     }
   }
 
-  private async runConsumer({ group, signal, handle }: { group: string; signal: AbortSignal; handle: (batch: ConsumedRecord[], position: ConsumePosition) => Promise<void> }): Promise<void> {
+  private async runConsumer({ group, signal, handle }: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
     const t = this.tuning;
     const stopping = () => signal.aborted || this.stopConsumers.signal.aborted;
     if (stopping()) return;
@@ -202,6 +202,28 @@ export class KafkaLog implements MessageLog {
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     signal.addEventListener("abort", stop, { once: true });
     this.stopConsumers.signal.addEventListener("abort", stop, { once: true });
+    // Bumped on every (re)join: partitions may have changed hands, and settled batches of a partition
+    // this consumer lost are not committed any more (the new owner consumes them again).
+    let assignment = 0;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      assignment++;
+      commits.clear();
+    });
+    /** Per partition, commits in log order, each once its batch is settled. */
+    const commits = new Map<number, Promise<void>>();
+    const commitLater = (partition: number, offset: string, settled: Promise<void>) => {
+      const at = assignment;
+      const next = (commits.get(partition) ?? Promise.resolve())
+        .then(() => settled)
+        .then(async () => {
+          if (at !== assignment) return;
+          await consumer.commitOffsets([{ topic: this.topic, partition, offset }]).catch((err: unknown) =>
+            this.logger.warn("offset commit failed; the batch will be consumed again", { group, partition, err: String(err) }),
+          );
+        });
+      next.catch(() => undefined);
+      commits.set(partition, next);
+    };
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) return; // kafkajs restarts the consumer itself
       fatal = payload.error;
@@ -224,16 +246,17 @@ export class KafkaLog implements MessageLog {
           // A long handle (the controller retries persistence) must not cost us the group membership.
           const beat = setInterval(() => void heartbeat().catch(() => undefined), t.heartbeatIntervalMs);
           this.outage.ok();
+          let accepted: Accepted | void;
           try {
-            await handle(records, { partition: String(batch.partition), lag: Math.max(0, Number(batch.offsetLag())) });
+            accepted = await handle(records, { partition: String(batch.partition), lag: Math.max(0, Number(batch.offsetLag())), assignment });
           } finally {
             clearInterval(beat);
           }
           const last = batch.messages[batch.messages.length - 1]!.offset;
+          const offset = String(Number(last) + 1);
           resolveOffset(last);
-          await commitOffsetsIfNecessary({
-            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(Number(last) + 1) }] }],
-          });
+          if (accepted) return commitLater(batch.partition, offset, accepted.settled);
+          await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset }] }] });
         },
       });
       this.logger.info("consumer started", { group, topic: this.topic });
@@ -241,8 +264,9 @@ export class KafkaLog implements MessageLog {
     } finally {
       signal.removeEventListener("abort", stop);
       this.stopConsumers.signal.removeEventListener("abort", stop);
-      // Waits for the batch in hand (and its commit), then leaves the group. Offsets are
-      // committed per batch, so a failed leave costs only a rebalance delay for the group.
+      // Waits for the batch in hand and the settled ones' commits, then leaves the group. Offsets
+      // are committed per batch, so a failed leave costs only a rebalance delay for the group.
+      await Promise.all([...commits.values()].map((c) => c.catch(() => undefined)));
       await consumer.disconnect().catch((err: unknown) => this.logger.warn("consumer disconnect failed", { group, err }));
     }
     if (fatal) {

@@ -77,7 +77,7 @@ export interface ClientMsgDoc {
   seq: number;
   ts: Date;
 }
-export const clientMsgKey = (channelId: string, from: string, clientMsgId: string) => JSON.stringify([channelId, from, clientMsgId]);
+export { clientMsgKey } from "../message";
 
 export const DUPLICATE_KEY = 11000;
 

@@ -200,8 +200,10 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     return r.deletedCount;
   }
 
-
-
+  async claimsSince(since: Date, limit: number): Promise<string[]> {
+    const docs = await this.run("load client_msg_ids", () => this.clientMsgs.find({ ts: { $gte: since } }, { projection: { _id: 1 } }).limit(limit).toArray());
+    return docs.map((d) => d._id);
+  }
 
   async getMessage(channelId: string, id: string): Promise<MessageInfo | null> {
     const filter: Filter<MessageDoc> = { _id: oid(id, "message id"), channel_id: str(channelId, "channel id") };

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AppError } from "../errors";
 import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
 import { planBatch, type Sequenced } from "../lifecycle-apply";
-import type { MessageView, StoredMessage } from "../message";
+import { clientMsgKey, type MessageView, type StoredMessage } from "../message";
 import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { Team } from "../teams";
 
@@ -191,9 +191,12 @@ export class SqliteStore implements TeamStore, MessageStore {
     return this.db.query("DELETE FROM client_msgs WHERE ts < ?").run(before.toISOString()).changes;
   }
 
-
-
-
+  async claimsSince(since: Date, limit: number): Promise<string[]> {
+    return this.db
+      .query<{ c: string; f: string; k: string }, [string, number]>("SELECT channel_id AS c, from_user AS f, client_msg_id AS k FROM client_msgs WHERE ts >= ? LIMIT ?")
+      .all(since.toISOString(), limit)
+      .map((r) => clientMsgKey(r.c, r.f, r.k));
+  }
 
   async getMessage(channelId: string, id: string): Promise<MessageInfo | null> {
     const r = this.db.query<MsgRow, [string, string]>("SELECT * FROM messages WHERE id = ? AND channel_id = ?").get(id, channelId);

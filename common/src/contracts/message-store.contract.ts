@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { tracked } from "./tracked";
 import { objectId } from "../ids";
 import type { LifecycleEntry } from "../lifecycle";
-import type { ChatMessage, MessageView, StoredMessage } from "../message";
+import { clientMsgKey, type ChatMessage, type MessageView, type StoredMessage } from "../message";
 import type { MessageStore, ReplayItem, StoreEntry } from "../ports";
 
 type MsgEntry = { kind: "message" } & ChatMessage;
@@ -183,6 +183,21 @@ export function messageStoreContract(name: string, make: () => Promise<MessageSt
       expect(await s.lookupClientMessage(c.ch, "a", "k")).toBeNull();
       expect(await s.lookupClientMessage(c.ch, "a", "r")).toMatchObject({ id: recent.id });
       expect((await c.apply(c.send("a", "new", { client_msg_id: "k" }), c.send("a", "dup", { client_msg_id: "r" }))).effective).toEqual(["message", null]);
+    });
+
+    test("claimsSince lists the keys claimed at or after a time, bounded", async () => {
+      const s = await open();
+      const c = channel(s);
+      await c.apply(
+        c.send("a", "old", { client_msg_id: "k-old", ts: new Date(Date.now() - 600_000).toISOString() }),
+        c.send("a", "x", { client_msg_id: "k1" }),
+        c.send("b", "y", { client_msg_id: "k1" }),
+        c.send("a", "no key"),
+      );
+      const since = new Date(Date.now() - 300_000);
+      const keys = await s.claimsSince(since, 100);
+      expect(keys.filter((k) => k.includes(c.ch)).sort()).toEqual([clientMsgKey(c.ch, "a", "k1"), clientMsgKey(c.ch, "b", "k1")].sort());
+      expect((await s.claimsSince(since, 1)).length).toBe(1);
     });
 
     test("delete: content gone from history, resume and getMessage; nothing applies after it", async () => {

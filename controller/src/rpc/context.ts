@@ -3,6 +3,7 @@ import type { Metrics } from "@chat/common/metrics";
 import type { MessageStore, TeamStore } from "@chat/common/ports";
 import type { Ephemeral } from "../ephemeral";
 import type { Hub } from "../hub";
+import type { Unstored } from "../unstored";
 
 /** What the RPC handlers may touch. */
 export interface RpcContext {
@@ -11,6 +12,8 @@ export interface RpcContext {
   ephemeral: Ephemeral;
   teams: TeamStore;
   messages: MessageStore;
+  /** Messages published but not stored yet. */
+  unstored: Unstored;
   logger: Logger;
   metrics: Metrics;
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/controller.proto.
  */
 export const file_chat_v1_controller: GenFile = /*@__PURE__*/
-  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50Iq4BCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgSKQoIcHJlc2VuY2UYCCABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlIkYKFVVwZGF0ZUludGVyZXN0UmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRILCgNhZGQYAiADKAkSDgoGcmVtb3ZlGAMgAygJIhgKFlVwZGF0ZUludGVyZXN0UmVzcG9uc2UiKQoWR2V0VXNlckNoYW5uZWxzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIi4KF0dldFVzZXJDaGFubmVsc1Jlc3BvbnNlEhMKC2NoYW5uZWxfaWRzGAEgAygJIicKEUdldENoYW5uZWxSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkiaQoSR2V0Q2hhbm5lbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg4KBmFjdGl2ZRgCIAEoCBIPCgdtZW1iZXJzGAMgAygJEg4KBmFkbWlucxgEIAMoCRITCgtzdXBlcl9hZG1pbhgFIAEoCSJZChFGZXRjaFNpbmNlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEg4KBnZpZXdlchgCIAEoCRIRCglhZnRlcl9zZXEYAyABKAMSDQoFbGltaXQYBCABKA0iNAoSRmV0Y2hTaW5jZVJlc3BvbnNlEh4KBmV2ZW50cxgBIAMoCzIOLmNoYXQudjEuRXZlbnQiMwoRR2V0TWVzc2FnZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIKCgJpZBgCIAEoCSKqAQoSR2V0TWVzc2FnZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhIKCmNoYW5uZWxfaWQYAiABKAkSCgoCaWQYAyABKAkSCwoDc2VxGAQgASgDEgwKBGZyb20YBSABKAkSCgoCdG8YBiABKAkSDAoEdHlwZRgHIAEoCRIPCgdkZWxldGVkGAggASgIEhAKCHJlcGx5X3RvGAkgASgJEg0KBWVtb2ppGAogAygJImYKGkxvb2t1cENsaWVudE1lc3NhZ2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDAoEdXNlchgCIAEoCRIVCg1jbGllbnRfbXNnX2lkGAMgASgJEg8KB3dhaXRfbXMYBCABKA0iUQobTG9va3VwQ2xpZW50TWVzc2FnZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEgoKAmlkGAIgASgJEgsKA3NlcRgDIAEoAxIKCgJ0cxgEIAEoCSKiAQoOUHJlc2VuY2VVcGRhdGUSEAoIcmVsYXlfaWQYASABKAkSDQoFZXBvY2gYAiABKAkSCwoDc2VxGAMgASgEEhAKCGJhc2Vfc2VxGAQgASgEEgwKBGZ1bGwYBSABKAgSIgoCdXAYBiADKAsyFi5jaGF0LnYxLlByZXNlbmNlRW50cnkSDAoEZG93bhgHIAMoCRIQCghsZWFzZV9tcxgIIAEoDSIyCg1QcmVzZW5jZUVudHJ5EgwKBHVzZXIYASABKAkSEwoLY2hhbm5lbF9pZHMYAiADKAkiQgoXQW5ub3VuY2VQcmVzZW5jZVJlcXVlc3QSJwoGdXBkYXRlGAEgASgLMhcuY2hhdC52MS5QcmVzZW5jZVVwZGF0ZSIqChhBbm5vdW5jZVByZXNlbmNlUmVzcG9uc2USDgoGcmVzeW5jGAEgASgIIigKEkdldFByZXNlbmNlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJIiUKE0dldFByZXNlbmNlUmVzcG9uc2USDgoGb25saW5lGAEgAygJIlYKFFB1Ymxpc2hUeXBpbmdSZXF1ZXN0EhAKCHJlbGF5X2lkGAEgASgJEhIKCmNoYW5uZWxfaWQYAiABKAkSDAoEdXNlchgDIAEoCRIKCgJ0bxgEIAEoCSIqChVQdWJsaXNoVHlwaW5nUmVzcG9uc2USEQoJZm9yd2FyZGVkGAEgASgIKpQDCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX0tJTkRfTUVTU0FHRRABEhwKGEVWRU5UX0tJTkRfTUVNQkVSX0pPSU5FRBACEhoKFkVWRU5UX0tJTkRfTUVNQkVSX0xFRlQQAxIaChZFVkVOVF9LSU5EX0FETUlOX0FEREVEEAQSHAoYRVZFTlRfS0lORF9BRE1JTl9SRU1PVkVEEAUSGwoXRVZFTlRfS0lORF9URUFNX1VQREFURUQQBhIdChlFVkVOVF9LSU5EX01FU1NBR0VfRURJVEVEEAcSHgoaRVZFTlRfS0lORF9NRVNTQUdFX0RFTEVURUQQCBIdChlFVkVOVF9LSU5EX1JFQUNUSU9OX0FEREVEEAkSHwobRVZFTlRfS0lORF9SRUFDVElPTl9SRU1PVkVEEAoSEwoPRVZFTlRfS0lORF9SRUFEEAsSFQoRRVZFTlRfS0lORF9UWVBJTkcQDBIXChNFVkVOVF9LSU5EX1BSRVNFTkNFEA0yrAYKEUNvbnRyb2xsZXJTZXJ2aWNlEkQKCVN1YnNjcmliZRIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdBoaLmNoYXQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJRCg5VcGRhdGVJbnRlcmVzdBIeLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXF1ZXN0Gh8uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlc3BvbnNlElQKD0dldFVzZXJDaGFubmVscxIfLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVxdWVzdBogLmNoYXQudjEuR2V0VXNlckNoYW5uZWxzUmVzcG9uc2USRQoKR2V0Q2hhbm5lbBIaLmNoYXQudjEuR2V0Q2hhbm5lbFJlcXVlc3QaGy5jaGF0LnYxLkdldENoYW5uZWxSZXNwb25zZRJFCgpGZXRjaFNpbmNlEhouY2hhdC52MS5GZXRjaFNpbmNlUmVxdWVzdBobLmNoYXQudjEuRmV0Y2hTaW5jZVJlc3BvbnNlEkUKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhsuY2hhdC52MS5HZXRNZXNzYWdlUmVzcG9uc2USYAoTTG9va3VwQ2xpZW50TWVzc2FnZRIjLmNoYXQudjEuTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QaJC5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZRJXChBBbm5vdW5jZVByZXNlbmNlEiAuY2hhdC52MS5Bbm5vdW5jZVByZXNlbmNlUmVxdWVzdBohLmNoYXQudjEuQW5ub3VuY2VQcmVzZW5jZVJlc3BvbnNlEkgKC0dldFByZXNlbmNlEhsuY2hhdC52MS5HZXRQcmVzZW5jZVJlcXVlc3QaHC5jaGF0LnYxLkdldFByZXNlbmNlUmVzcG9uc2USTgoNUHVibGlzaFR5cGluZxIdLmNoYXQudjEuUHVibGlzaFR5cGluZ1JlcXVlc3QaHi5jaGF0LnYxLlB1Ymxpc2hUeXBpbmdSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50Iq4BCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgSKQoIcHJlc2VuY2UYCCABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlIkYKFVVwZGF0ZUludGVyZXN0UmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRILCgNhZGQYAiADKAkSDgoGcmVtb3ZlGAMgAygJIhgKFlVwZGF0ZUludGVyZXN0UmVzcG9uc2UiKQoWR2V0VXNlckNoYW5uZWxzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIi4KF0dldFVzZXJDaGFubmVsc1Jlc3BvbnNlEhMKC2NoYW5uZWxfaWRzGAEgAygJIicKEUdldENoYW5uZWxSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkiaQoSR2V0Q2hhbm5lbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg4KBmFjdGl2ZRgCIAEoCBIPCgdtZW1iZXJzGAMgAygJEg4KBmFkbWlucxgEIAMoCRITCgtzdXBlcl9hZG1pbhgFIAEoCSJZChFGZXRjaFNpbmNlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEg4KBnZpZXdlchgCIAEoCRIRCglhZnRlcl9zZXEYAyABKAMSDQoFbGltaXQYBCABKA0iNAoSRmV0Y2hTaW5jZVJlc3BvbnNlEh4KBmV2ZW50cxgBIAMoCzIOLmNoYXQudjEuRXZlbnQiXAoURmV0Y2hVbnN0b3JlZFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIOCgZ2aWV3ZXIYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNIjcKFUZldGNoVW5zdG9yZWRSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IjMKEUdldE1lc3NhZ2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSCgoCaWQYAiABKAkiqgEKEkdldE1lc3NhZ2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBISCgpjaGFubmVsX2lkGAIgASgJEgoKAmlkGAMgASgJEgsKA3NlcRgEIAEoAxIMCgRmcm9tGAUgASgJEgoKAnRvGAYgASgJEgwKBHR5cGUYByABKAkSDwoHZGVsZXRlZBgIIAEoCBIQCghyZXBseV90bxgJIAEoCRINCgVlbW9qaRgKIAMoCSJmChpMb29rdXBDbGllbnRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgwKBHVzZXIYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRIPCgd3YWl0X21zGAQgASgNIlEKG0xvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIKCgJpZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdHMYBCABKAkiogEKDlByZXNlbmNlVXBkYXRlEhAKCHJlbGF5X2lkGAEgASgJEg0KBWVwb2NoGAIgASgJEgsKA3NlcRgDIAEoBBIQCghiYXNlX3NlcRgEIAEoBBIMCgRmdWxsGAUgASgIEiIKAnVwGAYgAygLMhYuY2hhdC52MS5QcmVzZW5jZUVudHJ5EgwKBGRvd24YByADKAkSEAoIbGVhc2VfbXMYCCABKA0iMgoNUHJlc2VuY2VFbnRyeRIMCgR1c2VyGAEgASgJEhMKC2NoYW5uZWxfaWRzGAIgAygJIkIKF0Fubm91bmNlUHJlc2VuY2VSZXF1ZXN0EicKBnVwZGF0ZRgBIAEoCzIXLmNoYXQudjEuUHJlc2VuY2VVcGRhdGUiKgoYQW5ub3VuY2VQcmVzZW5jZVJlc3BvbnNlEg4KBnJlc3luYxgBIAEoCCIoChJHZXRQcmVzZW5jZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSIlChNHZXRQcmVzZW5jZVJlc3BvbnNlEg4KBm9ubGluZRgBIAMoCSJWChRQdWJsaXNoVHlwaW5nUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgJEgwKBHVzZXIYAyABKAkSCgoCdG8YBCABKAkiKgoVUHVibGlzaFR5cGluZ1Jlc3BvbnNlEhEKCWZvcndhcmRlZBgBIAEoCCqUAwoJRXZlbnRLaW5kEhoKFkVWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9LSU5EX01FU1NBR0UQARIcChhFVkVOVF9LSU5EX01FTUJFUl9KT0lORUQQAhIaChZFVkVOVF9LSU5EX01FTUJFUl9MRUZUEAMSGgoWRVZFTlRfS0lORF9BRE1JTl9BRERFRBAEEhwKGEVWRU5UX0tJTkRfQURNSU5fUkVNT1ZFRBAFEhsKF0VWRU5UX0tJTkRfVEVBTV9VUERBVEVEEAYSHQoZRVZFTlRfS0lORF9NRVNTQUdFX0VESVRFRBAHEh4KGkVWRU5UX0tJTkRfTUVTU0FHRV9ERUxFVEVEEAgSHQoZRVZFTlRfS0lORF9SRUFDVElPTl9BRERFRBAJEh8KG0VWRU5UX0tJTkRfUkVBQ1RJT05fUkVNT1ZFRBAKEhMKD0VWRU5UX0tJTkRfUkVBRBALEhUKEUVWRU5UX0tJTkRfVFlQSU5HEAwSFwoTRVZFTlRfS0lORF9QUkVTRU5DRRANMvwGChFDb250cm9sbGVyU2VydmljZRJECglTdWJzY3JpYmUSGS5jaGF0LnYxLlN1YnNjcmliZVJlcXVlc3QaGi5jaGF0LnYxLlN1YnNjcmliZVJlc3BvbnNlMAESUQoOVXBkYXRlSW50ZXJlc3QSHi5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVxdWVzdBofLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXNwb25zZRJUCg9HZXRVc2VyQ2hhbm5lbHMSHy5jaGF0LnYxLkdldFVzZXJDaGFubmVsc1JlcXVlc3QaIC5jaGF0LnYxLkdldFVzZXJDaGFubmVsc1Jlc3BvbnNlEkUKCkdldENoYW5uZWwSGi5jaGF0LnYxLkdldENoYW5uZWxSZXF1ZXN0GhsuY2hhdC52MS5HZXRDaGFubmVsUmVzcG9uc2USRQoKRmV0Y2hTaW5jZRIaLmNoYXQudjEuRmV0Y2hTaW5jZVJlcXVlc3QaGy5jaGF0LnYxLkZldGNoU2luY2VSZXNwb25zZRJOCg1GZXRjaFVuc3RvcmVkEh0uY2hhdC52MS5GZXRjaFVuc3RvcmVkUmVxdWVzdBoeLmNoYXQudjEuRmV0Y2hVbnN0b3JlZFJlc3BvbnNlEkUKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhsuY2hhdC52MS5HZXRNZXNzYWdlUmVzcG9uc2USYAoTTG9va3VwQ2xpZW50TWVzc2FnZRIjLmNoYXQudjEuTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QaJC5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZRJXChBBbm5vdW5jZVByZXNlbmNlEiAuY2hhdC52MS5Bbm5vdW5jZVByZXNlbmNlUmVxdWVzdBohLmNoYXQudjEuQW5ub3VuY2VQcmVzZW5jZVJlc3BvbnNlEkgKC0dldFByZXNlbmNlEhsuY2hhdC52MS5HZXRQcmVzZW5jZVJlcXVlc3QaHC5jaGF0LnYxLkdldFByZXNlbmNlUmVzcG9uc2USTgoNUHVibGlzaFR5cGluZxIdLmNoYXQudjEuUHVibGlzaFR5cGluZ1JlcXVlc3QaHi5jaGF0LnYxLlB1Ymxpc2hUeXBpbmdSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -299,6 +299,57 @@ export const FetchSinceResponseSchema: GenMessage<FetchSinceResponse> = /*@__PUR
   messageDesc(file_chat_v1_controller, 10);
 
 /**
+ * @generated from message chat.v1.FetchUnstoredRequest
+ */
+export type FetchUnstoredRequest = Message<"chat.v1.FetchUnstoredRequest"> & {
+  /**
+   * @generated from field: string channel_id = 1;
+   */
+  channelId: string;
+
+  /**
+   * As in FetchSinceRequest: empty means every message.
+   *
+   * @generated from field: string viewer = 2;
+   */
+  viewer: string;
+
+  /**
+   * @generated from field: int64 after_seq = 3;
+   */
+  afterSeq: bigint;
+
+  /**
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message chat.v1.FetchUnstoredRequest.
+ * Use `create(FetchUnstoredRequestSchema)` to create a new message.
+ */
+export const FetchUnstoredRequestSchema: GenMessage<FetchUnstoredRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 11);
+
+/**
+ * @generated from message chat.v1.FetchUnstoredResponse
+ */
+export type FetchUnstoredResponse = Message<"chat.v1.FetchUnstoredResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.Event events = 1;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message chat.v1.FetchUnstoredResponse.
+ * Use `create(FetchUnstoredResponseSchema)` to create a new message.
+ */
+export const FetchUnstoredResponseSchema: GenMessage<FetchUnstoredResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_controller, 12);
+
+/**
  * @generated from message chat.v1.GetMessageRequest
  */
 export type GetMessageRequest = Message<"chat.v1.GetMessageRequest"> & {
@@ -318,7 +369,7 @@ export type GetMessageRequest = Message<"chat.v1.GetMessageRequest"> & {
  * Use `create(GetMessageRequestSchema)` to create a new message.
  */
 export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 11);
+  messageDesc(file_chat_v1_controller, 13);
 
 /**
  * @generated from message chat.v1.GetMessageResponse
@@ -390,7 +441,7 @@ export type GetMessageResponse = Message<"chat.v1.GetMessageResponse"> & {
  * Use `create(GetMessageResponseSchema)` to create a new message.
  */
 export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 12);
+  messageDesc(file_chat_v1_controller, 14);
 
 /**
  * @generated from message chat.v1.LookupClientMessageRequest
@@ -426,7 +477,7 @@ export type LookupClientMessageRequest = Message<"chat.v1.LookupClientMessageReq
  * Use `create(LookupClientMessageRequestSchema)` to create a new message.
  */
 export const LookupClientMessageRequestSchema: GenMessage<LookupClientMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 13);
+  messageDesc(file_chat_v1_controller, 15);
 
 /**
  * @generated from message chat.v1.LookupClientMessageResponse
@@ -460,7 +511,7 @@ export type LookupClientMessageResponse = Message<"chat.v1.LookupClientMessageRe
  * Use `create(LookupClientMessageResponseSchema)` to create a new message.
  */
 export const LookupClientMessageResponseSchema: GenMessage<LookupClientMessageResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 14);
+  messageDesc(file_chat_v1_controller, 16);
 
 /**
  * A relay's presence state, as a change from `base_seq` to `seq`, or whole (`full`).
@@ -522,7 +573,7 @@ export type PresenceUpdate = Message<"chat.v1.PresenceUpdate"> & {
  * Use `create(PresenceUpdateSchema)` to create a new message.
  */
 export const PresenceUpdateSchema: GenMessage<PresenceUpdate> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 15);
+  messageDesc(file_chat_v1_controller, 17);
 
 /**
  * @generated from message chat.v1.PresenceEntry
@@ -544,7 +595,7 @@ export type PresenceEntry = Message<"chat.v1.PresenceEntry"> & {
  * Use `create(PresenceEntrySchema)` to create a new message.
  */
 export const PresenceEntrySchema: GenMessage<PresenceEntry> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 16);
+  messageDesc(file_chat_v1_controller, 18);
 
 /**
  * @generated from message chat.v1.AnnouncePresenceRequest
@@ -561,7 +612,7 @@ export type AnnouncePresenceRequest = Message<"chat.v1.AnnouncePresenceRequest">
  * Use `create(AnnouncePresenceRequestSchema)` to create a new message.
  */
 export const AnnouncePresenceRequestSchema: GenMessage<AnnouncePresenceRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 17);
+  messageDesc(file_chat_v1_controller, 19);
 
 /**
  * @generated from message chat.v1.AnnouncePresenceResponse
@@ -580,7 +631,7 @@ export type AnnouncePresenceResponse = Message<"chat.v1.AnnouncePresenceResponse
  * Use `create(AnnouncePresenceResponseSchema)` to create a new message.
  */
 export const AnnouncePresenceResponseSchema: GenMessage<AnnouncePresenceResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 18);
+  messageDesc(file_chat_v1_controller, 20);
 
 /**
  * @generated from message chat.v1.GetPresenceRequest
@@ -597,7 +648,7 @@ export type GetPresenceRequest = Message<"chat.v1.GetPresenceRequest"> & {
  * Use `create(GetPresenceRequestSchema)` to create a new message.
  */
 export const GetPresenceRequestSchema: GenMessage<GetPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 19);
+  messageDesc(file_chat_v1_controller, 21);
 
 /**
  * @generated from message chat.v1.GetPresenceResponse
@@ -614,7 +665,7 @@ export type GetPresenceResponse = Message<"chat.v1.GetPresenceResponse"> & {
  * Use `create(GetPresenceResponseSchema)` to create a new message.
  */
 export const GetPresenceResponseSchema: GenMessage<GetPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 20);
+  messageDesc(file_chat_v1_controller, 22);
 
 /**
  * @generated from message chat.v1.PublishTypingRequest
@@ -648,7 +699,7 @@ export type PublishTypingRequest = Message<"chat.v1.PublishTypingRequest"> & {
  * Use `create(PublishTypingRequestSchema)` to create a new message.
  */
 export const PublishTypingRequestSchema: GenMessage<PublishTypingRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 21);
+  messageDesc(file_chat_v1_controller, 23);
 
 /**
  * @generated from message chat.v1.PublishTypingResponse
@@ -667,7 +718,7 @@ export type PublishTypingResponse = Message<"chat.v1.PublishTypingResponse"> & {
  * Use `create(PublishTypingResponseSchema)` to create a new message.
  */
 export const PublishTypingResponseSchema: GenMessage<PublishTypingResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_controller, 22);
+  messageDesc(file_chat_v1_controller, 24);
 
 /**
  * @generated from enum chat.v1.EventKind
@@ -816,6 +867,18 @@ export const ControllerService: GenService<{
     methodKind: "unary";
     input: typeof FetchSinceRequestSchema;
     output: typeof FetchSinceResponseSchema;
+  },
+  /**
+   * Messages this controller has published but not stored yet (it publishes as it consumes and
+   * stores beside): a relay catching up asks every controller for these first, then FetchSince,
+   * so nothing published falls between the store and the live stream. Memory only.
+   *
+   * @generated from rpc chat.v1.ControllerService.FetchUnstored
+   */
+  fetchUnstored: {
+    methodKind: "unary";
+    input: typeof FetchUnstoredRequestSchema;
+    output: typeof FetchUnstoredResponseSchema;
   },
   /**
    * One stored message as the lifecycle rules need it (edit, delete, react, reply). A message
