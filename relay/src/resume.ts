@@ -85,13 +85,22 @@ export class Resumer {
     }
   }
 
-  /** A channel's stored events after `after`, page by page, oldest first (`viewer` "" = every event). */
+  /**
+   * A channel's events after `after`, page by page, oldest first (`viewer` "" = every event): the
+   * store's, then what the controllers published but have not stored yet. Those are asked for first:
+   * a message stored meanwhile is then in the store's answer, and one published later reaches the
+   * caller live, so nothing published falls between the two.
+   */
   async *stored(ch: string, viewer: string, after: number): AsyncGenerator<Event[]> {
-    for (let cursor = BigInt(after); ; ) {
+    const unstored = await this.upstream.unstored(ch, viewer, BigInt(after));
+    let cursor = BigInt(after);
+    for (;;) {
       const { events } = await this.upstream.client.fetchSince({ channelId: ch, viewer, afterSeq: cursor, limit: FETCH_PAGE });
       if (events.length) yield events;
-      if (events.length < FETCH_PAGE) return;
-      cursor = events[events.length - 1]!.seq;
+      if (events.length) cursor = events[events.length - 1]!.seq;
+      if (events.length < FETCH_PAGE) break;
     }
+    const rest = unstored.filter((ev) => ev.seq > cursor);
+    if (rest.length) yield rest;
   }
 }

@@ -35,6 +35,7 @@ export function scriptedController(channel: string, members: () => string[], ext
       getUserChannels: (req) => ({ channelIds: members().includes(req.userId) ? [channel] : [] }),
       getChannel: () => ({ found: true, active: true, members: members() }),
       fetchSince: () => ({ events: [] }),
+      fetchUnstored: () => ({ events: [] }),
       ...extra,
     }),
   );

@@ -57,6 +57,28 @@ export class Upstream {
     return this.conns[start]!.client;
   }
 
+  /**
+   * What the controllers have published on `channel` after `after` but not stored yet, from every
+   * one with an open stream, in seq order. A controller that cannot answer is left out: its
+   * partitions move to another, which publishes them again.
+   */
+  async unstored(channel: string, viewer: string, after: bigint): Promise<Event[]> {
+    const open = this.conns.filter((c) => c.synced);
+    const answers = await Promise.all(
+      open.map((c) =>
+        c.client.fetchUnstored({ channelId: channel, viewer, afterSeq: after }).then(
+          (r) => r.events,
+          (err: unknown) => {
+            this.logger.warn("fetching unstored messages failed", { controller: c.name, channel_id: channel, err: String(err) });
+            return [] as Event[];
+          },
+        ),
+      ),
+    );
+    const events = answers.flat();
+    return events.length > 1 ? events.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0)) : events;
+  }
+
   get connected(): number {
     return this.conns.filter((c) => c.synced).length;
   }

@@ -24,6 +24,8 @@ export class Member {
   readonly acks = new Map<string, { id: string; seq: number }>();
   readonly ackTimes: number[] = [];
   readonly delivered = new Set<string>();
+  /** When each first delivery arrived (ms). */
+  readonly deliveryTimes: number[] = [];
   private readonly pending = new Map<string, Pending>();
   private ws: WebSocket | undefined;
   private open = false;
@@ -161,6 +163,7 @@ export class Member {
       else {
         if (f.seq <= this.lastSeq) this.stats.disorder++;
         this.delivered.add(f.id);
+        this.deliveryTimes.push(Date.now());
         this.lastSeq = Math.max(this.lastSeq, f.seq);
       }
       for (const [cmid, id] of this.probeAcked)

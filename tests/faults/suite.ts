@@ -3,7 +3,7 @@
  * time killed with SIGKILL for a while, then started again with the project's own scripts. Per
  * scenario: sent / acked / unavailable / lost after ack (deliveries, history) / duplicates / order
  * violations / time to recover, and readiness seen going down and coming back. Exits 1 on any loss,
- * duplicate, disorder or readiness miss.
+ * duplicate, disorder or readiness miss, and when live chat stopped while the database was down.
  *
  *   bun run test:faults                      # every scenario, 10 s outages
  *   FAULT_OUTAGE_SEC=8 bun run test:faults   # the short form CI runs
@@ -64,7 +64,10 @@ interface Fault {
   /** ready URLs that must go false while it is down and true again after. */
   notReady: string[];
   uploads?: boolean;
+  /** Live chat must go on while it is down: no gap in deliveries longer than LIVE_GAP_MS. */
+  live?: boolean;
 }
+const LIVE_GAP_MS = 2000;
 const relayReady = PORTS.relays.map((p) => `http://127.0.0.1:${p}/v1/ready`);
 const controllerReady = PORTS.controllerOps.map((p) => `http://127.0.0.1:${p}/v1/ready`);
 const managementReady = `http://127.0.0.1:${PORTS.management}/v1/ready`;
@@ -72,7 +75,7 @@ const FAULTS: Record<string, Fault> = {
   controller: { name: "controller1", pidFile: `${STATE}/dist/controller1.pid`, marker: "controller/src/main.ts", restart: ["bash", "scripts/dist.sh", "restart", "controller1"], notReady: [] },
   relay: { name: "relay1", pidFile: `${STATE}/dist/relay1.pid`, marker: "relay/src/main.ts", restart: ["bash", "scripts/dist.sh", "restart", "relay1"], notReady: [] },
   kafka: { name: "kafka", pidFile: `${STATE}/kafka/kafka.pid`, marker: "kafka.Kafka", restart: ["bash", "scripts/infra/kafka.sh", "start"], notReady: [...relayReady, ...controllerReady, managementReady] },
-  database: { name: "ferretdb", pidFile: `${STATE}/ferretdb/ferretdb.pid`, marker: "chat-ferretdb", restart: ["bash", "scripts/infra/ferretdb.sh", "start"], notReady: [...controllerReady, managementReady] },
+  database: { name: "ferretdb", pidFile: `${STATE}/ferretdb/ferretdb.pid`, marker: "chat-ferretdb", restart: ["bash", "scripts/infra/ferretdb.sh", "start"], notReady: [...controllerReady, managementReady], live: true },
   s3: { name: "versitygw", pidFile: `${STATE}/versitygw/versitygw.pid`, marker: "versitygw", restart: ["bash", "scripts/infra/versitygw.sh", "start"], notReady: [managementReady], uploads: true },
 };
 
@@ -162,6 +165,8 @@ interface Row {
   ackMismatch: number;
   disorder: number;
   maxAckGapS: number;
+  /** The longest time without any delivery while the part was down (after the first second). */
+  outageDeliveryGapS: number;
   recoverS: number;
   readiness: string;
   uploads?: string;
@@ -286,6 +291,10 @@ async function scenario(key: string, secret: string): Promise<Row> {
   const acks = members.flatMap((m) => m.ackTimes).sort((a, b) => a - b);
   let maxGap = 0;
   for (let i = 1; i < acks.length; i++) if (acks[i]! > killedAt - 1000) maxGap = Math.max(maxGap, acks[i]! - acks[i - 1]!);
+  // Deliveries while it was down: from a second after the kill (in-flight work settles) to the restart.
+  const during = [killedAt + 1000, ...members.flatMap((m) => m.deliveryTimes).filter((t) => t > killedAt + 1000 && t < restartedAt), restartedAt].sort((a, b) => a - b);
+  let deliveryGap = 0;
+  for (let i = 1; i < during.length; i++) deliveryGap = Math.max(deliveryGap, during[i]! - during[i - 1]!);
   const missedDown = fault.notReady.filter((u) => !watch.wentDown.has(u));
   const readyBackS = Math.max(0, ...fault.notReady.map((u) => ((watch.lastDown.get(u) ?? restartedAt) - restartedAt) / 1000));
   await Promise.all(members.map((m) => m.close()));
@@ -302,16 +311,17 @@ async function scenario(key: string, secret: string): Promise<Row> {
     ackMismatch: s.ackMismatch,
     disorder: s.disorder,
     maxAckGapS: maxGap / 1000,
+    outageDeliveryGapS: deliveryGap / 1000,
     recoverS,
     readiness,
     uploads: fault.uploads ? `${uploads.ok.length} ok, ${uploads.failed} refused, ${lostUploads} lost` : undefined,
-    ok: lostDelivery === 0 && lostHistory === 0 && duplicates + s.duplicateDeliveries === 0 && s.ackMismatch === 0 && s.disorder === 0 && s.acked === s.sent && missedDown.length === 0 && readyBackS < 15 && lostUploads === 0,
+    ok: lostDelivery === 0 && lostHistory === 0 && duplicates + s.duplicateDeliveries === 0 && s.ackMismatch === 0 && s.disorder === 0 && s.acked === s.sent && missedDown.length === 0 && readyBackS < 15 && lostUploads === 0 && (!fault.live || deliveryGap <= LIVE_GAP_MS),
   };
   return row;
 }
 
 function table(rows: Row[]): string {
-  const head = ["scenario", "outage s", "sent", "acked", "unavailable", "lost (deliveries)", "lost (history)", "duplicates", "ack mismatch", "disorder", "longest ack gap s", "recover s", "readiness", "uploads", "result"];
+  const head = ["scenario", "outage s", "sent", "acked", "unavailable", "lost (deliveries)", "lost (history)", "duplicates", "ack mismatch", "disorder", "longest ack gap s", "longest delivery gap while down s", "recover s", "readiness", "uploads", "result"];
   const lines = rows.map((r) => [
     r.scenario,
     r.outageS.toFixed(1),
@@ -324,6 +334,7 @@ function table(rows: Row[]): string {
     r.ackMismatch,
     r.disorder,
     r.maxAckGapS.toFixed(1),
+    r.outageDeliveryGapS.toFixed(1),
     r.recoverS.toFixed(1),
     r.readiness,
     r.uploads ?? "",
