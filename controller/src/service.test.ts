@@ -42,12 +42,12 @@ afterEach(async () => {
 });
 
 /** A started controller on fresh embedded adapters; `overrides` swap in ports a test must control. */
-function startController(overrides: { messages?: (store: SqliteStore) => MessageStore; teams?: TeamStore; token?: string; logger?: Logger } = {}) {
+function startController(overrides: { messages?: (store: SqliteStore) => MessageStore; teams?: TeamStore; token?: string; logger?: Logger; env?: Record<string, string> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "chat-controller-"));
   const log = new EmbeddedLog(join(dir, "log"));
   const store = new SqliteStore(dir);
   const fatal: unknown[] = [];
-  const config = loadConfig(overrides.token ? { CONTROLLER_TOKEN: overrides.token } : {});
+  const config = loadConfig({ ...overrides.env, ...(overrides.token ? { CONTROLLER_TOKEN: overrides.token } : {}) });
   const controller = createController(
     config,
     { log, teams: overrides.teams ?? store, messages: overrides.messages?.(store) ?? store },
@@ -163,6 +163,32 @@ describe("ingest", () => {
     await waitFor(async () => (await h.client.fetchUnstored({ channelId: A, viewer: "", afterSeq: 0n })).events.length === 0, "unstored messages to be dropped once stored");
   });
 
+  test("while the store is down, consumption stops at LIMIT_UNSTORED_RECORDS: the backlog stays bounded, nothing is lost", async () => {
+    const release = deferred();
+    const h = startController({
+      env: { LIMIT_UNSTORED_RECORDS: "1000" },
+      messages: (store) =>
+        withApplyBatch(store, async (batch) => {
+          await release.promise;
+          return store.applyBatch(batch);
+        }),
+    });
+    running.push({ stop: async () => release.resolve() });
+    const A = objectId();
+    const relay = await subscribe(h.client, "relay-1", [A]);
+    // Three reads' worth (the embedded log hands out at most 1,000 records a batch).
+    for (let i = 0; i < 3; i++) await h.append(...Array.from({ length: 1000 }, (_, j) => message(A, `m${i * 1000 + j}`)));
+    await relay.received(isMessage("m999"), "the first 1,000");
+    // The barrier comes after anything the hub was given before it: a second batch would show up first.
+    h.controller.hub.publish([newEvent({ kind: EventKind.MEMBER_JOINED, channelId: objectId(), seq: 1n, to: "barrier@x.dev" })]);
+    await relay.received(isJoinOf("barrier@x.dev"), "the barrier");
+    expect(relay.events.filter((e) => e.kind === EventKind.MESSAGE).length).toBe(1000);
+    release.resolve();
+    await relay.received(isMessage("m2999"), "the rest, once the store is back");
+    expect(relay.events.filter((e) => e.kind === EventKind.MESSAGE).length).toBe(3000);
+    await waitFor(async () => (await h.store.since(A, undefined, 0, 5000)).length === 3000, "every message stored");
+  });
+
   test("a keyed message whose key was seen before waits for the store's verdict: a resend is never published", async () => {
     const h = startController();
     const A = objectId();
@@ -264,6 +290,8 @@ describe("RPC edges", () => {
     ["GetChannel: channel_id", (c) => c.getChannel({ channelId: "../teams" })],
     ["FetchSince: channel_id", (c) => c.fetchSince({ channelId: "", afterSeq: 0n })],
     ["FetchSince: viewer", (c) => c.fetchSince({ channelId: A, viewer: "*", afterSeq: 0n })],
+    ["FetchUnstored: channel_id", (c) => c.fetchUnstored({ channelId: "x", afterSeq: 0n })],
+    ["FetchUnstored: viewer", (c) => c.fetchUnstored({ channelId: A, viewer: "a b", afterSeq: 0n })],
   ];
   async function first(stream: AsyncIterable<unknown>) {
     for await (const _ of stream) return;
@@ -281,6 +309,7 @@ describe("RPC edges", () => {
     expect(await h.client.getUserChannels({ userId: "a.b+c@x.dev" })).toMatchObject({ channelIds: [] });
     expect(await h.client.getChannel({ channelId: A })).toMatchObject({ found: false });
     expect(await h.client.fetchSince({ channelId: A, viewer: "a@x.dev", afterSeq: 0n })).toMatchObject({ events: [] });
+    expect(await h.client.fetchUnstored({ channelId: A, viewer: "a@x.dev", afterSeq: 0n })).toMatchObject({ events: [] });
     relay.abort();
   });
 

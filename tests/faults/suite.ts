@@ -290,7 +290,10 @@ async function scenario(key: string, secret: string): Promise<Row> {
   );
   const acks = members.flatMap((m) => m.ackTimes).sort((a, b) => a - b);
   let maxGap = 0;
-  for (let i = 1; i < acks.length; i++) if (acks[i]! > killedAt - 1000) maxGap = Math.max(maxGap, acks[i]! - acks[i - 1]!);
+  let maxGapAt = 0;
+  for (let i = 1; i < acks.length; i++)
+    if (acks[i]! > killedAt - 1000 && acks[i]! - acks[i - 1]! > maxGap) (maxGap = acks[i]! - acks[i - 1]!), (maxGapAt = acks[i - 1]! - killedAt);
+  log(`${key}: longest ack gap ${(maxGap / 1000).toFixed(1)} s from ${(maxGapAt / 1000).toFixed(1)} s after the kill (restart at ${((restartedAt - killedAt) / 1000).toFixed(1)} s)`);
   // Deliveries while it was down: from a second after the kill (in-flight work settles) to the restart.
   const during = [killedAt + 1000, ...members.flatMap((m) => m.deliveryTimes).filter((t) => t > killedAt + 1000 && t < restartedAt), restartedAt].sort((a, b) => a - b);
   let deliveryGap = 0;
