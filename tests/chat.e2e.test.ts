@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Client, api, createTeam, uniqueUser } from "./harness";
+import { Client, api, createTeam, stored, uniqueUser } from "./harness";
 import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
@@ -13,13 +13,15 @@ const cmid = () => `c-${++n}`;
 
 /**
  * `barrier` proves absence without sleeping: the last message of a channel has been seen by
- * `who`, so anything sent before it in that channel was either delivered already or never will be.
+ * `who`, so anything sent before it in that channel was either delivered already or never will be;
+ * and it is in the sender's history, so everything before it is stored.
  */
 async function barrier(sender: Client, channel: string, ...who: Client[]) {
   const id = cmid();
   const ack = await sender.request(text(channel, `barrier ${id}`, { client_msg_id: id }));
   expect(ack.event).toBe("ack");
   for (const c of who) await c.next((f) => f.event === "message" && f.id === ack.id);
+  await stored(t, channel, sender.token, ack.id);
 }
 
 describe("upgrade", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { createChatClient, type ChatClient } from "@chat/client";
-import { api, uniqueUser, type Target } from "./harness";
+import { api, stored, uniqueUser, type Target } from "./harness";
 import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
@@ -67,7 +67,8 @@ describe.skipIf(distributed && !script)("@chat/client against the real server", 
     expect(new Uint8Array(await (await bob.rest.downloadAttachment(attachment)).arrayBuffer())).toEqual(bytes);
     expect(await bob.rest.attachmentUrl(attachment)).toStartWith("http");
 
-    // History through the view model: a fresh client pages back to the same messages.
+    // History through the view model: a fresh client pages back to the same messages (once stored).
+    await stored(t, team.id, await t.token(b), bob.store.timeline(team.id).at(-1)!.id!);
     const carol = createChatClient({ baseUrl: t.base, token: () => t.token(b), store: { pageSize: 2 } });
     clients.push(carol);
     while ((await carol.store.loadOlder(team.id)) > 0 || carol.store.channel(team.id).hasMore);
@@ -155,9 +156,10 @@ describe.skipIf(distributed && !script)("@chat/client against the real server", 
     // The server lost nothing either. It may hold a send twice: sends accepted while the server shut down
     // are acked by nobody, and the resend reaches a relay process that no longer remembers their
     // client_msg_id (dedupe is per relay process; see README "Choices"). The views above show each once.
+    await stored(t, team.id, await t.token(b), bob.store.timeline(team.id).at(-1)!.id!);
     const h = await api(t, "GET", `/v1/teams/${team.id}/messages?limit=100`, await t.token(b));
-    const stored: string[] = h.body.data.map((m: { data: string }) => m.data).reverse();
-    expect([...new Set(stored)]).toEqual(sent);
+    const kept: string[] = h.body.data.map((m: { data: string }) => m.data).reverse();
+    expect([...new Set(kept)]).toEqual(sent);
     for (const c of clients) c.close();
   });
 });

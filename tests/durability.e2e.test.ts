@@ -31,7 +31,7 @@ describe.skipIf(distributed)("durability (standalone process)", () => {
     let c = await Client.connect(t, await t.token(a));
     const frame = { channel_id: team, to: "*", type: "text", data: "once", client_msg_id: "once-1" };
     const ack = await c.request(frame);
-    await c.find((f) => f.event === "message" && f.id === ack.id); // stored and published
+    await c.find((f) => f.event === "message" && f.id === ack.id); // published (stored, or consumed again after the restart)
     await t.stop("SIGKILL");
     await t.restart();
     c = await Client.connect(t, await t.token(a));

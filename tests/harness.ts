@@ -115,6 +115,21 @@ export async function api(t: Target, method: string, path: string, token?: strin
   return { status: res.status, body: parsed };
 }
 
+/**
+ * Waits until the team's history, as `token`'s user sees it, holds message `id`. Controllers publish
+ * as they consume and store beside (history may lag live delivery by one store write), and a channel
+ * is stored in log order: once `id` is in history, so is everything before it in the team.
+ */
+export async function stored(t: Target, team: string, token: string, id: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (let pause = 2; ; pause = Math.min(100, pause * 2)) {
+    const r = await api(t, "GET", `/v1/teams/${team}/messages?limit=100`, token);
+    if (r.status === 200 && r.body.data.some((m: { id: string }) => m.id === id)) return;
+    if (Date.now() > deadline) throw new Error(`message ${id} not in the history of ${team} after 15 s (last answer ${r.status})`);
+    await Bun.sleep(pause);
+  }
+}
+
 export type Frame = Record<string, any>;
 
 /** What an upgrade request to `url` is answered (a refused upgrade says why in its status). */
@@ -136,6 +151,8 @@ export class Client {
   private cursor = 0;
   private waiters: (() => void)[] = [];
   closed: { code: number; reason: string } | undefined;
+  /** The token it connected with (for REST calls as the same user). */
+  token = "";
   private closeWaiters: (() => void)[] = [];
 
   private constructor(readonly ws: WebSocket) {
@@ -159,6 +176,7 @@ export class Client {
     for (let attempt = 0; ; attempt++) {
       const ws = via === "header" ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } } as any) : new WebSocket(url);
       const c = new Client(ws);
+      c.token = token;
       const opened = await new Promise<boolean>((resolve) => {
         ws.addEventListener("open", () => resolve(true), { once: true });
         ws.addEventListener("error", () => resolve(false), { once: true });

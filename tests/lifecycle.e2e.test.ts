@@ -3,7 +3,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client, api, createTeam, startStandalone, uniqueUser, type Frame } from "./harness";
+import { Client, api, createTeam, stored, startStandalone, uniqueUser, type Frame } from "./harness";
 import { distributed, useTarget } from "./target";
 
 // Message lifecycle (PROTOCOL section 9) over real sockets: replies, edit, delete, reactions, read
@@ -24,6 +24,7 @@ async function barrier(sender: Client, channel: string, ...who: Client[]) {
   const ack = await sender.request(text(channel, `barrier ${n}`));
   expect(ack.event).toBe("ack");
   for (const c of who) await c.find((f) => f.event === "message" && f.id === ack.id);
+  await stored(t, channel, sender.token, ack.id); // history may lag live delivery by one store write
 }
 
 /** A client's view of a channel, rebuilt from the frames it received: what a UI would show. */
@@ -113,6 +114,7 @@ describe("live delivery of each op", () => {
     expect(await a1.request({ ...text(team, "to c", { reply_to: dm.id }), to: c })).toMatchObject({ event: "error", code: "invalid_message" });
     expect(await c1.request({ ...text(team, "outsider", { reply_to: dm.id }), to: a })).toMatchObject({ event: "error", code: "not_found" });
     expect(await a1.request(text(team, "nothing", { reply_to: "0".repeat(24) }))).toMatchObject({ event: "error", code: "not_found" });
+    await stored(t, team, a1.token, dm.id);
     const page = await api(t, "GET", `/v1/teams/${team}/messages?thread=${root.id}`, await t.token(c));
     expect(page.body.data.map((m: any) => m.data)).toEqual(["r2", "r1", "root"]);
     expect(page.body.data[2]).toMatchObject({ reply_count: 2, last_reply_seq: r2.seq });
@@ -317,7 +319,7 @@ describe("REST", () => {
     const toB = await a1.request({ ...text(team, "dm to b"), to: b });
     await b1.request({ ...text(team, "my dm"), to: a });
     const last = await a1.request(text(team, "two"));
-    await b1.find((f) => f.event === "message" && f.id === last.id); // delivered, so stored
+    await stored(t, team, tb, last.id);
     expect((await unread())[team]).toEqual({ last_seq: last.seq, last_read_seq: 0, unread: 4 });
     expect((await unread())[quiet]).toEqual({ last_seq: 0, last_read_seq: 0, unread: 0 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { distScript, kill9, restart } from "./dist-control";
-import { Client, api, createTeam, uniqueUser, type Target } from "./harness";
+import { Client, api, createTeam, stored, uniqueUser, type Target } from "./harness";
 import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
@@ -51,6 +51,7 @@ describe.skipIf(relays.length < 2 || !distributed)("across relays (distributed s
     const last = await a1.request({ ...frame, data: "barrier", client_msg_id: "xr-2" });
     await a0.find((f) => f.event === "message" && f.id === last.id);
     expect(a0.messages(team).map((f) => f.data)).toEqual(["only once", "barrier"]);
+    await stored(t, team, a0.token, last.id);
     const h = await api(t, "GET", `/v1/teams/${team}/messages?limit=100`, await t.token(a));
     expect(h.body.data.map((m: any) => m.id)).toEqual([last.id, ack.id]);
     await Promise.all([a0.close(), a1.close()]);

@@ -1,5 +1,5 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { Client, api, createTeam, uniqueUser } from "./harness";
+import { Client, api, createTeam, stored, uniqueUser } from "./harness";
 import { useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
@@ -13,9 +13,9 @@ test("history pages newest first with a seq cursor, through the public port", as
   const c = await Client.connect(t, await t.token(a));
   const acks: any[] = [];
   for (let i = 0; i < 7; i++) acks.push(await c.request({ channel_id: team, to: "*", type: "text", data: `h${i}`, client_msg_id: `h-${i}` }));
-  // Delivery implies persistence (controllers store before they publish): then history has it.
   await c.find((f) => f.event === "message" && f.id === acks[6].id);
   const tok = await t.token(a);
+  await stored(t, team, tok, acks[6].id); // history may lag live delivery by one store write
   const p1 = await api(t, "GET", `/v1/teams/${team}/messages?limit=3`, tok);
   expect(p1.status).toBe(200);
   expect(p1.body.data.map((m: any) => m.data)).toEqual(["h6", "h5", "h4"]);
