@@ -2,12 +2,14 @@ import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 
 /**
  * What the controller streams tell about an append at `seq` in a channel:
- * - `mine`: the message came back. Controllers publish a message only once it is stored as the one
- *   message of its client_msg_id, so it is the verdict, learnt without a database read.
- * - `passed`: a later entry of the channel came back without it. A partition is consumed in order and
- *   published only after its batch is stored, so the controller has decided this append: either it lost
- *   to an earlier message of its key, or the relay missed it (a stream that reopened). One store read
- *   then tells which, and it cannot be too early.
+ * - `mine`: the message came back. Controllers publish a keyed message before storing it only when
+ *   its key is certainly new (controller/src/claims.ts), otherwise once the store kept it as the one
+ *   message of its key, so it is the verdict, learnt without a database read.
+ * - `passed`: a later entry of the channel came back without it. A channel is published in log order
+ *   and a record that waits for the store holds the channel's later ones behind it, so the controller
+ *   has decided this append: either it lost to an earlier message of its key, or the relay missed it
+ *   (a stream that reopened). A store read then tells which; as the store may lag the stream by one
+ *   write, a read that finds nothing is repeated with backoff (verifier.ts).
  */
 export type StreamVerdict = "mine" | "passed";
 
