@@ -13,6 +13,16 @@ const port = globalThis as unknown as { postMessage(m: WriterReply): void; onmes
 let db: Database | undefined;
 let insert: ReturnType<Database["query"]> | undefined;
 let appendTx: ((batches: [string, string][][]) => number[][]) | undefined;
+let commitTx: (() => void) | undefined;
+/**
+ * Consumer positions waiting to be written: they ride in the next append's transaction (or one of
+ * their own if no append comes within COMMIT_DELAY_MS), so committing costs no fsync of its own. A
+ * position lost to a crash only means a batch is consumed again.
+ */
+const commits = new Map<string, number>();
+let trimBelow: number | undefined;
+let commitTimer: ReturnType<typeof setTimeout> | undefined;
+const COMMIT_DELAY_MS = 50;
 
 function open(path: string): void {
   db = new Database(path, { create: true, strict: true });
@@ -21,7 +31,21 @@ function open(path: string): void {
   db.run("PRAGMA busy_timeout=5000");
   const ins = db.query<{ seq: number }, [string, string]>("INSERT INTO log (channel_id, value) VALUES (?, ?) RETURNING seq");
   insert = ins;
-  appendTx = db.transaction((batches: [string, string][][]) => batches.map((records) => records.map(([ch, v]) => ins.get(ch, v)!.seq)));
+  const setOffset = db.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq");
+  const trim = db.query("DELETE FROM log WHERE seq < ?");
+  const writeCommits = () => {
+    for (const [grp, seq] of commits) setOffset.run(grp, seq);
+    commits.clear();
+    if (trimBelow !== undefined) trim.run(trimBelow);
+    trimBelow = undefined;
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+  };
+  appendTx = db.transaction((batches: [string, string][][]) => {
+    writeCommits();
+    return batches.map((records) => records.map(([ch, v]) => ins.get(ch, v)!.seq));
+  });
+  commitTx = db.transaction(writeCommits);
 }
 
 // Requests that arrive while a commit runs wait in the worker's queue: the next commit takes them all.
@@ -61,12 +85,13 @@ if (!Bun.isMainThread) {
         }
         break;
       case "commit":
-        if (queue.length) flush();
-        db!.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq").run(m.group, m.seq);
-        if (m.trimBelow !== undefined) db!.query("DELETE FROM log WHERE seq < ?").run(m.trimBelow);
+        commits.set(m.group, Math.max(commits.get(m.group) ?? 0, m.seq));
+        if (m.trimBelow !== undefined) trimBelow = Math.max(trimBelow ?? 0, m.trimBelow);
+        commitTimer ??= setTimeout(() => commitTx!(), COMMIT_DELAY_MS);
         break;
       case "close":
         if (queue.length) flush();
+        if (commits.size || trimBelow !== undefined) commitTx!();
         insert = undefined;
         db?.close();
         port.postMessage({ type: "closed" });

@@ -27,6 +27,8 @@ export class EmbeddedLog implements MessageLog {
   private waiters = new Set<() => void>();
   private closed = false;
   private commitsSinceTrim = 0;
+  /** Positions committed through the writer, which writes them with its next transaction. */
+  private readonly committed = new Map<string, number>();
 
   constructor(
     dir: string,
@@ -90,12 +92,14 @@ export class EmbeddedLog implements MessageLog {
   async consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number]>("SELECT seq, channel_id, value FROM log WHERE seq > ? ORDER BY seq LIMIT 1000");
     const newest = this.db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log");
-    let position = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
+    const stored = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
+    let position = Math.max(stored, this.committed.get(opts.group) ?? 0);
     // Commits in log order, each once its batch is settled; a batch that never settles stops the later ones.
     let commits: Promise<void> = Promise.resolve();
     const commit = (seq: number) => {
       if (this.closed) return;
       // Commits go through the writer too (one writer: the socket loop never waits on a lock).
+      this.committed.set(opts.group, seq);
       const trim = ++this.commitsSinceTrim >= 100 ? this.trimBelow(opts.group, seq) : undefined;
       this.writer.postMessage({ type: "commit", group: opts.group, seq, trimBelow: trim } satisfies WriterRequest);
     };
