@@ -25,3 +25,19 @@ test("a resend is still recognised after more than 200,000 other messages with t
   expect((await s.since(ch, undefined, 0, 1_000_000)).length).toBe(OTHERS + 1);
   await s.close();
 }, 60_000);
+
+// Automatic checkpoints are off on the event loop's connection: the checkpoint thread moves the WAL into the database file.
+test("the WAL is checkpointed into the database file by the checkpoint thread", async () => {
+  const { statSync } = await import("node:fs");
+  const { waitFor } = await import("../contracts/wait");
+  const dir = mkdtempSync(join(tmpdir(), "chat-checkpoint-"));
+  const s = new SqliteStore(dir);
+  const size = () => statSync(join(dir, "chat.db")).size;
+  const before = size();
+  const ch = objectId();
+  const ts = new Date().toISOString();
+  const batch = Array.from({ length: 2000 }, (_, i) => ({ seq: i + 1, entry: { kind: "message" as const, id: objectId(), channel_id: ch, to: "*", from: "a", type: "text" as const, data: "x".repeat(200), ts } }));
+  await s.applyBatch(batch);
+  await waitFor(() => size() > before + 200_000, "the database file to take the checkpointed pages", 5_000);
+  await s.close();
+});

@@ -8,6 +8,7 @@ import { clientMsgKey, type MessageView, type StoredMessage } from "../message";
 import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { Team } from "../teams";
 
+import { startCheckpointer } from "./sqlite-checkpointer";
 import { fromRow, summaryOf, viewOf, type MsgRow } from "./sqlite-rows";
 import { loadBatchState, writeBatchState } from "./sqlite-batch";
 type Row = { doc: string };
@@ -15,6 +16,7 @@ type Row = { doc: string };
 /** The standalone database: teams and messages in one SQLite file under DATA_DIR. */
 export class SqliteStore implements TeamStore, MessageStore {
   readonly db: Database;
+  private readonly checkpointer: { close(): Promise<void> };
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -22,6 +24,9 @@ export class SqliteStore implements TeamStore, MessageStore {
     this.db.run("PRAGMA journal_mode=WAL");
     this.db.run("PRAGMA synchronous=NORMAL");
     this.db.run("PRAGMA busy_timeout=5000");
+    // Checkpoints (the only fsyncs at synchronous=NORMAL) run on a thread of their own, never inside a commit here.
+    this.db.run("PRAGMA wal_autocheckpoint=0");
+    this.checkpointer = startCheckpointer(join(dir, "chat.db"));
     this.db.run(`CREATE TABLE IF NOT EXISTS teams (
       id TEXT PRIMARY KEY, version INTEGER NOT NULL, active INTEGER NOT NULL, name_lower TEXT NOT NULL, doc TEXT NOT NULL)`);
     this.db.run("CREATE TABLE IF NOT EXISTS team_members (user TEXT NOT NULL, team_id TEXT NOT NULL, PRIMARY KEY (user, team_id)) WITHOUT ROWID");
@@ -294,6 +299,7 @@ export class SqliteStore implements TeamStore, MessageStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer.close();
     this.db.close();
   }
 }
