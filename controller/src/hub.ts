@@ -44,10 +44,13 @@ export class RelayStream {
   /** Waits for queued events; resolves with none when the stream closes or the signal aborts. */
   async next(signal: AbortSignal): Promise<Event[]> {
     while (this.queue.length === 0 && !this.closedReason && !signal.aborted) {
+      let onAbort: (() => void) | undefined;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
+        signal.addEventListener("abort", (onAbort = () => resolve()), { once: true });
       });
+      // One listener per wait, removed after it: a stream waits thousands of times.
+      signal.removeEventListener("abort", onAbort!);
     }
     const out = this.queue;
     this.queue = [];

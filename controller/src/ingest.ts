@@ -35,6 +35,24 @@ const PERSIST_ATTEMPT_MS = 30_000;
 /** Claims are kept in memory this much longer than the store keeps them (it prunes once a minute). */
 const CLAIM_MARGIN_MS = 5 * 60_000;
 const MAX_CLAIMS = 1_000_000;
+/**
+ * Batches whose records all went out already are gathered this long and stored together (one
+ * transaction: on SQLite each commit rewrites the pages it touched, so fewer, larger ones cost far
+ * less). Delivery does not wait for it; a batch with records that wait for the store is stored at once.
+ */
+const STORE_GATHER_MS = 10;
+/** At most this many entries in one store call. */
+const STORE_MAX_ENTRIES = 5000;
+
+/** A batch taken in and not stored yet. */
+interface Job {
+  k: number;
+  records: number;
+  toStore: Sequenced<StoreEntry>[];
+  later: Sequenced<LogEntry>[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * The log is the source of truth, so a consumed message is published to relays at once and stored
@@ -49,7 +67,9 @@ const MAX_CLAIMS = 1_000_000;
  * and a batch's position is committed only once it is stored.
  */
 export class Ingest {
-  private chain: Promise<void> = Promise.resolve();
+  private jobs: Job[] = [];
+  private draining = false;
+  private gathering: ReturnType<typeof setTimeout> | undefined;
   private batches = 0;
   /** Channels whose records wait for the store, with the last batch holding them back. */
   private readonly held = new Map<string, number>();
@@ -81,10 +101,12 @@ export class Ingest {
   async accept(batch: ConsumedRecord[], position: ConsumePosition, signal: AbortSignal): Promise<Accepted> {
     const { deps } = this;
     while (this.pending >= deps.maxUnstored && !signal.aborted) {
+      let onAbort: (() => void) | undefined;
       await new Promise<void>((r) => {
         this.roomWaiters.push(r);
-        signal.addEventListener("abort", () => r(), { once: true });
+        signal.addEventListener("abort", (onAbort = () => r()), { once: true });
       });
+      signal.removeEventListener("abort", onAbort!);
     }
     if (signal.aborted) return { settled: Promise.reject(new Error("stopping")) };
     const k = ++this.batches;
@@ -116,12 +138,51 @@ export class Ingest {
     this.publish(now);
     this.pending += batch.length;
     deps.metrics.logLag.set({ partition: position.partition }, position.lag);
-    const settled = (this.chain = this.chain.then(() => this.store(k, batch.length, toStore, later, signal)));
+    const settled = new Promise<void>((resolve, reject) => this.jobs.push({ k, records: batch.length, toStore, later, resolve, reject }));
+    this.schedule(later.length > 0, signal);
     return { settled };
   }
 
-  private async store(k: number, records: number, toStore: Sequenced<StoreEntry>[], later: Sequenced<LogEntry>[], signal: AbortSignal): Promise<void> {
+  /** A drain soon: at once when something waits for the store, else after gathering a little. */
+  private schedule(urgent: boolean, signal: AbortSignal): void {
+    if (this.draining) return; // the running drain takes what arrives meanwhile
+    if (urgent || this.pending >= this.deps.maxUnstored) {
+      clearTimeout(this.gathering);
+      this.gathering = undefined;
+      this.draining = true;
+      setImmediate(() => void this.drain(signal));
+    } else {
+      this.gathering ??= setTimeout(() => {
+        this.gathering = undefined;
+        this.draining = true;
+        void this.drain(signal);
+      }, STORE_GATHER_MS);
+    }
+  }
+
+  /** Stores the waiting batches in order, those waiting together in one call; what gathers meanwhile goes next. */
+  private async drain(signal: AbortSignal): Promise<void> {
+    try {
+      while (this.jobs.length) {
+        let n = 0;
+        let entries = 0;
+        while (n < this.jobs.length && (n === 0 || entries + this.jobs[n]!.toStore.length <= STORE_MAX_ENTRIES)) entries += this.jobs[n++]!.toStore.length;
+        const jobs = this.jobs.splice(0, n);
+        try {
+          await this.store(jobs, signal);
+        } catch (err) {
+          // Only when stopping (persistence retries until then): nothing after these may be committed either.
+          for (const j of [...jobs, ...this.jobs.splice(0)]) j.reject(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async store(jobs: Job[], signal: AbortSignal): Promise<void> {
     const { deps } = this;
+    const toStore = jobs.length === 1 ? jobs[0]!.toStore : jobs.flatMap((j) => j.toStore);
     // Persistence never gives up on a batch: the position is committed only after it succeeds.
     const applied = toStore.length
       ? await retry(() => withTimeout(deps.messages.applyBatch(toStore), PERSIST_ATTEMPT_MS, "persist"), {
@@ -130,23 +191,26 @@ export class Ingest {
         })
       : [];
     const effective = new Map<Sequenced<LogEntry>, StoreEntry | null>(toStore.map((x, i) => [x, applied[i] ?? null]));
-    const waited = new Set(later);
+    const waited = new Set(jobs.flatMap((j) => j.later));
     for (const x of toStore) {
       // Published as new, yet the store kept another message under its key: the claim memory was wrong.
       if (x.entry.kind === "message" && !waited.has(x) && effective.get(x) === null) {
         deps.logger.error("a message published before storing was a resend", { channel_id: x.entry.channel_id, seq: x.seq });
       }
     }
-    const events: Event[] = [];
-    for (const x of later) {
-      const e = effective.has(x) ? effective.get(x) : x.entry;
-      if (e) events.push(toEvent(e, x.seq));
+    for (const { k, later, records, resolve } of jobs) {
+      const events: Event[] = [];
+      for (const x of later) {
+        const e = effective.has(x) ? effective.get(x) : x.entry;
+        if (e) events.push(toEvent(e, x.seq));
+      }
+      this.unstored.drop(k);
+      this.publish(events);
+      for (const [ch, last] of this.held) if (last === k) this.held.delete(ch);
+      this.pending -= records;
+      resolve();
     }
-    this.unstored.drop(k);
-    this.publish(events);
-    for (const [ch, last] of this.held) if (last === k) this.held.delete(ch);
     deps.metrics.persisted.inc(toStore.length);
-    this.pending -= records;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of waiters) w();

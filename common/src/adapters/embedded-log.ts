@@ -4,6 +4,8 @@ import { join } from "node:path";
 import type { ConsumedRecord, ConsumeHandler, LogRecord, MessageLog } from "../ports";
 import type { WriterReply, WriterRequest } from "./embedded-log-writer";
 
+const COMMIT_EVERY_MS = 20;
+
 interface Pending {
   records: LogRecord[];
   resolve: (seqs: number[]) => void;
@@ -96,12 +98,23 @@ export class EmbeddedLog implements MessageLog {
     let position = Math.max(stored, this.committed.get(opts.group) ?? 0);
     // Commits in log order, each once its batch is settled; a batch that never settles stops the later ones.
     let commits: Promise<void> = Promise.resolve();
-    const commit = (seq: number) => {
-      if (this.closed) return;
-      // Commits go through the writer too (one writer: the socket loop never waits on a lock).
-      this.committed.set(opts.group, seq);
+    // Positions go to the writer at most every COMMIT_EVERY_MS (a message to a worker is not free);
+    // a crash loses at most that much position, i.e. those batches are consumed again.
+    let latest = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const post = () => {
+      timer = undefined;
+      if (this.closed || latest === 0) return;
+      const seq = latest;
+      latest = 0;
       const trim = ++this.commitsSinceTrim >= 100 ? this.trimBelow(opts.group, seq) : undefined;
       this.writer.postMessage({ type: "commit", group: opts.group, seq, trimBelow: trim } satisfies WriterRequest);
+    };
+    const commit = (seq: number) => {
+      if (this.closed) return;
+      this.committed.set(opts.group, seq);
+      latest = seq;
+      timer ??= setTimeout(post, COMMIT_EVERY_MS);
     };
     try {
       while (!opts.signal.aborted && !this.closed) {
@@ -130,6 +143,8 @@ export class EmbeddedLog implements MessageLog {
       }
     } finally {
       await commits.catch(() => undefined);
+      clearTimeout(timer);
+      post();
     }
   }
 
