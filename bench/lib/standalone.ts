@@ -11,6 +11,8 @@ const ROOT = join(import.meta.dir, "..", "..");
 export interface Server {
   base: string;
   secret: string;
+  /** The server's DATA_DIR (a bench may seed its store directly). */
+  dataDir?: string;
   pid?: number;
   logFile?: string;
   stop(): Promise<void>;
@@ -60,6 +62,7 @@ export async function startStandaloneServer(extraEnv: Record<string, string>, ke
   return {
     base,
     secret,
+    dataDir,
     pid: proc.pid,
     logFile,
     async stop() {

@@ -1,7 +1,7 @@
 import type { LifecycleEntry, MessageInfo } from "./lifecycle";
 import type { Sequenced } from "./lifecycle-apply";
 import type { ChatMessage, MessageView, StoredMessage } from "./message";
-import type { Team } from "./teams";
+import type { MemberRole, RowWrite, Team } from "./teams";
 
 /** One entry appended to the log. `value` is a JSON-encoded LogEntry. */
 export interface LogRecord {
@@ -55,12 +55,29 @@ export interface TeamQuery {
   limit: number;
 }
 
+/**
+ * Teams: a header document per team and one membership row per (team, user). No operation
+ * needs a transaction (FerretDB has none): a change commits the header with one conditional
+ * write on `version`, carrying its row writes as `pending`; the rows are then written with
+ * version stamps, by the change or by any later reader (membership.ts holds the protocol).
+ */
 export interface TeamStore {
-  /** Rejects with AppError conflict if the id exists. */
+  /** Writes the header (with its `pending` creator row, not yet the row); conflict if the id exists. */
   create(team: Team): Promise<void>;
   get(id: string): Promise<Team | null>;
   /** Writes `team` only if the stored version is still `expectedVersion`; false otherwise. */
-  replace(team: Team, expectedVersion: number): Promise<boolean>;
+  commit(team: Team, expectedVersion: number): Promise<boolean>;
+  /** Drops `pending` if the stored version is still `version` (its rows are written). */
+  clearPending(id: string, version: number): Promise<void>;
+  /**
+   * Writes each row unless the stored one carries a stamp >= `stamp` (idempotent, and a late
+   * writer never undoes a newer change). A `none` row is kept as a tombstone for that reason.
+   */
+  writeRows(teamId: string, stamp: number, rows: RowWrite[]): Promise<void>;
+  /** The stored rows of these users in a team (absent: never a member). */
+  rowsOf(teamId: string, users: string[]): Promise<Map<string, MemberRole | "none">>;
+  /** Members (rows other than `none`) by ascending user id after `after`, at most `limit`: an index range. */
+  memberRows(teamId: string, after: string | undefined, limit: number): Promise<{ user: string; role: MemberRole }[]>;
   /** The user's teams by ascending id, filtered by case-insensitive name substring and tag. */
   listForUser(user: string, query: TeamQuery): Promise<Team[]>;
   /** Ids of the active teams the user belongs to. */

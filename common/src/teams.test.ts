@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { AppError, type ErrorCode } from "./errors";
-import { applyTeamOp, newTeam, roleOf, teamView, type Team, type TeamOp } from "./teams";
+import { applyTeamOp as applyHeader, newTeam, roleFrom, teamView, usersOf, type MemberRole, type Role, type RowWrite, type Team, type TeamOp } from "./teams";
 
 const S = "super@x.dev";
 const A = "admin@x.dev";
@@ -10,13 +10,36 @@ const U2 = "user2@x.dev";
 const N = "outsider@x.dev";
 const NOW = new Date("2026-11-25T06:00:00.000Z");
 
+/** A header with its member lists, as a store would hold it in rows: what these tests reason about. */
+type Whole = Team & { members: string[]; admins: string[] };
+
 /** S super_admin; A, A2 admins; U, U2 users. */
-function team(over: Partial<Team> = {}): Team {
-  const t = newTeam("507f191e810c19729de860ea", S, { name: "Team", meta_tags: ["a"] }, NOW);
-  return { ...t, admins: [S, A, A2], members: [S, A, A2, U, U2], ...over };
+function team(over: Partial<Whole> = {}): Whole {
+  const { pending: _p, ...t } = newTeam("507f191e810c19729de860ea", S, { name: "Team", meta_tags: ["a"] }, NOW);
+  const whole: Whole = { ...t, admins: [S, A, A2], members: [S, A, A2, U, U2], ...over };
+  return { ...whole, member_count: whole.members.length };
 }
 
-function fails(t: Team, actor: string, op: TeamOp): ErrorCode {
+const rowOf = (t: Whole, u: string): MemberRole | undefined => (t.admins.includes(u) ? "admin" : t.members.includes(u) ? "user" : undefined);
+const roleOf = (t: Whole, u: string): Role => roleFrom(t, u, rowOf(t, u));
+
+/** `applyTeamOp` with only the roles it asks for (usersOf), its row writes applied to the lists. */
+function applyTeamOp(t: Whole, actor: string, op: TeamOp, now: Date) {
+  const roles = new Map(usersOf(actor, op).map((u) => [u, roleOf(t, u)]));
+  const { team: header, rows, events } = applyHeader(t, actor, roles, op, now);
+  const { members: _m, admins: _a, ...next } = header as Whole;
+  const members = t.members.filter((u) => !rows.some((r) => r.user === u && r.role === "none"));
+  for (const r of rows) if (r.role !== "none" && !members.includes(r.user)) members.push(r.user);
+  const admins = members.filter((u) => {
+    const w = rows.find((r: RowWrite) => r.user === u);
+    return w ? w.role === "admin" : t.admins.includes(u);
+  });
+  const whole: Whole = { ...next, members, admins };
+  if (header.member_count !== members.length) throw new Error(`member_count ${header.member_count} but ${members.length} members`);
+  return { team: header === t ? t : whole, rows, events };
+}
+
+function fails(t: Whole, actor: string, op: TeamOp): ErrorCode {
   try {
     applyTeamOp(t, actor, op, NOW);
   } catch (err) {
@@ -27,17 +50,49 @@ function fails(t: Team, actor: string, op: TeamOp): ErrorCode {
 }
 
 describe("roles", () => {
-  test("roleOf: super_admin, admin, user, none — membership first", () => {
+  test("roleFrom: super_admin, admin, user, none — membership first", () => {
     const t = team();
     expect([S, A, U, N].map((u) => roleOf(t, u))).toEqual(["super_admin", "admin", "user", "none"]);
     // A super_admin who left as the last member keeps the field but no role.
-    expect(roleOf({ ...t, members: [], admins: [], active: false }, S)).toBe("none");
+    expect(roleFrom(t, S, "none")).toBe("none");
+    expect(roleFrom(t, S, undefined)).toBe("none");
   });
 
-  test("newTeam: the creator is super_admin, admin and only member; tags deduplicated; version 1", () => {
+  test("newTeam: the creator is super_admin and its only member, written as a pending admin row; tags deduplicated; version 1", () => {
     const t = newTeam("507f191e810c19729de860ea", S, { name: "N", icon: "https://i", meta_tags: ["x", "x", "y"] }, NOW);
-    expect(t).toEqual({ id: "507f191e810c19729de860ea", name: "N", icon: "https://i", active: true, meta_tags: ["x", "y"], members: [S], admins: [S], super_admin: S, doc: NOW.toISOString(), version: 1 });
-    expect("version" in teamView(t)).toBe(false);
+    expect(t).toEqual({
+      id: "507f191e810c19729de860ea",
+      name: "N",
+      icon: "https://i",
+      active: true,
+      meta_tags: ["x", "y"],
+      super_admin: S,
+      doc: NOW.toISOString(),
+      member_count: 1,
+      version: 1,
+      pending: [{ user: S, role: "admin" }],
+    });
+    expect(["version" in teamView(t), "pending" in teamView(t)]).toEqual([false, false]);
+  });
+
+  test("teamView: members and admins inline only when given and the team is small", () => {
+    const { members: _m, admins: _a, ...t } = team();
+    const rows = [
+      { user_id: A, role: "admin" as const },
+      { user_id: S, role: "super_admin" as const },
+      { user_id: U, role: "user" as const },
+    ];
+    expect(teamView(t, rows)).toMatchObject({ members: [A, S, U], admins: [A, S], member_count: 5 });
+    expect("members" in teamView(t)).toBe(false);
+    expect("members" in teamView({ ...t, member_count: 1001 }, rows)).toBe(false);
+  });
+
+  test("usersOf: the actor, the target and the successor, once each", () => {
+    expect(usersOf(A, { op: "add_member", user: U })).toEqual([A, U]);
+    expect(usersOf(S, { op: "leave", successor: U })).toEqual([S, U]);
+    expect(usersOf(S, { op: "leave" })).toEqual([S]);
+    expect(usersOf(A, { op: "remove_member", user: A })).toEqual([A]);
+    expect(usersOf(A, { op: "update", patch: {} })).toEqual([A]);
   });
 
   test("a non-member can do nothing", () => {
@@ -59,6 +114,15 @@ describe("roles", () => {
     const { team: next } = applyTeamOp(t, A, { op: "add_member", user: "z@x.dev" }, NOW);
     expect(t).toEqual(frozen);
     expect(next.version).toBe(t.version + 1);
+  });
+
+  test("a change writes at most the target's and the successor's rows, never a member list", () => {
+    expect(applyTeamOp(team(), A, { op: "add_member", user: "z@x.dev" }, NOW).rows).toEqual([{ user: "z@x.dev", role: "user" }]);
+    expect(applyTeamOp(team(), S, { op: "leave", successor: U }, NOW).rows).toEqual([
+      { user: U, role: "admin" },
+      { user: S, role: "none" },
+    ]);
+    expect(applyTeamOp(team(), A, { op: "update", patch: { name: "x" } }, NOW).rows).toEqual([]);
   });
 });
 
@@ -155,7 +219,7 @@ describe("leave", () => {
   test("the last member leaving deactivates the team", () => {
     const alone = team({ members: [S], admins: [S] });
     const { team: t, events } = applyTeamOp(alone, S, { op: "leave" }, NOW);
-    expect([t.active, t.members, t.admins]).toEqual([false, [], []]);
+    expect([t.active, t.members, t.admins, t.member_count]).toEqual([false, [], [], 0]);
     expect(events.map((e) => e.kind)).toEqual(["team_updated", "member_left"]);
   });
   test("nobody leaves an inactive team", () => {

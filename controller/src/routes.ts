@@ -6,7 +6,7 @@ import { fetchSince } from "./rpc/fetch-since";
 import { fetchUnstored } from "./rpc/fetch-unstored";
 import { getMessage } from "./rpc/get-message";
 import { lookupClientMessage } from "./rpc/lookup-client-message";
-import { getChannel, getUserChannels } from "./rpc/membership";
+import { getMembership, getUserChannels } from "./rpc/membership";
 import { announcePresence, getPresence } from "./rpc/presence";
 import { publishTyping } from "./rpc/publish-typing";
 import { subscribe } from "./rpc/subscribe";
@@ -18,7 +18,7 @@ export function controllerRoutes(rpc: RpcContext) {
       subscribe: (req, ctx) => subscribe(rpc, req, ctx),
       updateInterest: (req) => updateInterest(rpc, req),
       getUserChannels: (req) => getUserChannels(rpc, req),
-      getChannel: (req) => getChannel(rpc, req),
+      getMembership: (req) => getMembership(rpc, req),
       fetchSince: (req) => fetchSince(rpc, req),
       fetchUnstored: (req) => fetchUnstored(rpc, req),
       getMessage: (req, ctx) => getMessage(rpc, req, ctx.signal),

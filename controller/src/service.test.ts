@@ -287,7 +287,8 @@ describe("RPC edges", () => {
     ["UpdateInterest: remove", (c) => c.updateInterest({ relayId: "r", remove: [A.toUpperCase()] })],
     ["GetUserChannels: user_id empty", (c) => c.getUserChannels({ userId: "" })],
     ["GetUserChannels: user_id with whitespace", (c) => c.getUserChannels({ userId: "a b@x.dev" })],
-    ["GetChannel: channel_id", (c) => c.getChannel({ channelId: "../teams" })],
+    ["GetMembership: channel_id", (c) => c.getMembership({ channelId: "../teams", userId: "a@x.dev" })],
+    ["GetMembership: user_id", (c) => c.getMembership({ channelId: A, userId: "a b@x.dev" })],
     ["FetchSince: channel_id", (c) => c.fetchSince({ channelId: "", afterSeq: 0n })],
     ["FetchSince: viewer", (c) => c.fetchSince({ channelId: A, viewer: "*", afterSeq: 0n })],
     ["FetchUnstored: channel_id", (c) => c.fetchUnstored({ channelId: "x", afterSeq: 0n })],
@@ -307,7 +308,7 @@ describe("RPC edges", () => {
     const relay = await subscribe(h.client, "relay-1.example:9000", [A]);
     await h.client.updateInterest({ relayId: "relay-1.example:9000", add: [objectId()], remove: [A] });
     expect(await h.client.getUserChannels({ userId: "a.b+c@x.dev" })).toMatchObject({ channelIds: [] });
-    expect(await h.client.getChannel({ channelId: A })).toMatchObject({ found: false });
+    expect(await h.client.getMembership({ channelId: A, userId: "a@x.dev" })).toMatchObject({ found: false });
     expect(await h.client.fetchSince({ channelId: A, viewer: "a@x.dev", afterSeq: 0n })).toMatchObject({ events: [] });
     expect(await h.client.fetchUnstored({ channelId: A, viewer: "a@x.dev", afterSeq: 0n })).toMatchObject({ events: [] });
     relay.abort();
@@ -318,11 +319,11 @@ describe("RPC edges", () => {
     const h = startController({ token: secret });
     const as = (token?: string) => ({ headers: token === undefined ? {} : { authorization: token } });
     for (const header of [undefined, "Bearer wrong", secret, `Bearer ${secret}2`]) {
-      await expect(h.client.getChannel({ channelId: A }, as(header))).rejects.toMatchObject({ code: Code.Unauthenticated });
+      await expect(h.client.getMembership({ channelId: A, userId: "a@x.dev" }, as(header))).rejects.toMatchObject({ code: Code.Unauthenticated });
       await expect(first(h.client.subscribe({ relayId: "r", channelIds: [A] }, as(header)))).rejects.toMatchObject({ code: Code.Unauthenticated });
     }
     expect(h.controller.hub.relayCount).toBe(0);
-    expect(await h.client.getChannel({ channelId: A }, as(`Bearer ${secret}`))).toMatchObject({ found: false });
+    expect(await h.client.getMembership({ channelId: A, userId: "a@x.dev" }, as(`Bearer ${secret}`))).toMatchObject({ found: false });
   });
 
   test("a store's AppError keeps its code; any other error is an opaque Internal error, logged here", async () => {
@@ -332,13 +333,13 @@ describe("RPC edges", () => {
     const teams = { get: () => Promise.reject(failure) } as unknown as TeamStore;
     const h = startController({ teams, logger });
 
-    await expect(h.client.getChannel({ channelId: A })).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "store is down" });
+    await expect(h.client.getMembership({ channelId: A, userId: "a@x.dev" })).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: "store is down" });
     expect(logged).toEqual([]);
 
     failure = new Error("driver: auth failed for password=hunter2");
-    const err = await h.client.getChannel({ channelId: A }).catch((e: unknown) => e);
+    const err = await h.client.getMembership({ channelId: A, userId: "a@x.dev" }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: Code.Internal });
     expect(String(err)).not.toContain("hunter2");
-    expect(logged).toEqual([{ msg: "rpc failed", fields: { method: "GetChannel", err: failure } }]);
+    expect(logged).toEqual([{ msg: "rpc failed", fields: { method: "GetMembership", err: failure } }]);
   });
 });

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { objectId } from "@chat/common/ids";
 import type { LogEntry } from "@chat/common/message";
-import type { Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
-import { backends, createHarness, reportSkippedBackends, type Harness } from "./harness";
+import { backends, createHarness, reportSkippedBackends, type Harness, type Roster } from "./harness";
 
 /** A small seeded PRNG (mulberry32), so a failing interleaving can be replayed. */
 function rng(seed: number) {
@@ -15,7 +14,7 @@ function rng(seed: number) {
   };
 }
 
-function invariants(t: Team): string[] {
+function invariants(t: Roster): string[] {
   const bad: string[] = [];
   if (new Set(t.members).size !== t.members.length) bad.push(`duplicate members ${t.members}`);
   if (new Set(t.admins).size !== t.admins.length) bad.push(`duplicate admins ${t.admins}`);
@@ -24,6 +23,7 @@ function invariants(t: Team): string[] {
     if (!t.members.includes(t.super_admin)) bad.push(`super_admin ${t.super_admin} is not a member`);
     if (!t.admins.includes(t.super_admin)) bad.push(`super_admin ${t.super_admin} is not an admin`);
   } else if (t.active) bad.push("an active team without members");
+  if (t.member_count !== t.members.length) bad.push(`member_count ${t.member_count} but ${t.members.length} members`);
   return bad;
 }
 
@@ -44,6 +44,7 @@ for (const backend of backends) {
       const [S, A1, A2] = [h.user(`super-${seed}`), h.user(`admin1-${seed}`), h.user(`admin2-${seed}`)];
       const pool = Array.from({ length: 12 }, (_, i) => h.user(`p${i}-${seed}`));
       const team = await h.seedTeam({ super_admin: S, admins: [A1, A2], members: pool.slice(0, 4) });
+      const initial = await h.team(team.id);
       const base = `/v1/teams/${team.id}`;
       const everyone = [S, A1, A2, ...pool];
 
@@ -67,11 +68,11 @@ for (const backend of backends) {
       });
 
       const auth = Object.fromEntries(await Promise.all([S, A1, A2].map(async (u) => [u, `Bearer ${await h.token(u)}`])));
-      const snapshots: Team[] = [];
+      const snapshots: Roster[] = [];
       let running = true;
       const watcher = (async () => {
         while (running) {
-          snapshots.push((await h.store.get(team.id))!);
+          snapshots.push(await h.team(team.id));
           await Bun.sleep(0);
         }
       })();
@@ -84,7 +85,7 @@ for (const backend of backends) {
       );
       running = false;
       await watcher;
-      return { team, statuses, snapshots, initial: team };
+      return { team, statuses, snapshots, initial };
     }
 
     test(`${OPS} concurrent requests through one app keep every invariant, and the log replays to the stored team`, async () => {
@@ -93,7 +94,7 @@ for (const backend of backends) {
       // How many succeed depends on the interleaving (an early leave or demotion shrinks who may act);
       // the storm only has to change the team many times for the invariants below to mean something.
       expect(statuses.filter((s) => s < 300).length).toBeGreaterThan(5);
-      const final = (await h.store.get(team.id))!;
+      const final = await h.team(team.id);
       expect(snapshots.length).toBeGreaterThan(1);
       for (const t of [...snapshots, final]) expect(invariants(t)).toEqual([]);
       expect(final.version).toBe(initial.version + statuses.filter((s) => s < 300).length);
@@ -147,7 +148,7 @@ for (const backend of backends) {
       for (const seed of [2, 3]) {
         const { team, statuses, snapshots } = await storm(seed, [h.send, (r) => second.handle(r)]);
         expect(statuses.filter((s) => ![200, 201, 403, 404, 409].includes(s))).toEqual([]);
-        const final = (await h.store.get(team.id))!;
+        const final = await h.team(team.id);
         for (const t of [...snapshots, final]) expect(invariants(t)).toEqual([]);
         // Every successful request is exactly one version step: no lost or doubled write.
         expect(final.version - team.version).toBe(statuses.filter((s) => s < 300).length);

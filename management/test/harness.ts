@@ -12,6 +12,7 @@ import { objectId } from "@chat/common/ids";
 import type { Logger } from "@chat/common/log";
 import { createMetrics } from "@chat/common/metrics";
 import type { MessageStore, ObjectStore, TeamStore } from "@chat/common/ports";
+import { allMembers, getTeam } from "@chat/common/membership";
 import { newTeam, type Team } from "@chat/common/teams";
 import { createManagementApp } from "../src/app";
 import type { RestLimiter } from "../src/context";
@@ -121,7 +122,7 @@ export async function createHarness(
     checks: opts.checks ?? { database: () => store.ping(), log: () => log.ping() },
     restLimiter: opts.restLimiter,
     // By default every member counts as online (the controllers' table is tested on its own); null: none configured.
-    presence: opts.presence === null ? undefined : (opts.presence ?? { online: async (id: string) => (await store.get(id))?.members ?? [] }),
+    presence: opts.presence === null ? undefined : (opts.presence ?? { online: async (id: string) => (await roster(store, id))?.members ?? [] }),
   };
   const app = createManagementApp(deps);
   const tokens = new Map<string, string>();
@@ -170,15 +171,19 @@ export async function createHarness(
     token,
     /** A user id unique to this harness (stores may be shared between runs). */
     user: (name: string) => `${name}-${suffix}@x.dev`,
-    /** A team written straight to the store, in the given shape. */
+    /** A team written straight to the store, in the given shape: its header, then its rows. */
     async seedTeam(shape: { super_admin: string; admins?: string[]; members?: string[]; active?: boolean; name?: string; meta_tags?: string[] }): Promise<Team> {
-      const team = newTeam(objectId(), shape.super_admin, { name: shape.name ?? "Seeded team", meta_tags: shape.meta_tags });
-      team.admins = [...new Set([shape.super_admin, ...(shape.admins ?? [])])];
-      team.members = [...new Set([...team.admins, ...(shape.members ?? [])])];
+      const { pending: _p, ...team } = newTeam(objectId(), shape.super_admin, { name: shape.name ?? "Seeded team", meta_tags: shape.meta_tags });
+      const admins = new Set([shape.super_admin, ...(shape.admins ?? [])]);
+      const members = [...new Set([...admins, ...(shape.members ?? [])])];
       team.active = shape.active ?? true;
+      team.member_count = members.length;
       await store.create(team);
+      await store.writeRows(team.id, team.version, members.map((user) => ({ user, role: admins.has(user) ? "admin" : "user" })));
       return team;
     },
+    /** The stored team with its members and admins (by user id), read through the paging path. */
+    team: async (id: string): Promise<Roster> => (await roster(store, id))!,
     async close() {
       await objects?.close();
       await log.close();
@@ -187,6 +192,18 @@ export async function createHarness(
   };
 }
 export type Harness = Awaited<ReturnType<typeof createHarness>>;
+
+/** A team header with its member lists, as tests reason about it. */
+export type Roster = Team & { members: string[]; admins: string[] };
+
+async function roster(store: TeamStore, id: string): Promise<Roster | null> {
+  const team = await getTeam(store, id);
+  if (!team) return null;
+  const members: string[] = [];
+  const admins: string[] = [];
+  for await (const page of allMembers(store, team)) for (const m of page) (members.push(m.user_id), m.role !== "user" && admins.push(m.user_id));
+  return { ...team, members, admins };
+}
 
 /** Uploads through the API as `user`: create, PUT to the presigned URL; returns the attachment id. */
 export async function uploadAttachment(h: Harness, user: string, teamId: string, bytes: Uint8Array, meta = { type: "image", content_type: "image/png", filename: "pic.png" }) {

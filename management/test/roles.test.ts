@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { objectId } from "@chat/common/ids";
 import type { Team } from "@chat/common/teams";
-import { backends, createHarness, reportSkippedBackends, uploadAttachment, type Harness } from "./harness";
+import { backends, createHarness, reportSkippedBackends, uploadAttachment, type Harness, type Roster } from "./harness";
 
 /**
  * The route × role matrix: every route of PROTOCOL.md section 4, for each caller, on an active
@@ -41,7 +41,7 @@ interface Case {
   inactive: Row | typeof same;
   needsUpload?: boolean;
   /** Checked after every 2xx on an active team. */
-  effect?: (after: Team, f: Fixture) => void;
+  effect?: (after: Roster, f: Fixture) => void;
 }
 
 const T = (f: Fixture) => `/v1/teams/${f.team.id}`;
@@ -201,7 +201,7 @@ for (const backend of backends) {
       await h.messages.insertMany([{ id: f.msg, channel_id: f.team.id, seq: 1, from: f.U, to: "*", type: "text", data: "hello", ts: new Date().toISOString() }]);
       if (variant === "inactive") {
         const off = { ...f.team, active: false, version: f.team.version + 1 };
-        expect(await h.store.replace(off, f.team.version)).toBe(true);
+        expect(await h.store.commit(off, f.team.version)).toBe(true);
         f.team = off;
       }
       if (variant === "unknown") f.team = { ...f.team, id: objectId() };
@@ -224,7 +224,7 @@ for (const backend of backends) {
             const res = await h.call(c.route.split(" ")[0]!, c.path(f), { as: f.me, body: c.body?.(f) });
             got[variant]![actor] = res.status;
             if (res.status >= 400) expect(res.json?.error?.code).toBeString();
-            if (variant === "active" && res.status < 300 && c.effect) c.effect((await h.store.get(f.team.id))!, f);
+            if (variant === "active" && res.status < 300 && c.effect) c.effect(await h.team(f.team.id), f);
           }
         }
         expect(got).toEqual(want);

@@ -1,6 +1,6 @@
 import type { Logger } from "@chat/common/log";
 import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
-import type { ChannelCache } from "./channel-cache";
+import type { MembershipCache } from "./channel-cache";
 import type { Membership } from "./membership";
 import type { SocketRegistry } from "./registry";
 import type { Resumer } from "./resume";
@@ -20,7 +20,7 @@ export class Fanout {
 
   constructor(
     private readonly sockets: SocketRegistry,
-    private readonly cache: ChannelCache,
+    private readonly cache: MembershipCache,
     private readonly upstream: Upstream,
     private readonly resumer: Resumer,
     private readonly membership: Membership,
@@ -74,23 +74,23 @@ export class Fanout {
         }
         break;
       case EventKind.MEMBER_JOINED:
-        this.cache.invalidate(ch);
+        this.cache.invalidate(ch, ev.to);
         this.sockets.publish(broadcastTopic(ch), ev.frame);
         void this.membership.reconcile(ev.to, ch, seq, ev.frame);
         break;
       case EventKind.MEMBER_LEFT:
-        this.cache.invalidate(ch);
+        this.cache.invalidate(ch, ev.to);
         this.membership.left(ev.to, ch); // at once: a removed member must not receive one more message
         this.sockets.publish(broadcastTopic(ch), ev.frame);
         void this.membership.reconcile(ev.to, ch, seq);
         break;
       case EventKind.ADMIN_ADDED:
       case EventKind.ADMIN_REMOVED:
-        this.cache.invalidate(ch); // roles decide who may delete others' messages
+        this.cache.invalidate(ch, ev.to); // roles decide who may delete others' messages
         this.sockets.publish(broadcastTopic(ch), ev.frame);
         break;
       case EventKind.TEAM_UPDATED:
-        this.cache.invalidate(ch);
+        this.cache.invalidateChannel(ch);
         break;
     }
     this.resumer.hold(ev);

@@ -6,7 +6,7 @@ import type { LogEntry } from "@chat/common/message";
 import { clientMsgIdOf, parseFrameObject, parseSend } from "./parse";
 import type { Metrics } from "@chat/common/metrics";
 import type { Appender } from "./appender";
-import type { ChannelCache, ChannelInfo } from "./channel-cache";
+import { authorizeSend, type MembershipCache } from "./channel-cache";
 import type { AckInfo, Dedupe } from "./dedupe";
 import type { MessageOps } from "./ops/message-ops";
 import { ackFrame, errorFrame } from "./frames";
@@ -20,7 +20,7 @@ import { verdictOf, type LookupGate, type VerifierTiming } from "./verifier";
 export interface InboundDeps {
   limits: Config["limits"];
   sockets: SocketRegistry;
-  cache: ChannelCache;
+  cache: MembershipCache;
   appender: Appender;
   dedupe: Dedupe;
   /** Store reads of the message held under a sender's client_msg_id (any relay's), bounded per relay. */
@@ -110,11 +110,7 @@ export class Inbound {
     const { user } = ws.data;
     const msg = parseSend(frame, limits, clientMsgId);
     if (!ws.data.channels.has(msg.channel_id)) throw new AppError("forbidden", "not a member of this team on this connection");
-    const info = cache.peek(msg.channel_id) ?? (await this.loadChannel(msg.channel_id));
-    if (!info.found) throw new AppError("not_found", "no such team");
-    if (!info.members.has(user)) throw new AppError("forbidden", "not a member of this team");
-    if (!info.active) throw new AppError("forbidden", "team is inactive");
-    if (msg.to !== "*" && !info.members.has(msg.to)) throw new AppError("not_found", "recipient is not a member of this team");
+    await authorizeSend(cache, msg.channel_id, user, msg.to, this.deps.logger);
     const replyTo = msg.reply_to && (await this.deps.messageOps.replyRoot(ws, msg.channel_id, msg.to, msg.reply_to));
     this.deps.lag.admit();
 
@@ -176,14 +172,5 @@ export class Inbound {
       timer = setTimeout(() => reject(new AppError("unavailable", "message accepted but not stored yet; resend it with the same client_msg_id")), this.deps.verdictWaitMs);
     });
     return Promise.race([ack, late]).finally(() => clearTimeout(timer));
-  }
-
-  private async loadChannel(ch: string): Promise<ChannelInfo> {
-    try {
-      return await this.deps.cache.get(ch);
-    } catch (err) {
-      this.deps.logger.warn("channel lookup failed", { channel_id: ch, err: String(err) });
-      throw new AppError("unavailable", "membership service unavailable");
-    }
   }
 }

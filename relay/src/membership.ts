@@ -1,5 +1,5 @@
 import type { Logger } from "@chat/common/log";
-import type { ChannelCache, ChannelInfo } from "./channel-cache";
+import type { MembershipCache, Standing } from "./channel-cache";
 import { channelLeftFrame } from "./frames";
 import type { SocketRegistry } from "./registry";
 import type { Resumer } from "./resume";
@@ -12,7 +12,7 @@ import type { Upstream } from "./upstream";
 export class Membership {
   constructor(
     private readonly sockets: SocketRegistry,
-    private readonly cache: ChannelCache,
+    private readonly cache: MembershipCache,
     private readonly upstream: Upstream,
     private readonly resumer: Resumer,
     /** Drops this relay's interest in a channel once no socket needs it. */
@@ -27,14 +27,14 @@ export class Membership {
    */
   async reconcile(user: string, ch: string, seq: number, joinedFrame?: string): Promise<void> {
     if (!this.sockets.has(user)) return;
-    let info: ChannelInfo;
+    let info: Standing;
     try {
-      info = await this.cache.get(ch);
+      info = await this.cache.get(ch, user);
     } catch (err) {
       this.logger.warn("membership reconcile failed", { channel_id: ch, err: String(err) });
       return;
     }
-    if (!info.active || !info.members.has(user)) return;
+    if (!info.active || info.role === "none") return;
     for (const ws of this.sockets.ofUser(user)) {
       if (ws.data.filtered || ws.data.closed || ws.data.channels.has(ch)) continue;
       ws.data.channels.add(ch);

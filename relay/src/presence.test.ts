@@ -26,7 +26,7 @@ function setup(answers: ("ok" | "resync" | "fail")[] = []) {
     ofUser: (u: string) => byUser.get(u) ?? [],
     publish: (topic: string, frame: string) => published.push({ topic, frame: JSON.parse(frame), at: performance.now() }),
   } as unknown as SocketRegistry;
-  const p = new Presence({ relayId: "r1", leaseMs: 15_000, controllers: [{ name: "c1", client }], sockets, channel: async () => ({ found: true, active: true, members: new Set() }), interested: () => true, logger: quiet });
+  const p = new Presence({ relayId: "r1", leaseMs: 15_000, controllers: [{ name: "c1", client }], sockets, standing: async () => ({ found: true, active: true, role: "none" }), interested: () => true, logger: quiet });
   const open = (user: string) => {
     const ws = { data: { user, closed: false, teams: new Set([T]) } } as unknown as WS;
     byUser.set(user, [...(byUser.get(user) ?? []), ws]);

@@ -1,7 +1,7 @@
 import type { Logger } from "@chat/common/log";
 import { fromWire, newEpoch, PRESENCE_BATCH_MS, PRESENCE_GRACE_MS, PresenceTable, toWire, type PresenceChange, type PresenceUpdate } from "@chat/common/presence";
 import type { PresenceUpdate as PresenceUpdatePb } from "@chat/proto/chat/v1/controller_pb";
-import type { ChannelInfo } from "./channel-cache";
+import type { Standing } from "./channel-cache";
 import type { SocketRegistry } from "./registry";
 import { broadcastTopic, type WS } from "./socket";
 import type { ControllerClient } from "./upstream";
@@ -12,7 +12,7 @@ export interface PresenceDeps {
   controllers: { name: string; client: ControllerClient }[];
   sockets: SocketRegistry;
   /** The team as stored (the relay's membership cache). */
-  channel: (channelId: string) => Promise<ChannelInfo>;
+  standing: (channelId: string, user: string) => Promise<Standing>;
   /** Whether any socket here covers the channel (frames for others are not built). */
   interested: (channel: string) => boolean;
   logger: Logger;
@@ -87,8 +87,8 @@ export class Presence {
     let member = false;
     if (joined) {
       try {
-        const info = await this.deps.channel(channel);
-        member = info.active && info.members.has(user);
+        const s = await this.deps.standing(channel, user);
+        member = s.active && s.role !== "none";
       } catch (err) {
         this.deps.logger.warn("presence membership lookup failed", { channel_id: channel, err: String(err) });
         return;

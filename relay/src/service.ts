@@ -6,10 +6,17 @@ import { createMetrics, type Metrics } from "@chat/common/metrics";
 import { AppError } from "@chat/common/errors";
 import type { MessageType } from "@chat/common/message";
 import type { MessageLog } from "@chat/common/ports";
-import type { Event } from "@chat/proto/chat/v1/controller_pb";
+import { MemberRole, type Event } from "@chat/proto/chat/v1/controller_pb";
+
+const ROLES: Record<MemberRole, Role> = {
+  [MemberRole.UNSPECIFIED]: "none",
+  [MemberRole.USER]: "user",
+  [MemberRole.ADMIN]: "admin",
+  [MemberRole.SUPER_ADMIN]: "super_admin",
+};
 import { admit } from "./admission";
 import { Appender } from "./appender";
-import { ChannelCache, type ChannelInfo } from "./channel-cache";
+import { MembershipCache, standingOf, type Role, type Standing } from "./channel-cache";
 import { Dedupe } from "./dedupe";
 import { ephemeralTap } from "./ephemeral";
 import { Fanout } from "./fanout";
@@ -75,9 +82,9 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     },
     logger,
   );
-  const cache = new ChannelCache(async (channelId): Promise<ChannelInfo> => {
-    const r = await upstream.client.getChannel({ channelId });
-    return { found: r.found, active: r.active, members: new Set(r.members), admins: new Set(r.admins), superAdmin: r.superAdmin };
+  const cache = new MembershipCache(async (channelId, userId): Promise<Standing> => {
+    const r = await upstream.client.getMembership({ channelId, userId });
+    return { found: r.found, active: r.active, role: ROLES[r.role] ?? "none" };
   });
   const sockets = new SocketRegistry(limits.wsBufferBytes, metrics);
   const resumer = new Resumer(sockets, upstream, (ch, seq) => fanout!.advance(ch, seq), logger);
@@ -96,11 +103,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     limits,
     sockets,
     appender,
-    channel: (ch) =>
-      cache.get(ch).catch((err: unknown) => {
-        logger.warn("channel lookup failed", { channel_id: ch, err: String(err) });
-        throw new AppError("unavailable", "membership service unavailable");
-      }),
+    standing: (ch, user) => standingOf(cache, ch, user, logger),
     lookup: async (channelId, id) => {
       const r = await upstream.client.getMessage({ channelId, id });
       if (!r.found) return null;
@@ -121,7 +124,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   };
   const timing = { ...VERIFIER_TIMING, ...overrides.verifier };
   const dedupe = new Dedupe(limits.dedupeWindowMs, limits.dedupeEntries);
-  presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, channel: (ch) => cache.get(ch), interested: (ch) => upstream.has(ch), logger });
+  presence = new Presence({ relayId: config.relayId, leaseMs: config.presence.leaseMs, controllers: ports.controllers, sockets, standing: (ch, user) => cache.get(ch, user), interested: (ch) => upstream.has(ch), logger });
   const typing = new Typing({ relayId: config.relayId, sockets, cache, controllerFor: (ch) => upstream.clientFor(ch), logger });
   ephemeral = ephemeralTap(presence, typing);
   const inbound = new Inbound({

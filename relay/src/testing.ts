@@ -5,7 +5,7 @@ import { signDevToken } from "@chat/common/auth";
 import { loadConfig } from "@chat/common/config";
 import { log } from "@chat/common/log";
 import type { MessageLog } from "@chat/common/ports";
-import { ControllerService, type Event } from "@chat/proto/chat/v1/controller_pb";
+import { ControllerService, MemberRole, type Event } from "@chat/proto/chat/v1/controller_pb";
 import { createRelay, type RelayOverrides, type SocketData } from "./service";
 
 export const TEST_SECRET = "relay-test-secret".padEnd(40, "x");
@@ -33,7 +33,7 @@ export function scriptedController(channel: string, members: () => string[], ext
       },
       updateInterest: () => ({}),
       getUserChannels: (req) => ({ channelIds: members().includes(req.userId) ? [channel] : [] }),
-      getChannel: () => ({ found: true, active: true, members: members() }),
+      getMembership: (req) => ({ found: true, active: true, role: members().includes(req.userId) ? MemberRole.USER : MemberRole.UNSPECIFIED }),
       fetchSince: () => ({ events: [] }),
       fetchUnstored: () => ({ events: [] }),
       ...extra,

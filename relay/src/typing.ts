@@ -3,7 +3,7 @@ import { isObjectId, isUserId } from "@chat/common/grammar";
 import type { Logger } from "@chat/common/log";
 import { TYPING_THROTTLE_MS } from "@chat/common/presence";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
-import type { ChannelCache, ChannelInfo } from "./channel-cache";
+import { authorizeSend, type MembershipCache } from "./channel-cache";
 import type { SocketRegistry } from "./registry";
 import { broadcastTopic, directTopic, type WS } from "./socket";
 import type { ControllerClient } from "./upstream";
@@ -11,7 +11,7 @@ import type { ControllerClient } from "./upstream";
 export interface TypingDeps {
   relayId: string;
   sockets: SocketRegistry;
-  cache: ChannelCache;
+  cache: MembershipCache;
   /** The controller a channel's typing goes through (the same on every relay while it is up, so its throttle sees them all). */
   controllerFor: (channel: string) => ControllerClient;
   logger: Logger;
@@ -50,11 +50,7 @@ export class Typing {
     if (to !== "*" && !isUserId(to)) throw invalid('to must be "*" or a user id');
     const user = ws.data.user;
     if (!ws.data.channels.has(ch)) throw new AppError("forbidden", "not a member of this team on this connection");
-    const info = this.deps.cache.peek(ch) ?? (await this.load(ch));
-    if (!info.found) throw new AppError("not_found", "no such team");
-    if (!info.members.has(user)) throw new AppError("forbidden", "not a member of this team");
-    if (!info.active) throw new AppError("forbidden", "team is inactive");
-    if (to !== "*" && !info.members.has(to)) throw new AppError("not_found", "recipient is not a member of this team");
+    await authorizeSend(this.deps.cache, ch, user, to, this.deps.logger);
     const key = `${ch}\n${user}`;
     const now = performance.now();
     const last = this.last.get(key);
@@ -81,15 +77,6 @@ export class Typing {
       for (const ws of own) ws.unsubscribe(topic);
       this.deps.sockets.publish(topic, ev.frame);
       for (const ws of own) ws.subscribe(topic);
-    }
-  }
-
-  private async load(ch: string): Promise<ChannelInfo> {
-    try {
-      return await this.deps.cache.get(ch);
-    } catch (err) {
-      this.deps.logger.warn("channel lookup failed", { channel_id: ch, err: String(err) });
-      throw new AppError("unavailable", "membership service unavailable");
     }
   }
 }

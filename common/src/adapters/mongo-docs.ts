@@ -16,12 +16,32 @@ import { isObjectId } from "../ids";
 import { isEmoji, type LifecycleEntry } from "../lifecycle";
 import { type MessageState, type ReactionCount } from "../lifecycle-apply";
 import type { MessageType, MessageView, StoredMessage } from "../message";
-import type { Team } from "../teams";
+import type { MemberRole, RowWrite, Team } from "../teams";
 
 export type MongoConfig = NonNullable<Config["mongo"]>;
 
-/** A Team as stored: `_id` an ObjectId, `doc` a Date. */
+/** A team header as stored: `_id` an ObjectId, `doc` a Date. */
 export type TeamDoc = Omit<Team, "id" | "doc"> & { _id: ObjectId; doc: Date };
+
+/** One membership row; `_id` is the (team, user) key, so a write of it is an idempotent upsert. */
+export interface MembershipDoc {
+  _id: string;
+  team_id: string;
+  user: string;
+  role: MemberRole | "none";
+  /** The team version of the change that wrote it (rows only move forward, see membership.ts). */
+  v: number;
+}
+export const membershipKey = (teamId: string, user: string) => JSON.stringify([teamId, user]);
+
+export function rowWrites(v: unknown, what: string): RowWrite[] {
+  if (!Array.isArray(v)) throw invalid(what, "a list of rows");
+  return v.map((r: { user?: unknown; role?: unknown }) => {
+    const role = str(r?.role, `${what} role`);
+    if (role !== "user" && role !== "admin" && role !== "none") throw invalid(`${what} role`, "user, admin or none");
+    return { user: str(r.user, `${what} user`), role };
+  });
+}
 
 export interface MessageDoc {
   _id: ObjectId;
@@ -125,13 +145,13 @@ export function teamDoc(t: Team): TeamDoc {
     name: str(t.name, "name"),
     active: bool(t.active, "active"),
     meta_tags: strs(t.meta_tags, "meta_tags"),
-    members: strs(t.members, "members"),
-    admins: strs(t.admins, "admins"),
     super_admin: str(t.super_admin, "super_admin"),
     doc: date(t.doc, "doc"),
+    member_count: int(t.member_count, "member_count"),
     version: int(t.version, "version"),
   };
   if (t.icon !== undefined) d.icon = str(t.icon, "icon");
+  if (t.pending !== undefined) d.pending = rowWrites(t.pending, "pending");
   return d;
 }
 
@@ -141,13 +161,13 @@ export function teamOf(d: TeamDoc): Team {
     name: d.name,
     active: d.active,
     meta_tags: d.meta_tags,
-    members: d.members,
-    admins: d.admins,
     super_admin: d.super_admin,
     doc: d.doc.toISOString(),
+    member_count: d.member_count,
     version: d.version,
   };
   if (d.icon !== undefined && d.icon !== null) t.icon = d.icon;
+  if (d.pending) t.pending = d.pending.map((r) => ({ user: r.user, role: r.role }));
   return t;
 }
 

@@ -6,7 +6,7 @@ import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
 import { planBatch, readKey, type Sequenced } from "../lifecycle-apply";
 import type { MessageView, StoredMessage } from "../message";
 import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
-import type { Team } from "../teams";
+import type { MemberRole, RowWrite, Team } from "../teams";
 import {
   clientMsgKey,
   DUPLICATE_KEY,
@@ -17,6 +17,11 @@ import {
   escapeRegex,
   teamDoc,
   teamOf,
+  membershipKey,
+  rowWrites,
+  strs,
+  upserts,
+  type MembershipDoc,
   messageDoc,
   messageOf,
   viewOf,
@@ -42,6 +47,7 @@ import { claimClientMsgIds, loadBatchState, recountReplies, writeBatchState, typ
 export class MongoStore implements TeamStore, MessageStore, MongoCollections {
   readonly db: Db;
   readonly teams: Collection<TeamDoc>;
+  readonly memberships: Collection<MembershipDoc>;
   readonly messages: Collection<MessageDoc>;
   readonly reactions: Collection<ReactionDoc>;
   readonly reads: Collection<ReadDoc>;
@@ -56,6 +62,7 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
   ) {
     this.db = client.db(dbName);
     this.teams = this.db.collection<TeamDoc>("teams");
+    this.memberships = this.db.collection<MembershipDoc>("memberships");
     this.messages = this.db.collection<MessageDoc>("messages");
     this.reactions = this.db.collection<ReactionDoc>("reactions");
     this.reads = this.db.collection<ReadDoc>("reads");
@@ -76,10 +83,12 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
         store.reactions.createIndex({ message_id: 1, user: 1 }),
         store.reads.createIndex({ channel_id: 1, user: 1 }),
         store.reads.createIndex({ channel_id: 1, event_seq: 1 }),
-        store.teams.createIndex({ members: 1, _id: 1 }),
+        store.memberships.createIndex({ team_id: 1, user: 1 }, { unique: true }),
+        store.memberships.createIndex({ user: 1, team_id: 1 }),
         store.teams.createIndex({ meta_tags: 1 }),
         store.clientMsgs.createIndex({ ts: 1 }),
       ]);
+      await store.migrateMembers();
     } catch (err) {
       await client.close().catch(() => undefined);
       throw err;
@@ -103,6 +112,27 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     }
   }
 
+  /**
+   * Teams of the previous layout keep `members` and `admins` in their document: each becomes rows
+   * (idempotent upserts stamped with the team's version), then the arrays leave the document in one
+   * conditional update; a crash in between repeats the row writes at the next start.
+   */
+  async migrateMembers(): Promise<void> {
+    type OldDoc = TeamDoc & { members?: string[]; admins?: string[] };
+    for await (const d of this.teams.find({ members: { $exists: true } }) as AsyncIterable<OldDoc>) {
+      const members = [...new Set(strs(d.members, "members"))];
+      const admins = new Set(strs(d.admins ?? [], "admins"));
+      const id = d._id.toHexString();
+      // Plain inserts (a key already there is the same row from a migration cut short): FerretDB
+      // checks them through the unique _id index, where a filtered upsert would scan the collection.
+      for (let i = 0; i < members.length; i += 1000) {
+        const docs = members.slice(i, i + 1000).map((user) => ({ _id: membershipKey(id, user), team_id: id, user, role: admins.has(user) ? ("admin" as const) : ("user" as const), v: d.version }));
+        await upserts(() => this.memberships.insertMany(docs, { ordered: false }));
+      }
+      await this.teams.updateOne({ _id: d._id, version: d.version }, { $unset: { members: "", admins: "" }, $set: { member_count: members.length } });
+    }
+  }
+
   async create(team: Team): Promise<void> {
     const doc = teamDoc(team);
     await this.run("create team", async () => {
@@ -121,28 +151,92 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     return d ? teamOf(d) : null;
   }
 
-  async replace(team: Team, expectedVersion: number): Promise<boolean> {
+  async commit(team: Team, expectedVersion: number): Promise<boolean> {
     const doc = teamDoc(team);
     const version = int(expectedVersion, "expected version");
-    const r = await this.run("replace team", () => this.teams.replaceOne({ _id: doc._id, version }, doc));
+    const r = await this.run("commit team", () => this.teams.replaceOne({ _id: doc._id, version }, doc));
     return r.matchedCount === 1;
   }
 
+  async clearPending(id: string, version: number): Promise<void> {
+    const filter = { _id: oid(id, "team id"), version: int(version, "version"), pending: { $exists: true } };
+    await this.run("clear pending", () => this.teams.updateOne(filter, { $unset: { pending: "" } }));
+  }
+
+  async writeRows(teamId: string, stamp: number, rows: RowWrite[]): Promise<void> {
+    const team = oid(teamId, "team id").toHexString();
+    const v = int(stamp, "stamp");
+    const writes = rowWrites(rows, "rows");
+    // Each row only moves forward: a stored stamp >= v fails the filter, the upsert then collides on
+    // `_id` (duplicate key), and that row is left as the newer change wrote it.
+    for (const r of writes)
+      await this.run("write membership", () =>
+        upserts(() => this.memberships.updateOne({ _id: membershipKey(team, r.user), v: { $lt: v } }, { $set: { team_id: team, user: r.user, role: r.role, v } }, { upsert: true })),
+      );
+  }
+
+  async rowsOf(teamId: string, users: string[]): Promise<Map<string, MemberRole | "none">> {
+    const team = oid(teamId, "team id").toHexString();
+    const out = new Map<string, MemberRole | "none">();
+    // One lookup by _id per user: FerretDB 1.x (SQLite) answers `_id` equality from its index but
+    // scans the collection for `$in`.
+    for (const u of strs(users, "users")) {
+      const d = await this.run("membership row", () => this.memberships.findOne({ _id: membershipKey(team, u) }));
+      if (d) out.set(u, d.role);
+    }
+    return out;
+  }
+
+  async memberRows(teamId: string, after: string | undefined, limit: number): Promise<{ user: string; role: MemberRole }[]> {
+    const filter: Filter<MembershipDoc> = { team_id: oid(teamId, "team id").toHexString(), role: { $ne: "none" } };
+    if (after !== undefined) filter.user = { $gt: str(after, "cursor") };
+    const n = limitOf(limit);
+    if (n === 0) return [];
+    const docs = await this.run("members", () => this.memberships.find(filter, { projection: { user: 1, role: 1 } }).sort({ team_id: 1, user: 1 }).limit(n).toArray());
+    return docs.map((d) => ({ user: d.user, role: d.role as MemberRole }));
+  }
+
+  /** Team ids of the user's rows after `after`, ascending (no $lookup: the headers are read by id next). */
+  private async teamIdsOf(user: string, after: string, limit: number): Promise<string[]> {
+    const filter: Filter<MembershipDoc> = { user, role: { $ne: "none" }, team_id: { $gt: after } };
+    const docs = await this.run("teams of user", () => this.memberships.find(filter, { projection: { team_id: 1 } }).sort({ user: 1, team_id: 1 }).limit(limit).toArray());
+    return docs.map((d) => d.team_id);
+  }
+
   async listForUser(user: string, query: TeamQuery): Promise<Team[]> {
-    const filter: Filter<TeamDoc> = { members: str(user, "user id") };
-    if (query.after !== undefined) filter._id = { $gt: oid(query.after, "cursor") };
-    if (query.q !== undefined && str(query.q, "q") !== "") filter.name = { $regex: escapeRegex(query.q), $options: "i" };
-    if (query.tag !== undefined) filter.meta_tags = str(query.tag, "tag");
+    const u = str(user, "user id");
+    const extra: Filter<TeamDoc> = {};
+    if (query.q !== undefined && str(query.q, "q") !== "") extra.name = { $regex: escapeRegex(query.q), $options: "i" };
+    if (query.tag !== undefined) extra.meta_tags = str(query.tag, "tag");
     const limit = limitOf(query.limit);
-    if (limit === 0) return []; // a zero limit means "no limit" to MongoDB
-    const docs = await this.run("list teams", () => this.teams.find(filter).sort({ _id: 1 }).limit(limit).toArray());
-    return docs.map(teamOf);
+    let after = query.after === undefined ? "" : oid(query.after, "cursor").toHexString();
+    const out: Team[] = [];
+    const batch = Math.max(limit, 100);
+    while (out.length < limit) {
+      const ids = await this.teamIdsOf(u, after, batch);
+      if (ids.length === 0) break;
+      const filter: Filter<TeamDoc> = { ...extra, _id: { $in: ids.map((id) => oid(id, "team id")) } };
+      const docs = await this.run("list teams", () => this.teams.find(filter).sort({ _id: 1 }).toArray());
+      out.push(...docs.map(teamOf));
+      if (ids.length < batch) break;
+      after = ids[ids.length - 1]!;
+    }
+    return out.slice(0, limit);
   }
 
   async channelsOf(user: string): Promise<string[]> {
-    const filter: Filter<TeamDoc> = { members: str(user, "user id"), active: true };
-    const docs = await this.run("channels of", () => this.teams.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray());
-    return docs.map((d) => d._id.toHexString());
+    const u = str(user, "user id");
+    const out: string[] = [];
+    for (let after = ""; ; ) {
+      const ids = await this.teamIdsOf(u, after, 1000);
+      if (ids.length === 0) break;
+      const filter: Filter<TeamDoc> = { _id: { $in: ids.map((id) => oid(id, "team id")) }, active: true };
+      const docs = await this.run("channels of", () => this.teams.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray());
+      out.push(...docs.map((d) => d._id.toHexString()));
+      if (ids.length < 1000) break;
+      after = ids[ids.length - 1]!;
+    }
+    return out;
   }
 
   async insertMany(messages: StoredMessage[]): Promise<void> {

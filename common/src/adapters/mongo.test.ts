@@ -1,11 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { MongoClient } from "mongodb";
+import { MongoClient, ObjectId } from "mongodb";
 import { messageStoreContract } from "../contracts/message-store.contract";
 import { teamStoreContract } from "../contracts/team-store.contract";
 import { AppError } from "../errors";
 import { objectId } from "../ids";
 import type { Logger } from "../log";
 import type { StoredMessage } from "../message";
+import { changeTeam, createTeam, getTeam, memberPage } from "../membership";
 import { newTeam } from "../teams";
 import { escapeRegex } from "./mongo-docs";
 import { MongoStore } from "./mongo-store";
@@ -53,9 +54,22 @@ function injectionCases(open: () => Promise<MongoStore>) {
     ["listForUser(after)", (s) => s.listForUser("a@x.dev", { after: op, limit: 10 })],
     ["listForUser(limit)", (s) => s.listForUser("a@x.dev", { limit: opNum })],
     ["channelsOf(user)", (s) => s.channelsOf(op)],
-    ["replace(team.id)", (s) => s.replace({ ...team, id: op }, 1)],
-    ["replace(expectedVersion)", (s) => s.replace(team, opNum)],
-    ["create(members)", (s) => s.create({ ...team, id: objectId(), members: [op] })],
+    ["commit(team.id)", (s) => s.commit({ ...team, id: op }, 1)],
+    ["commit(expectedVersion)", (s) => s.commit(team, opNum)],
+    ["commit(pending user)", (s) => s.commit({ ...team, pending: [{ user: op, role: "user" }] }, 1)],
+    ["commit(pending role)", (s) => s.commit({ ...team, pending: [{ user: "b@x.dev", role: op as "user" }] }, 1)],
+    ["create(member_count)", (s) => s.create({ ...team, id: objectId(), member_count: opNum })],
+    ["clearPending(id)", (s) => s.clearPending(op, 1)],
+    ["clearPending(version)", (s) => s.clearPending(team.id, opNum)],
+    ["writeRows(team)", (s) => s.writeRows(op, 1, [{ user: "b@x.dev", role: "user" }])],
+    ["writeRows(stamp)", (s) => s.writeRows(team.id, opNum, [{ user: "b@x.dev", role: "user" }])],
+    ["writeRows(user)", (s) => s.writeRows(team.id, 1, [{ user: op, role: "user" }])],
+    ["writeRows(role)", (s) => s.writeRows(team.id, 1, [{ user: "b@x.dev", role: op as "user" }])],
+    ["rowsOf(team)", (s) => s.rowsOf(op, ["a@x.dev"])],
+    ["rowsOf(user)", (s) => s.rowsOf(team.id, [op])],
+    ["memberRows(team)", (s) => s.memberRows(op, undefined, 10)],
+    ["memberRows(after)", (s) => s.memberRows(team.id, op, 10)],
+    ["memberRows(limit)", (s) => s.memberRows(team.id, undefined, opNum)],
     ["history(channel)", (s) => s.history(op, "a@x.dev", { limit: 10 })],
     ["history(viewer)", (s) => s.history(ch, op, { limit: 10 })],
     ["history(before)", (s) => s.history(ch, "a@x.dev", { before: opNum, limit: 10 })],
@@ -127,7 +141,7 @@ if (!url) {
     injectionCases(async () => {
       // A stored team a `{ $ne: ... }` filter would match, so a leak could not go unnoticed.
       const s = await freshStore();
-      await s.create(newTeam(objectId(), "a@x.dev", { name: "T", meta_tags: ["x"] }));
+      await createTeam(s, newTeam(objectId(), "a@x.dev", { name: "T", meta_tags: ["x"] }));
       return s;
     });
 
@@ -140,9 +154,10 @@ if (!url) {
           expect(messages).toContain(JSON.stringify(k));
         expect(await keys("reactions")).toEqual(expect.arrayContaining([JSON.stringify({ channel_id: 1, seq: 1 }), JSON.stringify({ message_id: 1, user: 1 })]));
         expect(await keys("reads")).toEqual(expect.arrayContaining([JSON.stringify({ channel_id: 1, user: 1 }), JSON.stringify({ channel_id: 1, event_seq: 1 })]));
-        const teams = await keys("teams");
-        expect(teams).toContain(JSON.stringify({ members: 1, _id: 1 }));
-        expect(teams).toContain(JSON.stringify({ meta_tags: 1 }));
+        expect(await keys("teams")).toContain(JSON.stringify({ meta_tags: 1 }));
+        const memberships = await s.db.collection("memberships").listIndexes().toArray();
+        expect(memberships.find((i) => JSON.stringify(i.key) === JSON.stringify({ team_id: 1, user: 1 }))?.unique).toBe(true);
+        expect(memberships.map((i) => JSON.stringify(i.key))).toContain(JSON.stringify({ user: 1, team_id: 1 }));
       } finally {
         await s.close();
       }
@@ -211,6 +226,44 @@ if (!url) {
         await s.close();
       }
     });
+
+    test("a database of the previous layout (members in the team document) is migrated at connect, once", async () => {
+      const s = await freshStore();
+      try {
+        const id = objectId();
+        const members = ["s@x.dev", "a@x.dev", ...Array.from({ length: 1500 }, (_, i) => `m${i}@x.dev`)];
+        await s.db.collection("teams").insertOne({
+          _id: ObjectId.createFromHexString(id),
+          name: "Old",
+          active: true,
+          meta_tags: [],
+          members,
+          admins: ["s@x.dev", "a@x.dev"],
+          super_admin: "s@x.dev",
+          doc: new Date(),
+          version: 7,
+        });
+        const again = await MongoStore.connect({ url: url!, db: s.db.databaseName }, quiet);
+        try {
+          const team = (await getTeam(again, id))!;
+          expect(team).toMatchObject({ member_count: 1502, version: 7, super_admin: "s@x.dev" });
+          const raw = (await s.db.collection("teams").findOne({ _id: ObjectId.createFromHexString(id) }))!;
+          expect(["members" in raw, "admins" in raw]).toEqual([false, false]);
+          expect((await memberPage(again, team, undefined, 3)).rows).toEqual([
+            { user_id: "a@x.dev", role: "admin" },
+            { user_id: "m0@x.dev", role: "user" },
+            { user_id: "m1000@x.dev", role: "user" },
+          ]);
+          await changeTeam(again, id, "s@x.dev", { op: "remove_member", user: "m5@x.dev" });
+          expect((await getTeam(again, id))!.member_count).toBe(1501);
+          expect(await again.channelsOf("m9@x.dev")).toEqual([id]);
+        } finally {
+          await again.close();
+        }
+      } finally {
+        await s.close();
+      }
+    }, 60_000);
 
     test("a malformed team id is absent, a malformed cursor is a validation error", async () => {
       const s = await freshStore();

@@ -1,8 +1,10 @@
+import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { objectId } from "../ids";
+import { changeTeam, getTeam, memberPage, rolesOf } from "../membership";
 import type { StoreEntry } from "../ports";
 import { SqliteStore } from "./sqlite-store";
 
@@ -26,6 +28,7 @@ test("a resend is still recognised after more than 200,000 other messages with t
   await s.close();
 }, 60_000);
 
+<<<<<<< HEAD
 // Automatic checkpoints are off on the event loop's connection: the checkpoint thread moves the WAL into the database file.
 test("the WAL is checkpointed into the database file by the checkpoint thread", async () => {
   const { statSync } = await import("node:fs");
@@ -40,4 +43,38 @@ test("the WAL is checkpointed into the database file by the checkpoint thread", 
   await s.applyBatch(batch);
   await waitFor(() => size() > before + 200_000, "the database file to take the checkpointed pages", 5_000);
   await s.close();
+=======
+test("a data directory of the previous layout (members in the team document) opens, its members migrated to rows once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-old-layout-"));
+  const id = objectId();
+  const members = ["s@x.dev", "a@x.dev", ...Array.from({ length: 1500 }, (_, i) => `m${i}@x.dev`)];
+  const doc = { id, name: "Old", active: true, meta_tags: ["x"], members, admins: ["s@x.dev", "a@x.dev"], super_admin: "s@x.dev", doc: new Date().toISOString(), version: 7 };
+  // The previous layout, as its SqliteStore wrote it.
+  const old = new Database(join(dir, "chat.db"), { create: true, strict: true });
+  old.run("CREATE TABLE teams (id TEXT PRIMARY KEY, version INTEGER NOT NULL, active INTEGER NOT NULL, name_lower TEXT NOT NULL, doc TEXT NOT NULL)");
+  old.run("CREATE TABLE team_members (user TEXT NOT NULL, team_id TEXT NOT NULL, PRIMARY KEY (user, team_id)) WITHOUT ROWID");
+  old.run("CREATE TABLE team_tags (tag TEXT NOT NULL, team_id TEXT NOT NULL, PRIMARY KEY (tag, team_id)) WITHOUT ROWID");
+  old.query("INSERT INTO teams VALUES (?, 7, 1, 'old', ?)").run(id, JSON.stringify(doc));
+  for (const u of members) old.query("INSERT INTO team_members VALUES (?, ?)").run(u, id);
+  old.query("INSERT INTO team_tags VALUES ('x', ?)").run(id);
+  old.close();
+
+  const s = new SqliteStore(dir);
+  const team = (await getTeam(s, id))!;
+  expect(team).toEqual({ id, name: "Old", active: true, meta_tags: ["x"], super_admin: "s@x.dev", doc: doc.doc, version: 7, member_count: 1502 });
+  expect((await memberPage(s, team, undefined, 2)).rows).toEqual([
+    { user_id: "a@x.dev", role: "admin" },
+    { user_id: "m0@x.dev", role: "user" },
+  ]);
+  expect((await rolesOf(s, team, ["s@x.dev", "m7@x.dev", "z@x.dev"])).get("s@x.dev")).toBe("super_admin");
+  expect(await s.channelsOf("m9@x.dev")).toEqual([id]);
+  expect((await s.listForUser("m9@x.dev", { tag: "x", limit: 5 })).map((t) => t.id)).toEqual([id]);
+  await changeTeam(s, id, "a@x.dev", { op: "remove_member", user: "m5@x.dev" });
+  await s.close();
+  // Opened again: nothing left to migrate, nothing changed.
+  const again = new SqliteStore(dir);
+  expect((await getTeam(again, id))!.member_count).toBe(1501);
+  expect(again.db.query("SELECT name FROM sqlite_master WHERE name = 'team_members'").all()).toEqual([]);
+  await again.close();
+>>>>>>> members
 });

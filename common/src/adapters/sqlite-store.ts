@@ -6,7 +6,7 @@ import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
 import { planBatch, type Sequenced } from "../lifecycle-apply";
 import { clientMsgKey, type MessageView, type StoredMessage } from "../message";
 import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
-import type { Team } from "../teams";
+import type { MemberRole, RowWrite, Team } from "../teams";
 
 import { startCheckpointer } from "./sqlite-checkpointer";
 import { fromRow, summaryOf, viewOf, type MsgRow } from "./sqlite-rows";
@@ -29,13 +29,17 @@ export class SqliteStore implements TeamStore, MessageStore {
     this.checkpointer = startCheckpointer(join(dir, "chat.db"));
     this.db.run(`CREATE TABLE IF NOT EXISTS teams (
       id TEXT PRIMARY KEY, version INTEGER NOT NULL, active INTEGER NOT NULL, name_lower TEXT NOT NULL, doc TEXT NOT NULL)`);
-    this.db.run("CREATE TABLE IF NOT EXISTS team_members (user TEXT NOT NULL, team_id TEXT NOT NULL, PRIMARY KEY (user, team_id)) WITHOUT ROWID");
+    // One row per (team, user): role user | admin | none (a tombstone), and the team version that wrote it.
+    this.db.run(`CREATE TABLE IF NOT EXISTS memberships (
+      team_id TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL, v INTEGER NOT NULL, PRIMARY KEY (team_id, user)) WITHOUT ROWID`);
+    this.db.run("CREATE INDEX IF NOT EXISTS memberships_user ON memberships (user, team_id)");
     this.db.run("CREATE TABLE IF NOT EXISTS team_tags (tag TEXT NOT NULL, team_id TEXT NOT NULL, PRIMARY KEY (tag, team_id)) WITHOUT ROWID");
     this.db.run(`CREATE TABLE IF NOT EXISTS messages (
       id TEXT PRIMARY KEY, channel_id TEXT NOT NULL, seq INTEGER NOT NULL, to_user TEXT NOT NULL, from_user TEXT NOT NULL,
       type TEXT NOT NULL, data TEXT NOT NULL, ts TEXT NOT NULL, client_msg_id TEXT)`);
     this.db.run("CREATE INDEX IF NOT EXISTS messages_channel_seq ON messages (channel_id, seq)");
     this.migrateLifecycle();
+    this.migrateMembers();
     // client_msg_id claims: the first id stored under a key wins, for as long as the claim is kept.
     this.db.run(`CREATE TABLE IF NOT EXISTS client_msgs (
       channel_id TEXT NOT NULL, from_user TEXT NOT NULL, client_msg_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL,
@@ -75,11 +79,28 @@ export class SqliteStore implements TeamStore, MessageStore {
     this.db.run("CREATE INDEX IF NOT EXISTS reads_channel_event ON reads (channel_id, event_seq)");
   }
 
-  private writeIndexes(team: Team): void {
-    this.db.query("DELETE FROM team_members WHERE team_id = ?").run(team.id);
+  /**
+   * A data directory of the previous layout keeps each team's members and admins in its document
+   * (and a `team_members` index table): once, at startup, in one transaction, they become rows.
+   */
+  private migrateMembers(): void {
+    const old = this.db.query<{ id: string; doc: string }, []>("SELECT id, doc FROM teams WHERE json_type(doc, '$.members') = 'array'").all();
+    this.db.transaction(() => {
+      const row = this.db.query("INSERT INTO memberships (team_id, user, role, v) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+      const doc = this.db.query("UPDATE teams SET doc = ? WHERE id = ?");
+      for (const r of old) {
+        const { members, admins, ...header } = JSON.parse(r.doc) as Team & { members: string[]; admins: string[] };
+        const isAdmin = new Set(admins);
+        const unique = [...new Set(members)];
+        for (const u of unique) row.run(r.id, u, isAdmin.has(u) ? "admin" : "user", header.version);
+        doc.run(JSON.stringify({ ...header, member_count: unique.length }), r.id);
+      }
+      this.db.run("DROP TABLE IF EXISTS team_members");
+    })();
+  }
+
+  private writeTags(team: Team): void {
     this.db.query("DELETE FROM team_tags WHERE team_id = ?").run(team.id);
-    const m = this.db.query("INSERT INTO team_members (user, team_id) VALUES (?, ?)");
-    for (const u of team.members) m.run(u, team.id);
     const t = this.db.query("INSERT INTO team_tags (tag, team_id) VALUES (?, ?)");
     for (const tag of team.meta_tags) t.run(tag, team.id);
   }
@@ -90,7 +111,7 @@ export class SqliteStore implements TeamStore, MessageStore {
         .query("INSERT OR IGNORE INTO teams (id, version, active, name_lower, doc) VALUES (?, ?, ?, ?, ?)")
         .run(team.id, team.version, team.active ? 1 : 0, team.name.toLowerCase(), JSON.stringify(team));
       if (r.changes !== 1) throw new AppError("conflict", "team id exists");
-      this.writeIndexes(team);
+      this.writeTags(team);
     })();
   }
 
@@ -99,15 +120,47 @@ export class SqliteStore implements TeamStore, MessageStore {
     return row ? (JSON.parse(row.doc) as Team) : null;
   }
 
-  async replace(team: Team, expectedVersion: number): Promise<boolean> {
+  async commit(team: Team, expectedVersion: number): Promise<boolean> {
     return this.db.transaction(() => {
       const r = this.db
         .query("UPDATE teams SET version = ?, active = ?, name_lower = ?, doc = ? WHERE id = ? AND version = ?")
         .run(team.version, team.active ? 1 : 0, team.name.toLowerCase(), JSON.stringify(team), team.id, expectedVersion);
       if (r.changes !== 1) return false;
-      this.writeIndexes(team);
+      this.writeTags(team);
       return true;
     })();
+  }
+
+  async clearPending(id: string, version: number): Promise<void> {
+    this.db.query("UPDATE teams SET doc = json_remove(doc, '$.pending') WHERE id = ? AND version = ? AND json_type(doc, '$.pending') IS NOT NULL").run(id, version);
+  }
+
+  async writeRows(teamId: string, stamp: number, rows: RowWrite[]): Promise<void> {
+    const q = this.db.query(
+      `INSERT INTO memberships (team_id, user, role, v) VALUES (?, ?, ?, ?)
+       ON CONFLICT (team_id, user) DO UPDATE SET role = excluded.role, v = excluded.v WHERE excluded.v > memberships.v`,
+    );
+    this.db.transaction(() => {
+      for (const r of rows) q.run(teamId, r.user, r.role, stamp);
+    })();
+  }
+
+  async rowsOf(teamId: string, users: string[]): Promise<Map<string, MemberRole | "none">> {
+    const q = this.db.query<{ role: MemberRole | "none" }, [string, string]>("SELECT role FROM memberships WHERE team_id = ? AND user = ?");
+    const out = new Map<string, MemberRole | "none">();
+    for (const u of users) {
+      const r = q.get(teamId, u);
+      if (r) out.set(u, r.role);
+    }
+    return out;
+  }
+
+  async memberRows(teamId: string, after: string | undefined, limit: number): Promise<{ user: string; role: MemberRole }[]> {
+    return this.db
+      .query<{ user: string; role: MemberRole }, [string, string, number]>(
+        "SELECT user, role FROM memberships WHERE team_id = ? AND user > ? AND role != 'none' ORDER BY user LIMIT ?",
+      )
+      .all(teamId, after ?? "", limit);
   }
 
   async listForUser(user: string, query: TeamQuery): Promise<Team[]> {
@@ -115,8 +168,8 @@ export class SqliteStore implements TeamStore, MessageStore {
     const like = query.q ? `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => "\\" + c)}%` : null;
     const rows = this.db
       .query<Row, [string, string, string | null, string | null, string | null, string | null, number]>(
-        `SELECT t.doc FROM team_members m JOIN teams t ON t.id = m.team_id
-         WHERE m.user = ? AND m.team_id > ?
+        `SELECT t.doc FROM memberships m JOIN teams t ON t.id = m.team_id
+         WHERE m.user = ? AND m.role != 'none' AND m.team_id > ?
            AND (? IS NULL OR t.name_lower LIKE ? ESCAPE '\\')
            AND (? IS NULL OR EXISTS (SELECT 1 FROM team_tags g WHERE g.tag = ? AND g.team_id = t.id))
          ORDER BY m.team_id LIMIT ?`,
@@ -127,7 +180,9 @@ export class SqliteStore implements TeamStore, MessageStore {
 
   async channelsOf(user: string): Promise<string[]> {
     return this.db
-      .query<{ id: string }, [string]>("SELECT t.id FROM team_members m JOIN teams t ON t.id = m.team_id WHERE m.user = ? AND t.active = 1 ORDER BY t.id")
+      .query<{ id: string }, [string]>(
+        "SELECT t.id FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user = ? AND m.role != 'none' AND t.active = 1 ORDER BY t.id",
+      )
       .all(user)
       .map((r) => r.id);
   }

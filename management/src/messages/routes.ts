@@ -91,7 +91,9 @@ export const messageRoutes = (deps: ManagementDeps, teams: TeamService) => {
       async ({ principal, params }) => {
         const team = await teams.getAsMember(params.id, principal.user);
         const markers = new Map((await deps.messages.readMarkers(team.id)).map((r) => [r.user, r.seq]));
-        return ok(team.members.map((u) => ({ user_id: u, last_read_seq: markers.get(u) ?? 0 })));
+        const rows: { user_id: string; last_read_seq: number }[] = [];
+        for await (const page of teams.everyMember(team)) for (const m of page) rows.push({ user_id: m.user_id, last_read_seq: markers.get(m.user_id) ?? 0 });
+        return ok(rows);
       },
       {
         params: IdParams,

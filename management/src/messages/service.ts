@@ -1,7 +1,7 @@
 import { AppError } from "@chat/common/errors";
 import { authorizeOp, getRecentMessage, type LifecycleEntry, type MessageOp } from "@chat/common/lifecycle";
 import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
-import { roleOf } from "@chat/common/teams";
+import { getTeam, roleOf } from "@chat/common/membership";
 
 export interface OpAck {
   op: MessageOp["op"];
@@ -22,9 +22,9 @@ export class MessageService {
   ) {}
 
   async apply(teamId: string, actor: string, op: MessageOp): Promise<OpAck> {
-    const team = await this.teams.get(teamId);
+    const team = await getTeam(this.teams, teamId);
     if (!team) throw new AppError("not_found", "no such team");
-    const role = roleOf(team, actor);
+    const role = await roleOf(this.teams, team, actor);
     const target = role === "none" || op.op === "read" ? null : await getRecentMessage(() => this.messages.getMessage(teamId, op.id), op.id);
     const entry = authorizeOp(op, { actor, role, active: team.active, target });
     let seq: number;

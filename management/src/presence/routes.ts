@@ -16,8 +16,9 @@ export const presenceRoutes = (deps: ManagementDeps, teams: TeamService) =>
     async ({ principal, params }) => {
       const team = await teams.getAsMember(params.id, principal.user);
       if (!deps.presence) throw new AppError("unavailable", "presence service not configured (CONTROLLER_URLS)");
-      const members = new Set(team.members);
-      return ok({ online: (await deps.presence.online(team.id)).filter((u) => members.has(u)) });
+      const online = await deps.presence.online(team.id);
+      const members = await teams.membersAmong(team, online);
+      return ok({ online: online.filter((u) => members.has(u)) });
     },
     {
       params: IdParams,

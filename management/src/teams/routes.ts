@@ -1,5 +1,4 @@
 import { Elysia } from "elysia";
-import { memberPage, teamView } from "@chat/common/teams";
 import { authPlugin } from "../auth";
 import type { ManagementDeps } from "../context";
 import { jsonBody } from "../body";
@@ -21,7 +20,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       "/teams",
       async ({ principal, body, set }) => {
         set.status = 201;
-        return ok(teamView(await service.create(principal.user, body)));
+        return ok(await service.view(await service.create(principal.user, body)));
       },
       {
         parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
@@ -36,7 +35,8 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         const limit = query.limit ?? 50;
         const teams = await service.list(principal.user, { q: query.q, tag: query.tag, after: query.cursor, limit });
         const unread = await deps.messages.unread(principal.user, teams.map((t) => t.id));
-        const items = teams.map((t, i) => ({ ...teamView(t), last_seq: unread[i]!.last_seq, last_read_seq: unread[i]!.last_read_seq, unread: unread[i]!.unread }));
+        const views = await Promise.all(teams.map((t) => service.view(t)));
+        const items = teams.map((t, i) => ({ ...views[i]!, last_seq: unread[i]!.last_seq, last_read_seq: unread[i]!.last_read_seq, unread: unread[i]!.unread }));
         return page(items, teams.length === limit ? teams[teams.length - 1]!.id : null);
       },
       {
@@ -45,7 +45,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         detail: { tags: ["teams"], summary: "The caller's teams by id, filtered by name text and meta tag, with last_seq, last_read_seq and unread; `next` is the cursor" },
       },
     )
-    .get("/teams/:id", async ({ principal, params }) => ok(teamView(await service.getAsMember(params.id, principal.user))), {
+    .get("/teams/:id", async ({ principal, params }) => ok(await service.view(await service.getAsMember(params.id, principal.user))), {
       params: IdParams,
       response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "A team (members only)" },
@@ -53,7 +53,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
     .get(
       "/teams/:id/members",
       async ({ principal, params, query }) => {
-        const { rows, next } = memberPage(await service.getAsMember(params.id, principal.user), query.cursor, query.limit ?? 100);
+        const { rows, next } = await service.members(await service.getAsMember(params.id, principal.user), query.cursor, query.limit ?? 100);
         return page(rows, next);
       },
       {
@@ -63,14 +63,14 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
         detail: { tags: ["members"], summary: "Page the members of a team with their roles, by user id (members only); `next` is the cursor" },
       },
     )
-    .patch("/teams/:id", async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
+    .patch("/teams/:id", async ({ principal, params, body }) => ok(await service.view(await service.change(params.id, principal.user, { op: "update", patch: body }))), {
       parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
       params: IdParams,
       body: "UpdateTeamRequest",
       response: { 200: "TeamResponse", ...changeWithBody },
       detail: { tags: ["teams"], summary: "Edit name, icon or tags (admin, super_admin; active teams only)" },
     })
-    .delete("/teams/:id", async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "deactivate" }))), {
+    .delete("/teams/:id", async ({ principal, params }) => ok(await service.view(await service.change(params.id, principal.user, { op: "deactivate" }))), {
       params: IdParams,
       response: { 200: "TeamResponse", ...member },
       detail: { tags: ["teams"], summary: "Deactivate (super_admin): no new messages are accepted; idempotent" },
@@ -79,7 +79,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       "/teams/:id/members",
       async ({ principal, params, body, set }) => {
         set.status = 201;
-        return ok(teamView(await service.change(params.id, principal.user, { op: "add_member", user: body.user_id })));
+        return ok(await service.view(await service.change(params.id, principal.user, { op: "add_member", user: body.user_id })));
       },
       {
         parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
@@ -91,7 +91,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
     )
     .delete(
       "/teams/:id/members/:user_id",
-      async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_member", user: params.user_id }))),
+      async ({ principal, params }) => ok(await service.view(await service.change(params.id, principal.user, { op: "remove_member", user: params.user_id }))),
       {
         params: MemberParams,
         response: { 200: "TeamResponse", ...change },
@@ -102,7 +102,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
       "/teams/:id/admins",
       async ({ principal, params, body, set }) => {
         set.status = 201;
-        return ok(teamView(await service.change(params.id, principal.user, { op: "add_admin", user: body.user_id })));
+        return ok(await service.view(await service.change(params.id, principal.user, { op: "add_admin", user: body.user_id })));
       },
       {
         parse: [jsonBody(deps.config.limits.jsonBodyBytes), "json"],
@@ -114,7 +114,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
     )
     .delete(
       "/teams/:id/admins/:user_id",
-      async ({ principal, params }) => ok(teamView(await service.change(params.id, principal.user, { op: "remove_admin", user: params.user_id }))),
+      async ({ principal, params }) => ok(await service.view(await service.change(params.id, principal.user, { op: "remove_admin", user: params.user_id }))),
       {
         params: MemberParams,
         response: { 200: "TeamResponse", ...change },
@@ -123,7 +123,7 @@ export const teamRoutes = (deps: ManagementDeps, service: TeamService) => {
     )
     .post(
       "/teams/:id/leave",
-      async ({ principal, params, body }) => ok(teamView(await service.change(params.id, principal.user, { op: "leave", successor: body?.successor }))),
+      async ({ principal, params, body }) => ok(await service.view(await service.change(params.id, principal.user, { op: "leave", successor: body?.successor }))),
       {
         // No body means `{}`; anything else must be valid JSON (an optional body would swallow parse errors).
         parse: [jsonBody(deps.config.limits.jsonBodyBytes, { allowEmpty: true }), "json"],

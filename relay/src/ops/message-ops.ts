@@ -16,7 +16,7 @@ import { parseText } from "@chat/common/message";
 import type { Metrics } from "@chat/common/metrics";
 import { isObjectId } from "@chat/common/ids";
 import type { Appender } from "../appender";
-import { roleIn, type ChannelInfo } from "../channel-cache";
+import { roleIn, type Standing } from "../channel-cache";
 import type { SocketRegistry } from "../registry";
 import type { WS } from "../socket";
 
@@ -28,7 +28,7 @@ export interface MessageOpsDeps {
   sockets: SocketRegistry;
   appender: Appender;
   /** The team as the relay caches it; throws `unavailable` when it cannot be loaded. */
-  channel: (channelId: string) => Promise<ChannelInfo>;
+  standing: (channelId: string, user: string) => Promise<Standing>;
   lookup: MessageLookup;
   logger: Logger;
   metrics: Metrics;
@@ -78,9 +78,9 @@ export class MessageOps {
   /** The context the rules decide in: the actor's role on this connection, the team's state, the target. */
   async context(ws: WS, channelId: string, targetId?: string): Promise<OpContext> {
     if (!ws.data.channels.has(channelId)) throw new AppError("forbidden", "not a member of this team on this connection");
-    const info = await this.deps.channel(channelId);
+    const info = await this.deps.standing(channelId, ws.data.user);
     if (!info.found) throw new AppError("not_found", "no such team");
-    const role = roleIn(info, ws.data.user);
+    const role = roleIn(info);
     // Authorization first: a non-member learns nothing about the team's messages.
     const target = role === "none" || targetId === undefined ? null : await this.lookup(channelId, targetId);
     return { actor: ws.data.user, role, active: info.active, target };

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/controller.proto.
  */
 export const file_chat_v1_controller: GenFile = /*@__PURE__*/
-  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50Iq4BCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgSKQoIcHJlc2VuY2UYCCABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlIkYKFVVwZGF0ZUludGVyZXN0UmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRILCgNhZGQYAiADKAkSDgoGcmVtb3ZlGAMgAygJIhgKFlVwZGF0ZUludGVyZXN0UmVzcG9uc2UiKQoWR2V0VXNlckNoYW5uZWxzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIi4KF0dldFVzZXJDaGFubmVsc1Jlc3BvbnNlEhMKC2NoYW5uZWxfaWRzGAEgAygJIicKEUdldENoYW5uZWxSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkiaQoSR2V0Q2hhbm5lbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg4KBmFjdGl2ZRgCIAEoCBIPCgdtZW1iZXJzGAMgAygJEg4KBmFkbWlucxgEIAMoCRITCgtzdXBlcl9hZG1pbhgFIAEoCSJZChFGZXRjaFNpbmNlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEg4KBnZpZXdlchgCIAEoCRIRCglhZnRlcl9zZXEYAyABKAMSDQoFbGltaXQYBCABKA0iNAoSRmV0Y2hTaW5jZVJlc3BvbnNlEh4KBmV2ZW50cxgBIAMoCzIOLmNoYXQudjEuRXZlbnQiXAoURmV0Y2hVbnN0b3JlZFJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIOCgZ2aWV3ZXIYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNIjcKFUZldGNoVW5zdG9yZWRSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IjMKEUdldE1lc3NhZ2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSCgoCaWQYAiABKAkiqgEKEkdldE1lc3NhZ2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBISCgpjaGFubmVsX2lkGAIgASgJEgoKAmlkGAMgASgJEgsKA3NlcRgEIAEoAxIMCgRmcm9tGAUgASgJEgoKAnRvGAYgASgJEgwKBHR5cGUYByABKAkSDwoHZGVsZXRlZBgIIAEoCBIQCghyZXBseV90bxgJIAEoCRINCgVlbW9qaRgKIAMoCSJmChpMb29rdXBDbGllbnRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgwKBHVzZXIYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCRIPCgd3YWl0X21zGAQgASgNIlEKG0xvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIKCgJpZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdHMYBCABKAkiogEKDlByZXNlbmNlVXBkYXRlEhAKCHJlbGF5X2lkGAEgASgJEg0KBWVwb2NoGAIgASgJEgsKA3NlcRgDIAEoBBIQCghiYXNlX3NlcRgEIAEoBBIMCgRmdWxsGAUgASgIEiIKAnVwGAYgAygLMhYuY2hhdC52MS5QcmVzZW5jZUVudHJ5EgwKBGRvd24YByADKAkSEAoIbGVhc2VfbXMYCCABKA0iMgoNUHJlc2VuY2VFbnRyeRIMCgR1c2VyGAEgASgJEhMKC2NoYW5uZWxfaWRzGAIgAygJIkIKF0Fubm91bmNlUHJlc2VuY2VSZXF1ZXN0EicKBnVwZGF0ZRgBIAEoCzIXLmNoYXQudjEuUHJlc2VuY2VVcGRhdGUiKgoYQW5ub3VuY2VQcmVzZW5jZVJlc3BvbnNlEg4KBnJlc3luYxgBIAEoCCIoChJHZXRQcmVzZW5jZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCSIlChNHZXRQcmVzZW5jZVJlc3BvbnNlEg4KBm9ubGluZRgBIAMoCSJWChRQdWJsaXNoVHlwaW5nUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgJEgwKBHVzZXIYAyABKAkSCgoCdG8YBCABKAkiKgoVUHVibGlzaFR5cGluZ1Jlc3BvbnNlEhEKCWZvcndhcmRlZBgBIAEoCCqUAwoJRXZlbnRLaW5kEhoKFkVWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9LSU5EX01FU1NBR0UQARIcChhFVkVOVF9LSU5EX01FTUJFUl9KT0lORUQQAhIaChZFVkVOVF9LSU5EX01FTUJFUl9MRUZUEAMSGgoWRVZFTlRfS0lORF9BRE1JTl9BRERFRBAEEhwKGEVWRU5UX0tJTkRfQURNSU5fUkVNT1ZFRBAFEhsKF0VWRU5UX0tJTkRfVEVBTV9VUERBVEVEEAYSHQoZRVZFTlRfS0lORF9NRVNTQUdFX0VESVRFRBAHEh4KGkVWRU5UX0tJTkRfTUVTU0FHRV9ERUxFVEVEEAgSHQoZRVZFTlRfS0lORF9SRUFDVElPTl9BRERFRBAJEh8KG0VWRU5UX0tJTkRfUkVBQ1RJT05fUkVNT1ZFRBAKEhMKD0VWRU5UX0tJTkRfUkVBRBALEhUKEUVWRU5UX0tJTkRfVFlQSU5HEAwSFwoTRVZFTlRfS0lORF9QUkVTRU5DRRANMvwGChFDb250cm9sbGVyU2VydmljZRJECglTdWJzY3JpYmUSGS5jaGF0LnYxLlN1YnNjcmliZVJlcXVlc3QaGi5jaGF0LnYxLlN1YnNjcmliZVJlc3BvbnNlMAESUQoOVXBkYXRlSW50ZXJlc3QSHi5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVxdWVzdBofLmNoYXQudjEuVXBkYXRlSW50ZXJlc3RSZXNwb25zZRJUCg9HZXRVc2VyQ2hhbm5lbHMSHy5jaGF0LnYxLkdldFVzZXJDaGFubmVsc1JlcXVlc3QaIC5jaGF0LnYxLkdldFVzZXJDaGFubmVsc1Jlc3BvbnNlEkUKCkdldENoYW5uZWwSGi5jaGF0LnYxLkdldENoYW5uZWxSZXF1ZXN0GhsuY2hhdC52MS5HZXRDaGFubmVsUmVzcG9uc2USRQoKRmV0Y2hTaW5jZRIaLmNoYXQudjEuRmV0Y2hTaW5jZVJlcXVlc3QaGy5jaGF0LnYxLkZldGNoU2luY2VSZXNwb25zZRJOCg1GZXRjaFVuc3RvcmVkEh0uY2hhdC52MS5GZXRjaFVuc3RvcmVkUmVxdWVzdBoeLmNoYXQudjEuRmV0Y2hVbnN0b3JlZFJlc3BvbnNlEkUKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhsuY2hhdC52MS5HZXRNZXNzYWdlUmVzcG9uc2USYAoTTG9va3VwQ2xpZW50TWVzc2FnZRIjLmNoYXQudjEuTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QaJC5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXNwb25zZRJXChBBbm5vdW5jZVByZXNlbmNlEiAuY2hhdC52MS5Bbm5vdW5jZVByZXNlbmNlUmVxdWVzdBohLmNoYXQudjEuQW5ub3VuY2VQcmVzZW5jZVJlc3BvbnNlEkgKC0dldFByZXNlbmNlEhsuY2hhdC52MS5HZXRQcmVzZW5jZVJlcXVlc3QaHC5jaGF0LnYxLkdldFByZXNlbmNlUmVzcG9uc2USTgoNUHVibGlzaFR5cGluZxIdLmNoYXQudjEuUHVibGlzaFR5cGluZ1JlcXVlc3QaHi5jaGF0LnYxLlB1Ymxpc2hUeXBpbmdSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChhjaGF0L3YxL2NvbnRyb2xsZXIucHJvdG8SB2NoYXQudjEiOQoQU3Vic2NyaWJlUmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSIzChFTdWJzY3JpYmVSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50Iq4BCgVFdmVudBIgCgRraW5kGAEgASgOMhIuY2hhdC52MS5FdmVudEtpbmQSEgoKY2hhbm5lbF9pZBgCIAEoCRILCgNzZXEYAyABKAMSCgoCdG8YBCABKAkSDAoEZnJvbRgFIAEoCRINCgVmcmFtZRgGIAEoCRIOCgZhY3RpdmUYByABKAgSKQoIcHJlc2VuY2UYCCABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlIkYKFVVwZGF0ZUludGVyZXN0UmVxdWVzdBIQCghyZWxheV9pZBgBIAEoCRILCgNhZGQYAiADKAkSDgoGcmVtb3ZlGAMgAygJIhgKFlVwZGF0ZUludGVyZXN0UmVzcG9uc2UiKQoWR2V0VXNlckNoYW5uZWxzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIi4KF0dldFVzZXJDaGFubmVsc1Jlc3BvbnNlEhMKC2NoYW5uZWxfaWRzGAEgAygJIjsKFEdldE1lbWJlcnNoaXBSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJZChVHZXRNZW1iZXJzaGlwUmVzcG9uc2USDQoFZm91bmQYASABKAgSDgoGYWN0aXZlGAIgASgIEiEKBHJvbGUYAyABKA4yEy5jaGF0LnYxLk1lbWJlclJvbGUiWQoRRmV0Y2hTaW5jZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIOCgZ2aWV3ZXIYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgNIjQKEkZldGNoU2luY2VSZXNwb25zZRIeCgZldmVudHMYASADKAsyDi5jaGF0LnYxLkV2ZW50IlwKFEZldGNoVW5zdG9yZWRSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkSDgoGdmlld2VyGAIgASgJEhEKCWFmdGVyX3NlcRgDIAEoAxINCgVsaW1pdBgEIAEoDSI3ChVGZXRjaFVuc3RvcmVkUmVzcG9uc2USHgoGZXZlbnRzGAEgAygLMg4uY2hhdC52MS5FdmVudCIzChFHZXRNZXNzYWdlUmVxdWVzdBISCgpjaGFubmVsX2lkGAEgASgJEgoKAmlkGAIgASgJIqoBChJHZXRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSEgoKY2hhbm5lbF9pZBgCIAEoCRIKCgJpZBgDIAEoCRILCgNzZXEYBCABKAMSDAoEZnJvbRgFIAEoCRIKCgJ0bxgGIAEoCRIMCgR0eXBlGAcgASgJEg8KB2RlbGV0ZWQYCCABKAgSEAoIcmVwbHlfdG8YCSABKAkSDQoFZW1vamkYCiADKAkiZgoaTG9va3VwQ2xpZW50TWVzc2FnZVJlcXVlc3QSEgoKY2hhbm5lbF9pZBgBIAEoCRIMCgR1c2VyGAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkSDwoHd2FpdF9tcxgEIAEoDSJRChtMb29rdXBDbGllbnRNZXNzYWdlUmVzcG9uc2USDQoFZm91bmQYASABKAgSCgoCaWQYAiABKAkSCwoDc2VxGAMgASgDEgoKAnRzGAQgASgJIqIBCg5QcmVzZW5jZVVwZGF0ZRIQCghyZWxheV9pZBgBIAEoCRINCgVlcG9jaBgCIAEoCRILCgNzZXEYAyABKAQSEAoIYmFzZV9zZXEYBCABKAQSDAoEZnVsbBgFIAEoCBIiCgJ1cBgGIAMoCzIWLmNoYXQudjEuUHJlc2VuY2VFbnRyeRIMCgRkb3duGAcgAygJEhAKCGxlYXNlX21zGAggASgNIjIKDVByZXNlbmNlRW50cnkSDAoEdXNlchgBIAEoCRITCgtjaGFubmVsX2lkcxgCIAMoCSJCChdBbm5vdW5jZVByZXNlbmNlUmVxdWVzdBInCgZ1cGRhdGUYASABKAsyFy5jaGF0LnYxLlByZXNlbmNlVXBkYXRlIioKGEFubm91bmNlUHJlc2VuY2VSZXNwb25zZRIOCgZyZXN5bmMYASABKAgiKAoSR2V0UHJlc2VuY2VSZXF1ZXN0EhIKCmNoYW5uZWxfaWQYASABKAkiJQoTR2V0UHJlc2VuY2VSZXNwb25zZRIOCgZvbmxpbmUYASADKAkiVgoUUHVibGlzaFR5cGluZ1JlcXVlc3QSEAoIcmVsYXlfaWQYASABKAkSEgoKY2hhbm5lbF9pZBgCIAEoCRIMCgR1c2VyGAMgASgJEgoKAnRvGAQgASgJIioKFVB1Ymxpc2hUeXBpbmdSZXNwb25zZRIRCglmb3J3YXJkZWQYASABKAgqlAMKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfS0lORF9NRVNTQUdFEAESHAoYRVZFTlRfS0lORF9NRU1CRVJfSk9JTkVEEAISGgoWRVZFTlRfS0lORF9NRU1CRVJfTEVGVBADEhoKFkVWRU5UX0tJTkRfQURNSU5fQURERUQQBBIcChhFVkVOVF9LSU5EX0FETUlOX1JFTU9WRUQQBRIbChdFVkVOVF9LSU5EX1RFQU1fVVBEQVRFRBAGEh0KGUVWRU5UX0tJTkRfTUVTU0FHRV9FRElURUQQBxIeChpFVkVOVF9LSU5EX01FU1NBR0VfREVMRVRFRBAIEh0KGUVWRU5UX0tJTkRfUkVBQ1RJT05fQURERUQQCRIfChtFVkVOVF9LSU5EX1JFQUNUSU9OX1JFTU9WRUQQChITCg9FVkVOVF9LSU5EX1JFQUQQCxIVChFFVkVOVF9LSU5EX1RZUElORxAMEhcKE0VWRU5UX0tJTkRfUFJFU0VOQ0UQDSpzCgpNZW1iZXJSb2xlEhsKF01FTUJFUl9ST0xFX1VOU1BFQ0lGSUVEEAASFAoQTUVNQkVSX1JPTEVfVVNFUhABEhUKEU1FTUJFUl9ST0xFX0FETUlOEAISGwoXTUVNQkVSX1JPTEVfU1VQRVJfQURNSU4QAzKFBwoRQ29udHJvbGxlclNlcnZpY2USRAoJU3Vic2NyaWJlEhkuY2hhdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhouY2hhdC52MS5TdWJzY3JpYmVSZXNwb25zZTABElEKDlVwZGF0ZUludGVyZXN0Eh4uY2hhdC52MS5VcGRhdGVJbnRlcmVzdFJlcXVlc3QaHy5jaGF0LnYxLlVwZGF0ZUludGVyZXN0UmVzcG9uc2USVAoPR2V0VXNlckNoYW5uZWxzEh8uY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXF1ZXN0GiAuY2hhdC52MS5HZXRVc2VyQ2hhbm5lbHNSZXNwb25zZRJOCg1HZXRNZW1iZXJzaGlwEh0uY2hhdC52MS5HZXRNZW1iZXJzaGlwUmVxdWVzdBoeLmNoYXQudjEuR2V0TWVtYmVyc2hpcFJlc3BvbnNlEkUKCkZldGNoU2luY2USGi5jaGF0LnYxLkZldGNoU2luY2VSZXF1ZXN0GhsuY2hhdC52MS5GZXRjaFNpbmNlUmVzcG9uc2USTgoNRmV0Y2hVbnN0b3JlZBIdLmNoYXQudjEuRmV0Y2hVbnN0b3JlZFJlcXVlc3QaHi5jaGF0LnYxLkZldGNoVW5zdG9yZWRSZXNwb25zZRJFCgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBobLmNoYXQudjEuR2V0TWVzc2FnZVJlc3BvbnNlEmAKE0xvb2t1cENsaWVudE1lc3NhZ2USIy5jaGF0LnYxLkxvb2t1cENsaWVudE1lc3NhZ2VSZXF1ZXN0GiQuY2hhdC52MS5Mb29rdXBDbGllbnRNZXNzYWdlUmVzcG9uc2USVwoQQW5ub3VuY2VQcmVzZW5jZRIgLmNoYXQudjEuQW5ub3VuY2VQcmVzZW5jZVJlcXVlc3QaIS5jaGF0LnYxLkFubm91bmNlUHJlc2VuY2VSZXNwb25zZRJICgtHZXRQcmVzZW5jZRIbLmNoYXQudjEuR2V0UHJlc2VuY2VSZXF1ZXN0GhwuY2hhdC52MS5HZXRQcmVzZW5jZVJlc3BvbnNlEk4KDVB1Ymxpc2hUeXBpbmcSHS5jaGF0LnYxLlB1Ymxpc2hUeXBpbmdSZXF1ZXN0Gh4uY2hhdC52MS5QdWJsaXNoVHlwaW5nUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message chat.v1.SubscribeRequest
@@ -192,26 +192,31 @@ export const GetUserChannelsResponseSchema: GenMessage<GetUserChannelsResponse> 
   messageDesc(file_chat_v1_controller, 6);
 
 /**
- * @generated from message chat.v1.GetChannelRequest
+ * @generated from message chat.v1.GetMembershipRequest
  */
-export type GetChannelRequest = Message<"chat.v1.GetChannelRequest"> & {
+export type GetMembershipRequest = Message<"chat.v1.GetMembershipRequest"> & {
   /**
    * @generated from field: string channel_id = 1;
    */
   channelId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
 };
 
 /**
- * Describes the message chat.v1.GetChannelRequest.
- * Use `create(GetChannelRequestSchema)` to create a new message.
+ * Describes the message chat.v1.GetMembershipRequest.
+ * Use `create(GetMembershipRequestSchema)` to create a new message.
  */
-export const GetChannelRequestSchema: GenMessage<GetChannelRequest> = /*@__PURE__*/
+export const GetMembershipRequestSchema: GenMessage<GetMembershipRequest> = /*@__PURE__*/
   messageDesc(file_chat_v1_controller, 7);
 
 /**
- * @generated from message chat.v1.GetChannelResponse
+ * @generated from message chat.v1.GetMembershipResponse
  */
-export type GetChannelResponse = Message<"chat.v1.GetChannelResponse"> & {
+export type GetMembershipResponse = Message<"chat.v1.GetMembershipResponse"> & {
   /**
    * @generated from field: bool found = 1;
    */
@@ -223,28 +228,16 @@ export type GetChannelResponse = Message<"chat.v1.GetChannelResponse"> & {
   active: boolean;
 
   /**
-   * @generated from field: repeated string members = 3;
+   * @generated from field: chat.v1.MemberRole role = 3;
    */
-  members: string[];
-
-  /**
-   * The team's admins (the super_admin among them) and its super_admin.
-   *
-   * @generated from field: repeated string admins = 4;
-   */
-  admins: string[];
-
-  /**
-   * @generated from field: string super_admin = 5;
-   */
-  superAdmin: string;
+  role: MemberRole;
 };
 
 /**
- * Describes the message chat.v1.GetChannelResponse.
- * Use `create(GetChannelResponseSchema)` to create a new message.
+ * Describes the message chat.v1.GetMembershipResponse.
+ * Use `create(GetMembershipResponseSchema)` to create a new message.
  */
-export const GetChannelResponseSchema: GenMessage<GetChannelResponse> = /*@__PURE__*/
+export const GetMembershipResponseSchema: GenMessage<GetMembershipResponse> = /*@__PURE__*/
   messageDesc(file_chat_v1_controller, 8);
 
 /**
@@ -810,6 +803,39 @@ export const EventKindSchema: GenEnum<EventKind> = /*@__PURE__*/
   enumDesc(file_chat_v1_controller, 0);
 
 /**
+ * @generated from enum chat.v1.MemberRole
+ */
+export enum MemberRole {
+  /**
+   * not a member
+   *
+   * @generated from enum value: MEMBER_ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MEMBER_ROLE_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * @generated from enum value: MEMBER_ROLE_ADMIN = 2;
+   */
+  ADMIN = 2,
+
+  /**
+   * @generated from enum value: MEMBER_ROLE_SUPER_ADMIN = 3;
+   */
+  SUPER_ADMIN = 3,
+}
+
+/**
+ * Describes the enum chat.v1.MemberRole.
+ */
+export const MemberRoleSchema: GenEnum<MemberRole> = /*@__PURE__*/
+  enumDesc(file_chat_v1_controller, 1);
+
+/**
  * The controller's internal API for relays. Relays never talk to the database:
  * they learn membership and receive channel traffic only through this service.
  *
@@ -849,14 +875,16 @@ export const ControllerService: GenService<{
     output: typeof GetUserChannelsResponseSchema;
   },
   /**
-   * Membership snapshot of one team, cached by relays and invalidated by events.
+   * One user's standing in one team: whether the team exists and is active, and the user's role.
+   * A point lookup (never a member list), cached by relays per (channel, user) and invalidated by
+   * that user's membership events and the team's events.
    *
-   * @generated from rpc chat.v1.ControllerService.GetChannel
+   * @generated from rpc chat.v1.ControllerService.GetMembership
    */
-  getChannel: {
+  getMembership: {
     methodKind: "unary";
-    input: typeof GetChannelRequestSchema;
-    output: typeof GetChannelResponseSchema;
+    input: typeof GetMembershipRequestSchema;
+    output: typeof GetMembershipResponseSchema;
   },
   /**
    * Persisted events of a channel after a seq, oldest first (resume and recovery).
