@@ -28,7 +28,6 @@ test("a resend is still recognised after more than 200,000 other messages with t
   await s.close();
 }, 60_000);
 
-<<<<<<< HEAD
 // Automatic checkpoints are off on the event loop's connection: the checkpoint thread moves the WAL into the database file.
 test("the WAL is checkpointed into the database file by the checkpoint thread", async () => {
   const { statSync } = await import("node:fs");
@@ -43,7 +42,8 @@ test("the WAL is checkpointed into the database file by the checkpoint thread", 
   await s.applyBatch(batch);
   await waitFor(() => size() > before + 200_000, "the database file to take the checkpointed pages", 5_000);
   await s.close();
-=======
+});
+
 test("a data directory of the previous layout (members in the team document) opens, its members migrated to rows once", async () => {
   const dir = mkdtempSync(join(tmpdir(), "chat-old-layout-"));
   const id = objectId();
@@ -76,5 +76,4 @@ test("a data directory of the previous layout (members in the team document) ope
   expect((await getTeam(again, id))!.member_count).toBe(1501);
   expect(again.db.query("SELECT name FROM sqlite_master WHERE name = 'team_members'").all()).toEqual([]);
   await again.close();
->>>>>>> members
 });
