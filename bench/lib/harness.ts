@@ -54,7 +54,7 @@ function opReport(k: ReturnType<typeof opStats>) {
 }
 /** Ring sizes per socket: a few seconds of history at realistic rates; bounded whatever the run length. */
 const OWN_RING = 16;
-const RX_RING = 32;
+const RX_RING = 64; // ops pick from the newer half: ≥ 32 deliveries before a reacted-to message can leave it
 
 export async function runLoad(o: Options, target: Target, driver: Driver) {
   const info = machine();

@@ -45,8 +45,16 @@ describe("rings", () => {
     expect(r.size).toBe(3);
     expect([id(1), id(2), id(3), id(4), id(5)].map((x) => r.find(x))).toEqual([-1, -1, 2, 0, 1]);
     expect(r.peer[r.find(id(4))]).toBe(4);
-    expect(r.pick(0)).toBe(0);
-    expect(r.pick(0.999)).toBe(2);
+  });
+
+  test("pick: uniform while filling; once full, only the newer half, never the slot overwritten next", () => {
+    const r = new MsgRing(4);
+    r.push(id(1), -1);
+    r.push(id(2), -1);
+    expect([0, 0.49, 0.5, 0.99].map((x) => r.pick(x))).toEqual([0, 0, 1, 1]);
+    for (let i = 3; i <= 9; i++) r.push(id(i), -1); // slots now hold 9, 6, 7, 8; the next push overwrites 6
+    const picked = new Set([0, 0.2, 0.49, 0.5, 0.7, 0.999].map((x) => r.ids[r.pick(x)]));
+    expect(picked).toEqual(new Set([id(9), id(8)]));
   });
 
   test("ReactRing toggles on then off, one toggle in flight per emoji, and times each way", () => {

@@ -74,9 +74,15 @@ export class MsgRing {
 
   protected reset(_slot: number): void {}
 
-  /** A uniformly chosen stored slot (`r` in [0, 1)), -1 when empty. */
+  /**
+   * A uniformly chosen slot (`r` in [0, 1)), -1 when empty. Once the ring is full, only among its newer
+   * half: the oldest slot is overwritten by the very next push, and a reaction event must still find
+   * its message here after every socket of the team has received it.
+   */
   pick(r: number): number {
-    return this.size === 0 ? -1 : Math.floor(r * this.size);
+    if (this.size < this.capacity) return this.size === 0 ? -1 : Math.floor(r * this.size);
+    const half = Math.max(1, this.capacity >> 1);
+    return (this.next - 1 - Math.floor(r * half) + this.capacity) % this.capacity;
   }
 
   find(id: string): number {
