@@ -47,12 +47,14 @@ describe("rings", () => {
     expect(r.peer[r.find(id(4))]).toBe(4);
   });
 
-  test("pick: uniform while filling; once full, only the newer half, never the slot overwritten next", () => {
+  test("pick: only the newer half of what is stored, never a slot about to be overwritten", () => {
     const r = new MsgRing(4);
     r.push(id(1), -1);
+    expect(r.pick(0.99)).toBe(0);
     r.push(id(2), -1);
-    expect([0, 0.49, 0.5, 0.99].map((x) => r.pick(x))).toEqual([0, 0, 1, 1]);
-    for (let i = 3; i <= 9; i++) r.push(id(i), -1); // slots now hold 9, 6, 7, 8; the next push overwrites 6
+    r.push(id(3), -1); // filling: slots 0..2 hold 1, 2, 3; slot 0 is overwritten first
+    expect(new Set([0, 0.3, 0.6, 0.99].map((x) => r.ids[r.pick(x)]))).toEqual(new Set([id(3), id(2)]));
+    for (let i = 4; i <= 9; i++) r.push(id(i), -1); // slots now hold 9, 6, 7, 8; the next push overwrites 6
     const picked = new Set([0, 0.2, 0.49, 0.5, 0.7, 0.999].map((x) => r.ids[r.pick(x)]));
     expect(picked).toEqual(new Set([id(9), id(8)]));
   });

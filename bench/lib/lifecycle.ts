@@ -75,13 +75,14 @@ export class MsgRing {
   protected reset(_slot: number): void {}
 
   /**
-   * A uniformly chosen slot (`r` in [0, 1)), -1 when empty. Once the ring is full, only among its newer
-   * half: the oldest slot is overwritten by the very next push, and a reaction event must still find
-   * its message here after every socket of the team has received it.
+   * A uniformly chosen slot among the newer half of those stored (`r` in [0, 1)), -1 when empty. A
+   * reaction event must still find its message here after every socket of the team has received it,
+   * so a picked slot is always at least capacity/2 pushes away from being overwritten (while the ring
+   * fills as well: slot j is overwritten by push capacity + j).
    */
   pick(r: number): number {
-    if (this.size < this.capacity) return this.size === 0 ? -1 : Math.floor(r * this.size);
-    const half = Math.max(1, this.capacity >> 1);
+    if (this.size === 0) return -1;
+    const half = Math.ceil(this.size / 2);
     return (this.next - 1 - Math.floor(r * half) + this.capacity) % this.capacity;
   }
 
