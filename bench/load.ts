@@ -40,7 +40,8 @@ export async function run(o: Options) {
       metricsUrls: o.metricsUrls.length ? o.metricsUrls : [`${server.base}/v1/metrics`],
       logFile: server.logFile,
     };
-    const result = await runLoad(o, target, chatDriver({ base: server.base, secret: server.secret, via: o.via, setupConcurrency: o.setupConcurrency }));
+    const trackIds = o.mix.edit + o.mix.react > 0; // only a --mix run reads message ids: an ordinary run's hot path is untouched
+    const result = await runLoad(o, target, chatDriver({ base: server.base, secret: server.secret, via: o.via, setupConcurrency: o.setupConcurrency, trackIds }));
     printSummary(result, o.timeline);
     const line = JSON.stringify(result);
     console.log(line);

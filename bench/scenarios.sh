@@ -2,6 +2,7 @@
 # The benchmark scenarios recorded in bench/README.md, run one after another.
 #   bench/scenarios.sh standalone   # fresh standalone server per scenario
 #   bench/scenarios.sh memory       # server RSS with N idle sockets
+#   bench/scenarios.sh lifecycle    # sends + edits + reacts vs plain sends, back to back (issue 9)
 #   bench/scenarios.sh dist         # the distributed stack behind nginx; start it first:
 #       eval "$(LIMIT_RATE_PER_SEC=100000 LIMIT_RATE_BURST=100000 INFRA_STATE=/tmp/chat-infra-bench scripts/dist.sh start)"
 #     (DIST_PORT_OFFSET=100 moves the whole topology by 100 ports when the default ones are taken)
@@ -10,7 +11,7 @@
 # since other work on a 2-core box skews every number; the JSON records what was competing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-suite=${1:?usage: bench/scenarios.sh standalone|memory|dist [scenario-label-filter]}
+suite=${1:?usage: bench/scenarios.sh standalone|memory|lifecycle|dist [scenario-label-filter]}
 filter=${2:-}
 OUT=${OUT:-bench/results/$suite.jsonl}
 QUIET_PCT=${QUIET_PCT:-25}
@@ -55,6 +56,17 @@ case $suite in
     run sa-closed-fanout-1x100-w4 --teams 1 --members 100 --senders 20 --closed-loop --window 4 --duration 20 "${UNLIMITED[@]}"
     run sa-stalled-readers-1x20 --teams 1 --members 20 --rate 400 --size 3000 --stalled-readers 4 --duration 20
     run sa-ratelimit-default-10x1 --teams 10 --members 1 --closed-loop --window 1 --duration 10
+    ;;
+  lifecycle)
+    # The sa-realistic rate with 15 % edits and 15 % reactions, then the same without them, one after
+    # the other on fresh standalone servers; the ratio compares the plain sends of the two runs.
+    # LIFECYCLE_ORDER=plain-first swaps the order (a drifting machine then shows up as a flipped ratio).
+    since=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+    R=(--teams 100 --members 10 --rate 500 --dm 0.2 --duration 30)
+    mix() { run sa-lifecycle-mix "${R[@]}" --mix edit=0.15,react=0.15; }
+    plain() { run sa-lifecycle-plain "${R[@]}"; }
+    if [[ ${LIFECYCLE_ORDER:-mix-first} == plain-first ]]; then plain; mix; else mix; plain; fi
+    if [[ -z $filter ]]; then bun bench/lifecycle-ratio.ts "$OUT" --since "$since"; fi
     ;;
   memory)
     ulimit -n "$(ulimit -Hn)"

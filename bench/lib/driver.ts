@@ -5,6 +5,7 @@
  * and finds it again in a delivered frame, without a lookup table where the protocol allows.
  */
 import type { Summary } from "./hist";
+import type { OpRef } from "./lifecycle";
 import type { StalledReader } from "./stalled";
 
 export interface DriverSock {
@@ -18,12 +19,18 @@ export interface DriverSock {
 export interface FrameEvents {
   /** Authenticated and joined: the socket now receives its channel's messages. */
   ready(s: DriverSock): void;
-  /** The server accepted message `t` (its send time, µs) for `target` (user index, -1 = channel). */
-  ack(s: DriverSock, t: number, target: number): void;
-  /** A message sent at `t` by socket `from` arrived; `seq` < 0 when the protocol has none. */
-  delivery(s: DriverSock, seq: number, t: number, from: number): void;
-  /** An error frame; `t` > 0 when it answers message `t`. */
-  error(s: DriverSock, code: string, t: number): void;
+  /** The server accepted message `t` (its send time, µs) for `target` (user index, -1 = channel); `id` only when the driver tracks ids (`--mix`). */
+  ack(s: DriverSock, t: number, target: number, id?: string): void;
+  /** A message sent at `t` by socket `from` arrived; `seq` < 0 when the protocol has none; `id` and `dm` only when the driver tracks ids. */
+  delivery(s: DriverSock, seq: number, t: number, from: number, id?: string, dm?: boolean): void;
+  /** An error frame; `t` > 0 when it answers message or op `t`; `op` when it answers a lifecycle op. */
+  error(s: DriverSock, code: string, t: number, op?: OpRef): void;
+  /** The server accepted lifecycle op `op` (lib/lifecycle.ts). */
+  opAck(s: DriverSock, op: OpRef): void;
+  /** A `message_edited` event whose new text was written at `t` by socket `from`. */
+  edited(s: DriverSock, seq: number, t: number, from: number): void;
+  /** A reaction event: user `user` turned `EMOJI[emoji]` on or off on message `id`. */
+  reaction(s: DriverSock, seq: number, id: string, emoji: number, on: boolean, user: number): void;
   /** Anything else (membership events, pings already answered…). */
   foreign(s: DriverSock): void;
 }
@@ -58,6 +65,11 @@ export interface Driver {
   publish(s: DriverSock, t: number, target: number, n: number, data: string): string;
   /** Reads one received frame and reports what it carries. */
   onFrame(s: DriverSock, raw: string, ev: FrameEvents): void;
+  /** Frames of the lifecycle ops (`--mix`), where the protocol has them; `peer` as in lib/lifecycle.ts. */
+  lifecycle?: {
+    edit(s: DriverSock, t: number, peer: number, n: number, id: string, data: string): string;
+    react(s: DriverSock, t: number, peer: number, slot: number, gen: number, id: string, emoji: number, on: boolean): string;
+  };
   /** A raw-TCP socket for `user` that stops reading after the handshake (only where supported). */
   stalledReader?(user: number): StalledReader;
 }

@@ -11,7 +11,15 @@ import type { Options } from "./options";
 import type { StalledReader } from "./stalled";
 import { CLK_TCK, diffMetrics, logProblems, machine, sampleMachine, sampleProc, scrape, type ProcSample } from "./sys";
 import type { Driver, DriverSock, FrameEvents, Target } from "./driver";
+import { EMOJI, MsgRing, OP_KINDS, ReactRing, chooseKind, type OpKind, type OpRef } from "./lifecycle";
 import { inc, pool } from "./util";
+
+/** Actual fractions of sends, edits and reacts (3 decimals). */
+function shares(send: number, edit: number, react: number) {
+  const n = Math.max(1, send + edit + react);
+  const r = (x: number) => Math.round((x / n) * 1000) / 1000;
+  return { send: r(send), edit: r(edit), react: r(react) };
+}
 
 /** Least-squares slope of y over x (one decimal), null with fewer than two distinct x. */
 function slope(points: [number, number][]): number | null {
@@ -32,7 +40,21 @@ interface Sock extends DriverSock {
   lastSeq: number;
   lastProgress: number;
   pausedUntil: number;
+  /** --mix only: own recently acked messages (edit targets) and recently received ones (react targets) */
+  own?: MsgRing;
+  rx?: ReactRing;
 }
+
+/** Per lifecycle op kind, counted like plain sends (by send time in the window). */
+function opStats() {
+  return { sent: 0, accepted: 0, rejected: 0, expected: 0, delivered: 0, errors: {} as Record<string, number>, ackHist: new Histogram(), e2eHist: new Histogram() };
+}
+function opReport(k: ReturnType<typeof opStats>) {
+  return { sent: k.sent, accepted: k.accepted, rejected: k.rejected, ack_ms: k.ackHist.summary(), e2e_ms: k.e2eHist.summary(), deliveries: k.delivered, expected_deliveries: k.expected, missing_deliveries: k.expected - k.delivered, errors: k.errors };
+}
+/** Ring sizes per socket: a few seconds of history at realistic rates; bounded whatever the run length. */
+const OWN_RING = 16;
+const RX_RING = 64; // ops pick from the newer half: ≥ 32 deliveries before a reacted-to message can leave it
 
 export async function runLoad(o: Options, target: Target, driver: Driver) {
   const info = machine();
@@ -43,6 +65,9 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
   const metricsUrls = target.metricsUrls;
   if (o.dm > 0 && !driver.directMessages) throw new Error(`--dm: the ${driver.name} protocol has no direct messages`);
   if (o.stalledReaders > 0 && !driver.stalledReader) throw new Error(`--stalled-readers: not supported for the ${driver.name} protocol`);
+  const mixed = o.mix.edit + o.mix.react > 0;
+  if (mixed && !driver.lifecycle) throw new Error(`--mix: the ${driver.name} protocol has no lifecycle ops`);
+  if (mixed && o.closedLoop) throw new Error("--mix: open loop only (a closed loop's rate would follow the ops' latency)");
 
   // ---- setup: users, tokens, channels
   const U = o.teams * o.members;
@@ -57,7 +82,13 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
   // ---- connect
   const socks: Sock[] = Array.from({ length: o.sockets }, (_, idx) => {
     const user = idx % U;
-    return { idx, user, team: Math.floor(user / o.members), ws: undefined, open: false, ready: false, closedByUs: false, inflight: 0, counter: 0, lastSeq: -1, lastProgress: 0, pausedUntil: 0 };
+    const s: Sock = { idx, user, team: Math.floor(user / o.members), ws: undefined, open: false, ready: false, closedByUs: false, inflight: 0, counter: 0, lastSeq: -1, lastProgress: 0, pausedUntil: 0 };
+    if (mixed) {
+      s.own = new MsgRing(OWN_RING);
+      // A reaction is the user's: only each user's first socket reacts, so its ring is the user's state.
+      if (idx < U) s.rx = new ReactRing(RX_RING);
+    }
+    return s;
   });
   const userSockets = new Int32Array(U);
   const teamSockets = new Int32Array(o.teams);
@@ -93,6 +124,16 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
   let foreignFrames = 0;
   let timedOut = 0;
   let lastDeliveryAt = 0;
+  const ops: Record<OpKind, ReturnType<typeof opStats>> = { edit: opStats(), react: opStats() };
+  let unmatchedEvents = 0;
+  let fellBack = 0; // ops that found no target and went out as plain sends
+  const recipients = (s: Sock, peer: number) => (peer < 0 ? teamSockets[s.team]! : userSockets[peer]! + userSockets[s.user]!);
+  const seqCheck = (s: Sock, seq: number) => {
+    if (seq >= 0) {
+      if (seq <= s.lastSeq) orderViolations++;
+      else s.lastSeq = seq;
+    }
+  };
 
   const PAD = "x".repeat(o.size);
   const send = (s: Sock) => {
@@ -113,6 +154,43 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
     if (inWindow(t)) sentInWindow++;
   };
 
+  // An edit of one of the socket's own acked messages, its send time in the new text.
+  const edit = (s: Sock): number => {
+    const slot = s.own!.pick(Math.random());
+    if (slot < 0) return 0;
+    const t = nowUs();
+    const head = `${t}:${s.idx}:`;
+    const data = head.length >= o.size ? head : head + PAD.slice(0, o.size - head.length);
+    s.ws!.send(driver.lifecycle!.edit(s, t, s.own!.peer[slot]!, ++s.counter, s.own!.ids[slot]!, data));
+    return t;
+  };
+  // Toggles one of a few emoji on a message the socket received; not while that toggle is in flight.
+  const react = (s: Sock): number => {
+    const rx = s.rx;
+    const slot = rx ? rx.pick(Math.random()) : -1;
+    if (slot < 0) return 0;
+    const e = Math.floor(Math.random() * EMOJI.length);
+    const t = nowUs();
+    const on = rx!.toggle(slot, e, t);
+    if (on === null) return 0;
+    s.ws!.send(driver.lifecycle!.react(s, t, rx!.peer[slot]!, slot, rx!.gen[slot]!, rx!.ids[slot]!, e, on));
+    return t;
+  };
+  const next = (s: Sock) => {
+    if (!mixed || !s.open || !s.ws) return send(s);
+    const kind = chooseKind(o.mix, Math.random());
+    if (kind === "send") return send(s);
+    const t = kind === "edit" ? edit(s) : react(s);
+    if (t === 0) {
+      fellBack++;
+      return send(s);
+    }
+    s.inflight++;
+    sentTotal++;
+    tl.sent[sec(t)]!++;
+    if (inWindow(t)) ops[kind].sent++;
+  };
+
   const afterReply = (s: Sock, rateLimited: boolean) => {
     s.inflight = Math.max(0, s.inflight - 1);
     s.lastProgress = performance.now();
@@ -121,18 +199,19 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
       if (s.pausedUntil > performance.now()) return;
       s.pausedUntil = performance.now() + 100;
       setTimeout(() => sending && refill(s), 100);
-    } else send(s);
+    } else next(s);
   };
   const refill = (s: Sock) => {
-    while (sending && s.open && s.inflight < o.window) send(s);
+    while (sending && s.open && s.inflight < o.window) next(s);
   };
 
   const ev: FrameEvents = {
     ready(ds) {
       (ds as Sock).ready = true;
     },
-    ack(ds, t, target) {
+    ack(ds, t, target, id) {
       const s = ds as Sock;
+      if (id !== undefined) s.own?.push(id, target);
       const now = nowUs();
       ackedTotal++;
       const i = sec(now);
@@ -146,12 +225,15 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
       }
       afterReply(s, false);
     },
-    delivery(ds, seq, t, from) {
+    delivery(ds, seq, t, from, id, dm) {
       const s = ds as Sock;
       const now = nowUs();
-      if (seq >= 0) {
-        if (seq <= s.lastSeq) orderViolations++;
-        else s.lastSeq = seq;
+      seqCheck(s, seq);
+      if (id !== undefined && s.rx) {
+        // the peer of a DM is its sender; the socket's own DMs are left out (their recipient is not in the frame)
+        const fromUser = socks[from]?.user ?? -1;
+        if (!dm) s.rx.push(id, -1);
+        else if (fromUser >= 0 && fromUser !== s.user) s.rx.push(id, fromUser);
       }
       deliveredTotal++;
       lastDeliveryAt = now;
@@ -165,10 +247,16 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
         if (now - t > tl.e2eMaxUs[i]!) tl.e2eMaxUs[i] = now - t;
       }
     },
-    error(ds, code, t) {
+    error(ds, code, t, op) {
       inc(errors, code);
       tl.errors[sec(nowUs())]!++;
-      if (t > 0) {
+      if (op) {
+        const k = ops[op.kind];
+        inc(k.errors, code);
+        if (inWindow(t)) k.rejected++;
+        if (op.kind === "react") (ds as Sock).rx?.settle(op.slot, op.gen, op.emoji, op.on, false);
+        afterReply(ds as Sock, code === "rate_limited");
+      } else if (t > 0) {
         if (inWindow(t)) rejectedInWindow++;
         afterReply(ds as Sock, code === "rate_limited");
       }
@@ -176,7 +264,49 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
     foreign() {
       foreignFrames++;
     },
+    opAck(ds, op: OpRef) {
+      const s = ds as Sock;
+      const now = nowUs();
+      ackedTotal++;
+      const i = sec(now);
+      tl.acked[i]!++;
+      const lat = now - op.t;
+      if (lat > tl.ackMaxUs[i]!) tl.ackMaxUs[i] = lat;
+      if (op.kind === "react") s.rx?.settle(op.slot, op.gen, op.emoji, op.on, true);
+      if (inWindow(op.t)) {
+        const k = ops[op.kind];
+        k.accepted++;
+        k.ackHist.record(lat);
+        k.expected += recipients(s, op.peer);
+      }
+      afterReply(s, false);
+    },
+    edited(ds, seq, t, from) {
+      opEvent(ds as Sock, "edit", seq, t, from);
+    },
+    reaction(ds, seq, id, emoji, on, user) {
+      const t = socks[user]?.rx?.sentAt(id, emoji, on) ?? 0;
+      if (t <= 0) {
+        seqCheck(ds as Sock, seq);
+        unmatchedEvents++;
+        return;
+      }
+      opEvent(ds as Sock, "react", seq, t, user); // the reacting socket is the user's first: index = user
+    },
   };
+  function opEvent(s: Sock, kind: OpKind, seq: number, t: number, from: number) {
+    const now = nowUs();
+    seqCheck(s, seq);
+    lastDeliveryAt = now;
+    tl.delivered[sec(now)]!++;
+    if (!inWindow(t)) return;
+    const k = ops[kind];
+    k.delivered++;
+    if (from !== s.idx) {
+      k.e2eHist.record(now - t);
+      if (now - t > tl.e2eMaxUs[sec(now)]!) tl.e2eMaxUs[sec(now)] = now - t;
+    }
+  }
 
   const connect = (s: Sock) =>
     new Promise<void>((resolve) => {
@@ -318,7 +448,7 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
           let tries = senders.length;
           let s = senders[rr++ % senders.length]!;
           while (!s.open && --tries > 0) s = senders[rr++ % senders.length]!;
-          if (s.open) send(s);
+          if (s.open) next(s);
         }
         scheduled += due;
       }, 5);
@@ -385,6 +515,7 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
       window: o.closedLoop ? o.window : null,
       size: o.size,
       dm: o.dm,
+      mix: mixed ? o.mix : null,
       duration: o.duration,
       warmup: o.warmup,
       via: o.via,
@@ -412,6 +543,16 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
     other_frames: foreignFrames,
     errors,
     server_closes: serverCloses,
+    // --mix: the top-level sent … missing_deliveries above count plain sends only; each op kind here.
+    lifecycle: mixed
+      ? {
+          edit: opReport(ops.edit),
+          react: opReport(ops.react),
+          share_in_window: shares(sentInWindow, ops.edit.sent, ops.react.sent),
+          fell_back_to_send: fellBack,
+          unmatched_events: unmatchedEvents,
+        }
+      : null,
     stalled_readers: o.stalledReaders ? { connected: stalledOk, closes: stalledCloses, server_slow_closed: (metricsAfter.get("chat_ws_slow_consumers_closed_total") ?? 0) - (metricsBefore0.get("chat_ws_slow_consumers_closed_total") ?? 0), mib_buffered_per_reader: Math.round(stalled.reduce((n, r) => n + r.bytes, 0) / Math.max(1, stalled.length) / 104857.6) / 10 } : null,
     totals: { sent: sentTotal, acked: ackedTotal, delivered: deliveredTotal, frames_in: framesIn, bytes_in: charsIn, bytes_in_per_delivery: deliveredTotal ? round(charsIn / deliveredTotal) : null },
     server: procs.map((p, i) => ({
@@ -468,6 +609,18 @@ export function printSummary(r: Result, timeline: boolean): void {
       `   e2e ms   ${h(r.e2e_ms)}`,
       `   deliveries ${r.deliveries} (${r.deliveries_per_s}/s; ${r.received_in_window_per_s}/s arrived in the window), expected ${r.expected_deliveries}, missing ${r.missing_deliveries}, seq order violations ${r.seq_order_violations}`,
     );
+    const l = r.lifecycle;
+    if (l) {
+      lines.push(`   mix (the lines above are plain sends only): send ${l.share_in_window.send} / edit ${l.share_in_window.edit} / react ${l.share_in_window.react} of operations in the window; ${l.fell_back_to_send} ops without a target sent as plain sends; ${l.unmatched_events} unmatched reaction events`);
+      for (const kind of OP_KINDS) {
+        const k = l[kind];
+        lines.push(
+          `   ${kind.padEnd(5)} accepted ${k.accepted} of ${k.sent}; rejected ${k.rejected}; errors ${JSON.stringify(k.errors)}; events ${k.deliveries}, expected ${k.expected_deliveries}, missing ${k.missing_deliveries}`,
+          `   ${kind.padEnd(5)} ack ms   ${h(k.ack_ms)}`,
+          `   ${kind.padEnd(5)} e2e ms   ${h(k.e2e_ms)}`,
+        );
+      }
+    }
   }
   lines.push(
     `   errors ${JSON.stringify(r.errors)}; server closes ${JSON.stringify(r.server_closes)}`,

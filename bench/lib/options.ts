@@ -1,5 +1,6 @@
 /** load.ts options: each a flag and a BENCH_* variable, range-checked. */
 import { parseArgs } from "node:util";
+import { parseMix, type Mix } from "./lifecycle";
 
 type Kind = "string" | "number" | "boolean" | "list";
 interface Spec {
@@ -23,6 +24,7 @@ const SPECS = {
   window: { kind: "number", env: "BENCH_WINDOW", def: 1, min: 1, max: 1000, help: "closed loop: messages in flight per sender" },
   size: { kind: "number", env: "BENCH_SIZE", def: 64, min: 32, max: 4000, help: "bytes of `data` per message (ASCII)" },
   dm: { kind: "number", env: "BENCH_DM", def: 0, min: 0, max: 1, help: "fraction of messages sent as DMs to a random teammate instead of `*`" },
+  mix: { kind: "string", env: "BENCH_MIX", def: "", help: "lifecycle ops mixed into the traffic (chat protocol), as fractions of scheduled operations, e.g. edit=0.15,react=0.15: an edit targets one of the socket's own recently acked messages, a react toggles one of 4 emoji on a message the socket recently received; reported per kind next to plain sends (see bench/README.md)" },
   duration: { kind: "number", env: "BENCH_DURATION", def: 20, min: 1, max: 3600, help: "measured seconds" },
   warmup: { kind: "number", env: "BENCH_WARMUP", def: 5, min: 0, max: 600, help: "seconds of traffic before measuring" },
   drain: { kind: "number", env: "BENCH_DRAIN", def: 10, min: 0, max: 120, help: "max seconds to wait for outstanding acks/deliveries after sending stops" },
@@ -56,6 +58,7 @@ export interface Options {
   window: number;
   size: number;
   dm: number;
+  mix: Mix;
   duration: number;
   warmup: number;
   drain: number;
@@ -158,6 +161,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     window: Math.floor(num("window")!),
     size: Math.floor(num("size")!),
     dm: num("dm")!,
+    mix: parseMix(str("mix") ?? ""),
     duration: num("duration")!,
     warmup: num("warmup")!,
     drain: num("drain")!,

@@ -7,9 +7,14 @@ import { Histogram } from "../hist";
 import { StalledReader } from "../stalled";
 import { inc, pool } from "../util";
 import { readEnd, readInt, type Driver, type DriverSock, type FrameEvents, type Plan } from "../driver";
+import { EMOJI, editClientMsgId, parseOpClientMsgId, reactClientMsgId } from "../lifecycle";
 
 const ACK_PREFIX = '{"event":"ack","client_msg_id":"';
-const MSG_PREFIX = '{"event":"message"';
+// The comma matters: `{"event":"message_edited"` must not be read as a message.
+const MSG_PREFIX = '{"event":"message",';
+const EDITED_PREFIX = '{"event":"message_edited",';
+const ID_FIELD = '"id":"';
+const TO_FIELD = '"to":"';
 
 export interface ChatDriverOptions {
   /** http(s) base URL of the server */
@@ -18,6 +23,8 @@ export interface ChatDriverOptions {
   secret: string;
   via: "header" | "query";
   setupConcurrency: number;
+  /** Also report message ids on acks and deliveries (what `--mix` ops target); off, the hot path is as it always was. */
+  trackIds?: boolean;
 }
 
 export function chatDriver(o: ChatDriverOptions): Driver {
@@ -25,6 +32,7 @@ export function chatDriver(o: ChatDriverOptions): Driver {
   let users: string[] = [];
   let tokens: string[] = [];
   let teamIds: string[] = [];
+  const userIndex = new Map<string, number>();
 
   const restHist = new Histogram();
   async function rest(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any }> {
@@ -50,10 +58,15 @@ export function chatDriver(o: ChatDriverOptions): Driver {
         return ev.ready(s);
       case "error": {
         const cmid = typeof f.client_msg_id === "string" ? f.client_msg_id : "";
-        return ev.error(s, String(f.code), readInt(cmid, 0));
+        const op = parseOpClientMsgId(cmid);
+        return op ? ev.error(s, String(f.code), op.t, op) : ev.error(s, String(f.code), readInt(cmid, 0));
       }
       case "ack": {
         const cmid = String(f.client_msg_id ?? "");
+        if (typeof f.op === "string") {
+          const op = parseOpClientMsgId(cmid);
+          return op && op.kind === f.op ? ev.opAck(s, op) : ev.foreign(s);
+        }
         const t = readInt(cmid, 0);
         const target = readInt(cmid, readEnd + 1) - 1;
         return t > 0 ? ev.ack(s, t, target) : ev.foreign(s);
@@ -62,7 +75,13 @@ export function chatDriver(o: ChatDriverOptions): Driver {
         const data = String(f.data ?? "");
         const t = readInt(data, 0);
         const from = data.charCodeAt(readEnd) === 58 ? readInt(data, readEnd + 1) : -1;
-        return t > 0 && from >= 0 ? ev.delivery(s, Number(f.seq), t, from) : ev.foreign(s);
+        return t > 0 && from >= 0 ? ev.delivery(s, Number(f.seq), t, from, o.trackIds ? String(f.id) : undefined, f.to !== "*") : ev.foreign(s);
+      }
+      case "reaction_added":
+      case "reaction_removed": {
+        const emoji = EMOJI.indexOf(f.emoji);
+        const user = userIndex.get(f.user);
+        return emoji >= 0 && user !== undefined && typeof f.id === "string" ? ev.reaction(s, Number(f.seq), f.id, emoji, f.event === "reaction_added", user) : ev.foreign(s);
       }
       default:
         return ev.foreign(s); // membership events etc.; none are expected once the run starts
@@ -76,6 +95,8 @@ export function chatDriver(o: ChatDriverOptions): Driver {
     async setup(plan: Plan) {
       const U = plan.teams * plan.members;
       users = Array.from({ length: U }, (_, u) => `b${plan.runId}-t${Math.floor(u / plan.members)}-u${u}@bench.dev`);
+      userIndex.clear();
+      users.forEach((u, i) => userIndex.set(u, i));
       tokens = await Promise.all(users.map((u) => signDevToken(o.secret, u, plan.ttlSec)));
       teamIds = new Array(plan.teams);
       const errors: Record<string, number> = {};
@@ -116,15 +137,28 @@ export function chatDriver(o: ChatDriverOptions): Driver {
       return `{"channel_id":"${teamIds[s.team]}","to":"${target < 0 ? "*" : users[target]}","type":"text","data":"${data}","client_msg_id":"${t}.${target + 1}.${s.idx}.${n}"}`;
     },
 
-    // The hot path reads acks and message frames by position instead of JSON.parse.
+    // Lifecycle ops (PROTOCOL.md section 9); client_msg_id carries the send time (lib/lifecycle.ts).
+    lifecycle: {
+      edit(s, t, peer, n, id, data) {
+        return `{"op":"edit","channel_id":"${teamIds[s.team]}","id":"${id}","data":"${data}","client_msg_id":"${editClientMsgId(t, peer, s.idx, n)}"}`;
+      },
+      react(s, t, peer, slot, gen, id, emoji, on) {
+        return `{"op":"react","channel_id":"${teamIds[s.team]}","id":"${id}","emoji":"${EMOJI[emoji]}","on":${on},"client_msg_id":"${reactClientMsgId(t, peer, s.idx, slot, gen, emoji, on)}"}`;
+      },
+    },
+
+    // The hot path reads acks, message and edit frames by position instead of JSON.parse.
     onFrame(s, raw, ev) {
       if (raw.startsWith(ACK_PREFIX)) {
         const t = readInt(raw, ACK_PREFIX.length);
         if (t > 0 && raw.charCodeAt(readEnd) === 46) {
           const target = readInt(raw, readEnd + 1) - 1;
-          return ev.ack(s, t, target);
+          if (!o.trackIds) return ev.ack(s, t, target);
+          const i = raw.indexOf(ID_FIELD, readEnd);
+          return ev.ack(s, t, target, i > 0 ? raw.slice(i + 6, raw.indexOf('"', i + 6)) : undefined);
         }
-      } else if (raw.startsWith(MSG_PREFIX)) {
+      } else if (raw.startsWith(MSG_PREFIX) || (o.trackIds && raw.startsWith(EDITED_PREFIX))) {
+        const edited = raw.charCodeAt(MSG_PREFIX.length - 2) === 95; // `{"event":"message_` vs `{"event":"message",`
         const q = raw.indexOf('"seq":', MSG_PREFIX.length);
         const d = raw.indexOf('"data":"', q);
         if (q > 0 && d > 0) {
@@ -132,7 +166,13 @@ export function chatDriver(o: ChatDriverOptions): Driver {
           const t = readInt(raw, d + 8);
           if (t > 0 && raw.charCodeAt(readEnd) === 58) {
             const from = readInt(raw, readEnd + 1);
-            return ev.delivery(s, seq, t, from);
+            if (edited) return ev.edited(s, seq, t, from);
+            if (!o.trackIds) return ev.delivery(s, seq, t, from);
+            // `{"event":"message","id":"<id>","seq":…,"channel_id":…,"to":"…"` (common/src/message.ts)
+            const i = raw.indexOf(ID_FIELD, MSG_PREFIX.length);
+            const k = raw.indexOf(TO_FIELD, q);
+            const id = i > 0 && i < q ? raw.slice(i + 6, raw.indexOf('"', i + 6)) : undefined;
+            return ev.delivery(s, seq, t, from, id, k > 0 ? raw.charCodeAt(k + 6) !== 42 || raw.charCodeAt(k + 7) !== 34 : undefined);
           }
         }
       }

@@ -9,10 +9,13 @@ function recorder() {
   const seen: string[] = [];
   const ev: FrameEvents = {
     ready: () => void seen.push("ready"),
-    ack: (_s, t, target) => void seen.push(`ack ${t} ${target}`),
-    delivery: (_s, seq, t, from) => void seen.push(`delivery ${seq} ${t} ${from}`),
-    error: (_s, code, t) => void seen.push(`error ${code} ${t}`),
+    ack: (_s, t, target, id) => void seen.push(`ack ${t} ${target}${id !== undefined ? ` ${id}` : ""}`),
+    delivery: (_s, seq, t, from, id, dm) => void seen.push(`delivery ${seq} ${t} ${from}${id !== undefined ? ` ${id} ${dm ? "dm" : "team"}` : ""}`),
+    error: (_s, code, t, op) => void seen.push(`error ${code} ${t}${op ? ` ${op.kind}` : ""}`),
     foreign: () => void seen.push("foreign"),
+    opAck: (_s, op) => void seen.push(`opAck ${op.kind} ${op.t} ${op.peer}${op.kind === "react" ? ` ${op.slot}.${op.gen}.${op.emoji}.${op.on}` : ""}`),
+    edited: (_s, seq, t, from) => void seen.push(`edited ${seq} ${t} ${from}`),
+    reaction: (_s, seq, id, emoji, on, user) => void seen.push(`reaction ${seq} ${id} ${emoji} ${on} ${user}`),
   };
   return { seen, ev };
 }
@@ -83,5 +86,53 @@ describe("chat driver", () => {
     d.onFrame(s, '{"event":"ready","user_id":"u"}', ev);
     d.onFrame(s, '{"event":"error","code":"rate_limited","client_msg_id":"901.0.3.2"}', ev);
     expect(seen).toEqual(["ack 900 -1", "delivery 5 900 3", "ready", "error rate_limited 901"]);
+  });
+
+  test("a message_edited frame is an edit, never a message", () => {
+    const s = fakeSock();
+    const { seen, ev } = recorder();
+    const plain = chatDriver({ base: "http://127.0.0.1:1", secret: "s", via: "header", setupConcurrency: 1 });
+    plain.onFrame(s, '{"event":"message_edited","channel_id":"c","id":"aaaaaaaaaaaaaaaaaaaaaaaa","seq":9,"data":"950:4:xx","edited_at":"t","by":"u"}', ev);
+    const d = chatDriver({ base: "http://127.0.0.1:1", secret: "s", via: "header", setupConcurrency: 1, trackIds: true });
+    d.onFrame(s, '{"event":"message_edited","channel_id":"c","id":"aaaaaaaaaaaaaaaaaaaaaaaa","seq":9,"data":"950:4:xx","edited_at":"t","by":"u"}', ev);
+    expect(seen).toEqual(["foreign", "edited 9 950 4"]);
+  });
+
+  test("with ids tracked: ids and DM flag on acks and messages; op acks, op errors and reaction events", async () => {
+    const d = chatDriver({ base: "http://127.0.0.1:1", secret: "s", via: "header", setupConcurrency: 1, trackIds: true });
+    const s = fakeSock();
+    const { seen, ev } = recorder();
+    const id = "0123456789abcdef01234567";
+    d.onFrame(s, `{"event":"ack","client_msg_id":"900.0.3.1","id":"${id}","seq":5,"ts":"t"}`, ev);
+    d.onFrame(s, `{"event":"message","id":"${id}","seq":5,"channel_id":"c","to":"*","type":"text","data":"900:3:xxxx","ts":"t","from":"u"}`, ev);
+    d.onFrame(s, `{"event":"message","id":"${id}","seq":6,"channel_id":"c","to":"b@x.dev","type":"text","data":"901:2:xxxx","ts":"t","from":"u"}`, ev);
+    d.onFrame(s, `{"event":"ack","op":"edit","client_msg_id":"e910.3.3.7","id":"${id}","seq":7,"ts":"t"}`, ev);
+    d.onFrame(s, `{"event":"ack","op":"react","client_msg_id":"r920.0.3.5.2.1.1","id":"${id}","seq":8,"ts":"t"}`, ev);
+    d.onFrame(s, `{"event":"ack","op":"edit","client_msg_id":"r920.0.3.5.2.1.1","id":"${id}","seq":8,"ts":"t"}`, ev); // op and id disagree
+    d.onFrame(s, '{"event":"error","code":"forbidden","message":"m","client_msg_id":"e930.0.3.8"}', ev);
+    // users are known after setup only; an unknown user's reaction is foreign
+    d.onFrame(s, `{"event":"reaction_added","channel_id":"c","id":"${id}","seq":9,"emoji":"heart","user":"nobody"}`, ev);
+    d.onFrame(s, `{"event":"reaction_added","channel_id":"c","id":"${id}","seq":9,"emoji":"not-ours","user":"nobody"}`, ev);
+    expect(seen).toEqual([
+      `ack 900 -1 ${id}`,
+      `delivery 5 900 3 ${id} team`,
+      `delivery 6 901 2 ${id} dm`,
+      "opAck edit 910 2",
+      "opAck react 920 -1 5.2.1.true",
+      "foreign",
+      "error forbidden 930 edit",
+      "foreign",
+      "foreign",
+    ]);
+  });
+
+  test("op frames carry the op's client_msg_id", () => {
+    const d = chatDriver({ base: "http://127.0.0.1:1", secret: "s", via: "header", setupConcurrency: 1, trackIds: true });
+    const s = fakeSock();
+    const id = "0123456789abcdef01234567";
+    const e = JSON.parse(d.lifecycle!.edit(s, 123, 4, 9, id, "123:3:xx"));
+    expect(e).toMatchObject({ op: "edit", id, data: "123:3:xx", client_msg_id: "e123.5.3.9" });
+    const r = JSON.parse(d.lifecycle!.react(s, 124, -1, 6, 2, id, 1, false));
+    expect(r).toMatchObject({ op: "react", id, emoji: "heart", on: false, client_msg_id: "r124.0.3.6.2.1.0" });
   });
 });
