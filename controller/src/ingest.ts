@@ -1,5 +1,5 @@
 import type { Logger } from "@chat/common/log";
-import { isLifecycleEntry } from "@chat/common/lifecycle";
+import { isLifecycleEntry, type MessageInfo } from "@chat/common/lifecycle";
 import { type Sequenced } from "@chat/common/lifecycle-apply";
 import type { LogEntry } from "@chat/common/message";
 import type { Accepted, ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
@@ -112,6 +112,7 @@ export class Ingest {
     const k = ++this.batches;
     const ready = this.claims.ready(position.assignment);
     const now: Event[] = [];
+    const infos: MessageInfo[] = [];
     const later: Sequenced<LogEntry>[] = [];
     const toStore: Sequenced<StoreEntry>[] = [];
     for (const r of batch) {
@@ -128,13 +129,18 @@ export class Ingest {
       const ch = entry.channel_id;
       // The claim is noted whatever happens to the message: from here on its key is taken.
       const fresh = entry.kind === "message" ? this.claims.fresh(entry, ready) : !lifecycle;
-      if (fresh && !this.held.has(ch)) now.push(toEvent(entry, x.seq));
-      else {
+      if (fresh && !this.held.has(ch)) {
+        now.push(toEvent(entry, x.seq));
+        if (entry.kind === "message") {
+          const { id, from, to, type, reply_to } = entry;
+          infos.push({ id, channel_id: ch, seq: x.seq, from, to, type, deleted: false, reply_to, emoji: [] });
+        }
+      } else {
         later.push(x);
         this.held.set(ch, k);
       }
     }
-    this.unstored.add(k, now);
+    this.unstored.add(k, now, infos);
     this.publish(now);
     this.pending += batch.length;
     deps.metrics.logLag.set({ partition: position.partition }, position.lag);

@@ -149,6 +149,8 @@ describe("ingest", () => {
     expect((await h.store.since(A, undefined, 0, 10)).length).toBe(0);
     const unstored = await h.client.fetchUnstored({ channelId: A, viewer: "", afterSeq: 0n });
     expect(unstored.events.map((e) => JSON.parse(e.frame).data)).toEqual(["live"]);
+    // The lifecycle rules can look it up already (a reaction to what just arrived live).
+    expect(await h.client.getMessage({ channelId: A, id: (first as { id: string }).id })).toMatchObject({ found: true, from: "a@x.dev", to: "*", deleted: false });
 
     // An edit needs the stored state: it waits, and so does everything after it in channel A; B goes on.
     const edit: LogEntry = { kind: "message_edited", channel_id: A, id: (first as { id: string }).id, data: "edited", edited_at: new Date().toISOString(), by: "a@x.dev", to: "*", author: "a@x.dev" };

@@ -1,3 +1,4 @@
+import type { MessageInfo } from "@chat/common/lifecycle";
 import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 
 /**
@@ -8,8 +9,15 @@ import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
 export class Unstored {
   private readonly byChannel = new Map<string, Event[]>();
   private readonly byBatch = new Map<number, Map<string, number>>();
+  /** The same messages as the lifecycle rules look them up (a reaction to what just arrived live). */
+  private readonly byId = new Map<string, MessageInfo>();
+  private readonly idsByBatch = new Map<number, string[]>();
 
-  add(batch: number, events: Event[]): void {
+  add(batch: number, events: Event[], infos: MessageInfo[] = []): void {
+    if (infos.length) {
+      for (const m of infos) this.byId.set(m.id, m);
+      this.idsByBatch.set(batch, infos.map((m) => m.id));
+    }
     let counts: Map<string, number> | undefined;
     for (const ev of events) {
       if (ev.kind !== EventKind.MESSAGE) continue;
@@ -24,6 +32,8 @@ export class Unstored {
 
   /** The batch is stored: its messages are in the store now. */
   drop(batch: number): void {
+    for (const id of this.idsByBatch.get(batch) ?? []) this.byId.delete(id);
+    this.idsByBatch.delete(batch);
     const counts = this.byBatch.get(batch);
     if (!counts) return;
     this.byBatch.delete(batch);
@@ -45,6 +55,12 @@ export class Unstored {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** An unstored message of `channelId` by id (the store decides later whether an op on it takes effect). */
+  message(channelId: string, id: string): MessageInfo | undefined {
+    const m = this.byId.get(id);
+    return m && m.channel_id === channelId ? m : undefined;
   }
 
   get size(): number {

@@ -7,10 +7,16 @@ import { GetMessageResponseSchema, type GetMessageRequest } from "@chat/proto/ch
 import type { RpcContext } from "./context";
 import { channelId } from "./validate";
 
-/** A message as the lifecycle rules need it (see getRecentMessage: a just-sent id is waited for briefly). */
+/**
+ * A message as the lifecycle rules need it: one published but not stored yet from memory (whether an
+ * op on it takes effect is decided again when the op is stored, in log order), else from the store,
+ * where a just-sent id is waited for briefly (getRecentMessage).
+ */
 export async function getMessage(rpc: RpcContext, req: GetMessageRequest, signal?: AbortSignal) {
   const ch = channelId(req.channelId);
   if (!isObjectId(req.id)) throw new ConnectError("id is invalid", connectCode.validation);
+  const hot = rpc.unstored.message(ch, req.id);
+  if (hot) return messageResponse(hot);
   return messageResponse(await getRecentMessage(() => rpc.messages.getMessage(ch, req.id), req.id, signal));
 }
 
