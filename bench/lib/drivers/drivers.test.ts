@@ -84,4 +84,15 @@ describe("chat driver", () => {
     d.onFrame(s, '{"event":"error","code":"rate_limited","client_msg_id":"901.0.3.2"}', ev);
     expect(seen).toEqual(["ack 900 -1", "delivery 5 900 3", "ready", "error rate_limited 901"]);
   });
+
+  test("an existing team: no REST setup, its id and the users' pattern in the frames", async () => {
+    // base points nowhere: any REST call would fail the setup
+    const d = chatDriver({ base: "http://127.0.0.1:1", secret: "s", via: "header", setupConcurrency: 1, existing: { team: "T42", users: "m{n}@bench.dev" } });
+    const r = await d.setup({ runId: "r", teams: 1, members: 3, ttlSec: 60 });
+    expect(r.calls).toBe(0);
+    const s = { ...fakeSock(1), team: 0, user: 1 };
+    expect(d.publish(s, 900, -1, 1, "900:1:xx")).toContain('"channel_id":"T42","to":"*"');
+    expect(d.publish(s, 900, 2, 2, "900:1:xx")).toContain('"to":"m2@bench.dev"');
+    await expect(d.setup({ runId: "r", teams: 2, members: 3, ttlSec: 60 })).rejects.toThrow();
+  });
 });
