@@ -28,13 +28,12 @@ const RATE = arg("rate", "200");
 const DURATION = arg("duration", "15");
 const WARMUP = arg("warmup", "5");
 const JSON_OUT = arg("json-out", "");
-if (CHAT > 0 && SIZES.some((n) => n <= CHAT)) throw new Error(`--chat ${CHAT}: every size must exceed it (the owner plus m0 … m${CHAT - 1})`);
+if (CHAT > 0 && SIZES.some((n) => n < CHAT)) throw new Error(`--chat ${CHAT}: no size may be smaller (members m0 … m${CHAT - 1} connect)`);
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const ms = (x: number) => x.toFixed(2);
 
 const SERVER_ENV = { LIMIT_RATE_PER_SEC: "100000", LIMIT_RATE_BURST: "100000", LIMIT_REST_PER_SEC: "100000", LIMIT_REST_BURST: "100000", LOG_LEVEL: "warn" };
-const owner = "owner@bench.dev";
 
 /** The load harness's options for the chat phase (`extra`: how the team is found or made). */
 const chatOptions = (label: string, extra: string[]): Options =>
@@ -45,6 +44,8 @@ const chatOptions = (label: string, extra: string[]): Options =>
 
 /** Bulk seed, then the REST measures; returns the table row and the team's id. */
 async function grow(server: Server, store: SqliteStore, size: number): Promise<{ row: string; id: string }> {
+  // The members are m0 … m<size-1>: the last is the owner, who creates the team; the rest are bulk rows.
+  const owner = `m${size - 1}@bench.dev`;
   const auth = { authorization: `Bearer ${await signDevToken(server.secret, owner)}`, "content-type": "application/json" };
   const call = async (method: string, path: string, body?: unknown) => {
     const t0 = performance.now();
