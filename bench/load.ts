@@ -5,6 +5,7 @@
  *
  *   bun bench/load.ts --standalone --teams 100 --members 10 --rate 500 --duration 30
  *   AUTH_JWT_SECRET=... bun bench/load.ts --url http://127.0.0.1:8088 --teams 20 --members 10 --rate 200
+ *   AUTH_JWT_SECRET=... bun bench/load.ts --url http://127.0.0.1:8088 --team <id> --users 'm{n}@bench.dev' --members 1000 --rate 200
  *
  * `bun bench/load.ts --help` lists every option; each has a BENCH_* environment equivalent.
  * Only loopback targets are accepted (see bench/README.md). The sockets, traffic and measurement
@@ -21,6 +22,7 @@ export async function run(o: Options) {
   const log = (s: string) => console.error(`[load ${((performance.now() - started) / 1000).toFixed(1)}s] ${s}`);
 
   let server: Server;
+  if (o.team && o.standalone) throw new Error("--team needs --url (and AUTH_JWT_SECRET): a fresh standalone server has no existing team");
   if (o.standalone) {
     server = await startStandaloneServer(o.serverEnv, o.keepData);
     log(`standalone server pid ${server.pid} at ${server.base}`);
@@ -41,7 +43,8 @@ export async function run(o: Options) {
       logFile: server.logFile,
     };
     const trackIds = o.mix.edit + o.mix.react > 0; // only a --mix run reads message ids: an ordinary run's hot path is untouched
-    const result = await runLoad(o, target, chatDriver({ base: server.base, secret: server.secret, via: o.via, setupConcurrency: o.setupConcurrency, trackIds }));
+    const existing = o.team ? { team: o.team, users: o.users! } : undefined;
+    const result = await runLoad(o, target, chatDriver({ base: server.base, secret: server.secret, via: o.via, setupConcurrency: o.setupConcurrency, trackIds, existing }));
     printSummary(result, o.timeline);
     const line = JSON.stringify(result);
     console.log(line);

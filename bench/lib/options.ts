@@ -15,7 +15,9 @@ interface Spec {
 const SPECS = {
   standalone: { kind: "boolean", env: "BENCH_STANDALONE", def: false, help: "start a standalone server (temp DATA_DIR, free port, own secret); the default when no --url is given" },
   url: { kind: "string", env: "BENCH_URL", help: "base URL of a running server (loopback only), e.g. http://127.0.0.1:8088; AUTH_JWT_SECRET must be set. Falls back to E2E_BASE_URL" },
-  teams: { kind: "number", env: "BENCH_TEAMS", def: 10, min: 1, max: 100_000, help: "teams to create" },
+  teams: { kind: "number", env: "BENCH_TEAMS", def: 10, min: 1, max: 100_000, help: "teams to create (1 with --team)" },
+  team: { kind: "string", env: "BENCH_TEAM", help: "chat in this existing team instead of creating teams over REST (no setup calls); needs --users, and --members is how many of its users connect" },
+  users: { kind: "string", env: "BENCH_USERS", help: "with --team: the ids of its existing members, `{n}` standing for 0 … members-1, e.g. m{n}@bench.dev" },
   members: { kind: "number", env: "BENCH_MEMBERS", def: 10, min: 1, max: 10_000, help: "members per team (owner included); every user is in exactly one team" },
   sockets: { kind: "number", env: "BENCH_SOCKETS", min: 0, max: 60_000, help: "WebSockets to open (default teams*members: one per user; more = extra connections per user)" },
   senders: { kind: "number", env: "BENCH_SENDERS", min: 0, max: 60_000, help: "sockets that send (default all), spread evenly over the sockets" },
@@ -49,6 +51,9 @@ export type Name = keyof typeof SPECS;
 export interface Options {
   standalone: boolean;
   url?: string;
+  /** an existing team to chat in (no REST setup), with `users` naming its members */
+  team?: string;
+  users?: string;
   teams: number;
   members: number;
   sockets: number;
@@ -130,7 +135,12 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   };
 
   const url = str("url") ?? (bool("standalone") ? undefined : env.E2E_BASE_URL);
-  const teams = Math.floor(num("teams")!);
+  const team = str("team");
+  const users = str("users");
+  if (team !== undefined && !users?.includes("{n}")) throw new Error("--team needs --users <pattern with {n}>, e.g. m{n}@bench.dev");
+  if (team === undefined && users !== undefined) throw new Error("--users needs --team");
+  if (team !== undefined && Number(parsed.teams ?? (env.BENCH_TEAMS || "1")) !== 1) throw new Error("--team: one existing team, so --teams must be 1");
+  const teams = team !== undefined ? 1 : Math.floor(num("teams")!);
   const members = Math.floor(num("members")!);
   const sockets = Math.floor(num("sockets") ?? teams * members);
   const via = str("via");
@@ -152,6 +162,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   return {
     standalone: !url,
     url: url?.replace(/\/+$/, ""),
+    team,
+    users,
     teams,
     members,
     sockets,

@@ -25,6 +25,8 @@ export interface ChatDriverOptions {
   setupConcurrency: number;
   /** Also report message ids on acks and deliveries (what `--mix` ops target); off, the hot path is as it always was. */
   trackIds?: boolean;
+  /** Chat in this existing team as its existing members (`users` with `{n}` = 0 … members-1): no REST setup. */
+  existing?: { team: string; users: string };
 }
 
 export function chatDriver(o: ChatDriverOptions): Driver {
@@ -94,6 +96,14 @@ export function chatDriver(o: ChatDriverOptions): Driver {
 
     async setup(plan: Plan) {
       const U = plan.teams * plan.members;
+      if (o.existing) {
+        if (plan.teams !== 1) throw new Error("an existing team: plan.teams must be 1");
+        const { team, users: pattern } = o.existing;
+        users = Array.from({ length: U }, (_, u) => pattern.replaceAll("{n}", String(u)));
+        tokens = await Promise.all(users.map((u) => signDevToken(o.secret, u, plan.ttlSec)));
+        teamIds = [team];
+        return { calls: 0, errors: {}, latency: restHist.summary() };
+      }
       users = Array.from({ length: U }, (_, u) => `b${plan.runId}-t${Math.floor(u / plan.members)}-u${u}@bench.dev`);
       userIndex.clear();
       users.forEach((u, i) => userIndex.set(u, i));

@@ -135,4 +135,15 @@ describe("chat driver", () => {
     const r = JSON.parse(d.lifecycle!.react(s, 124, -1, 6, 2, id, 1, false));
     expect(r).toMatchObject({ op: "react", id, emoji: "heart", on: false, client_msg_id: "r124.0.3.6.2.1.0" });
   });
+
+  test("an existing team: no REST setup, its id and the users' pattern in the frames", async () => {
+    // base points nowhere: any REST call would fail the setup
+    const d = chatDriver({ base: "http://127.0.0.1:1", secret: "s", via: "header", setupConcurrency: 1, existing: { team: "T42", users: "m{n}@bench.dev" } });
+    const r = await d.setup({ runId: "r", teams: 1, members: 3, ttlSec: 60 });
+    expect(r.calls).toBe(0);
+    const s = { ...fakeSock(1), team: 0, user: 1 };
+    expect(d.publish(s, 900, -1, 1, "900:1:xx")).toContain('"channel_id":"T42","to":"*"');
+    expect(d.publish(s, 900, 2, 2, "900:1:xx")).toContain('"to":"m2@bench.dev"');
+    await expect(d.setup({ runId: "r", teams: 2, members: 3, ttlSec: 60 })).rejects.toThrow();
+  });
 });
