@@ -84,6 +84,21 @@ export async function inlineMembers(store: TeamStore, team: Team): Promise<Membe
   return next === null ? rows : undefined;
 }
 
+/**
+ * The team and its members inline (PROTOCOL §4) as of one version: a change committed while the rows
+ * were read (they may hold its writes already) makes it read again from the newer header. Rows
+ * are written only after their header commits, so an unchanged version means the rows are exact.
+ */
+export async function teamWithMembers(store: TeamStore, team: Team): Promise<{ team: Team; members: MemberRow[] | undefined }> {
+  for (let attempt = 0; ; attempt++) {
+    const members = await inlineMembers(store, team);
+    if (members === undefined) return { team, members };
+    const now = await store.get(team.id);
+    if (!now || now.version === team.version || attempt >= MAX_ATTEMPTS) return { team, members };
+    team = await settle(store, now);
+  }
+}
+
 /** Every member, page by page (for routes whose answer is one row per member). */
 export async function* allMembers(store: TeamStore, team: Team, pageSize = 1000): AsyncGenerator<MemberRow[]> {
   let cursor: string | undefined;

@@ -196,13 +196,16 @@ export type Harness = Awaited<ReturnType<typeof createHarness>>;
 /** A team header with its member lists, as tests reason about it. */
 export type Roster = Team & { members: string[]; admins: string[] };
 
+/** One version's roster: read again when a change committed while the rows were read (as the API's views do). */
 async function roster(store: TeamStore, id: string): Promise<Roster | null> {
-  const team = await getTeam(store, id);
-  if (!team) return null;
-  const members: string[] = [];
-  const admins: string[] = [];
-  for await (const page of allMembers(store, team)) for (const m of page) (members.push(m.user_id), m.role !== "user" && admins.push(m.user_id));
-  return { ...team, members, admins };
+  for (;;) {
+    const team = await getTeam(store, id);
+    if (!team) return null;
+    const members: string[] = [];
+    const admins: string[] = [];
+    for await (const page of allMembers(store, team)) for (const m of page) (members.push(m.user_id), m.role !== "user" && admins.push(m.user_id));
+    if ((await store.get(id))?.version === team.version) return { ...team, members, admins };
+  }
 }
 
 /** Uploads through the API as `user`: create, PUT to the presigned URL; returns the attachment id. */

@@ -1,7 +1,7 @@
 import { AppError } from "@chat/common/errors";
 import { objectId } from "@chat/common/ids";
 import type { Logger } from "@chat/common/log";
-import { allMembers, changeTeam, createTeam, getTeam, inlineMembers, memberPage, roleOf, rolesOf } from "@chat/common/membership";
+import { allMembers, changeTeam, createTeam, getTeam, memberPage, roleOf, rolesOf, teamWithMembers } from "@chat/common/membership";
 import type { MessageLog, TeamQuery, TeamStore } from "@chat/common/ports";
 import { retry } from "@chat/common/retry";
 import { newTeam, teamView, type MemberRow, type Team, type TeamOp } from "@chat/common/teams";
@@ -37,9 +37,10 @@ export class TeamService {
     return team;
   }
 
-  /** The public shape of a team, members inline while it is small (PROTOCOL §4). */
+  /** The public shape of a team, members inline while it is small (PROTOCOL §4), as of one version. */
   async view(team: Team) {
-    return teamView(team, await inlineMembers(this.teams, team));
+    const { team: at, members } = await teamWithMembers(this.teams, team);
+    return teamView(at, members);
   }
 
   members(team: Team, cursor: string | undefined, limit: number): Promise<{ rows: MemberRow[]; next: string | null }> {
