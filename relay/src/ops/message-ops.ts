@@ -36,6 +36,9 @@ export interface MessageOpsDeps {
 export type OpHandler = (ws: WS, frame: Record<string, unknown>, clientMsgId: string | undefined) => Promise<void>;
 
 const invalid = (m: string) => new AppError("invalid_message", m);
+/** How long, and how many, acked deletes a relay remembers (the store applies them within milliseconds normally). */
+const RECENT_DELETE_MS = 60_000;
+const MAX_RECENT_DELETES = 10_000;
 
 /** Frame → op, per op: only the fields the op names are read. */
 const PARSE: Record<MessageOp["op"], (o: Record<string, unknown>, limits: Config["limits"]) => MessageOp> = {
@@ -68,6 +71,14 @@ export function opAckFrame(op: string, ack: { id?: string; seq: number; ts: stri
  * appended, the ack once it is durable. Errors are thrown to the caller's error path.
  */
 export class MessageOps {
+  /**
+   * Deletes this relay acked, for a while: the store may not have applied one yet when the same
+   * client's next op on that message is checked, and a deleted message must answer `not_found` at
+   * once (read your writes). Bounded; a delete acked by another relay is applied in log order all the
+   * same (an op after it takes no effect), only its answer may be an ack instead of `not_found`.
+   */
+  private readonly deleted = new Map<string, number>();
+
   constructor(private readonly deps: MessageOpsDeps) {}
 
   handlers(): Record<MessageOp["op"], OpHandler> {
@@ -82,7 +93,8 @@ export class MessageOps {
     if (!info.found) throw new AppError("not_found", "no such team");
     const role = roleIn(info);
     // Authorization first: a non-member learns nothing about the team's messages.
-    const target = role === "none" || targetId === undefined ? null : await this.lookup(channelId, targetId);
+    let target = role === "none" || targetId === undefined ? null : await this.lookup(channelId, targetId);
+    if (target && !target.deleted && this.recentlyDeleted(channelId, target.id)) target = { ...target, deleted: true };
     return { actor: ws.data.user, role, active: info.active, target };
   }
 
@@ -96,8 +108,24 @@ export class MessageOps {
     const ctx = await this.context(ws, op.channel_id, op.op === "read" ? undefined : op.id);
     const entry = authorizeOp(op, ctx);
     const seq = await appender.append({ channelId: op.channel_id, value: JSON.stringify(entry) });
+    if (entry.kind === "message_deleted") this.rememberDelete(op.channel_id, entry.id);
     metrics.messagesIn.inc({ outcome: "accepted" });
     if (!ws.data.closed) sockets.send(ws, opAckFrame(op.op, { id: entry.kind === "read" ? undefined : entry.id, seq, ts: tsOf(entry) }, clientMsgId));
+  }
+
+  private rememberDelete(channelId: string, id: string): void {
+    const key = `${channelId}/${id}`;
+    this.deleted.delete(key);
+    this.deleted.set(key, performance.now() + RECENT_DELETE_MS);
+    for (const [k, until] of this.deleted) {
+      if (until > performance.now() && this.deleted.size <= MAX_RECENT_DELETES) break;
+      this.deleted.delete(k);
+    }
+  }
+
+  private recentlyDeleted(channelId: string, id: string): boolean {
+    const until = this.deleted.get(`${channelId}/${id}`);
+    return until !== undefined && until > performance.now();
   }
 
   private async lookup(channelId: string, id: string): Promise<MessageInfo | null> {
