@@ -87,7 +87,6 @@ start() {
   if pid_alive "$PIDF"; then log "already running (pid $(cat "$PIDF"))"; return; fi
   mkdir -p "$DIR"
   init "$bin"
-  rm -f "$DATA/postmaster.pid" # a stale one from a killed server would block the start
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$DIR" && touch "$DIR/postgres.log" && chown postgres:postgres "$DIR/postgres.log"
   log "starting (socket $SOCK)"
   start_bg "$PIDF" "$DIR/postgres.log" "${OWNER[@]}" "$bin/postgres" -D "$DATA"
@@ -106,6 +105,7 @@ stop() {
     pid=$(cat "$PIDF")
     kill -INT "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null || { rm -f "$PIDF"; log "stopped"; return 0; }
   fi
   stop_pid "$PIDF" 10
 }
