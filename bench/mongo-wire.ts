@@ -73,11 +73,23 @@ async function open(): Promise<{ store: Store; done: () => Promise<void> }> {
     const url = new URL(o.url);
     if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) throw new Error("loopback servers only");
     const store = await MongoStore.connect({ url: o.url, db: `bench_${objectId()}` }, quiet, { maxPoolSize: 64 });
-    return { store, done: async () => (o.keep ? undefined : await store.db.dropDatabase().catch(() => undefined), await store.close()) };
+    return {
+      store,
+      done: async () => {
+        if (!o.keep) await store.db.dropDatabase().catch(() => undefined);
+        await store.close();
+      },
+    };
   }
   const dir = mkdtempSync(join(o.sqlite!, "mongo-wire-"));
   const store = new SqliteStore(dir);
-  return { store, done: async () => (await store.close(), o.keep || rmSync(dir, { recursive: true, force: true })) };
+  return {
+    store,
+    done: async () => {
+      await store.close();
+      if (!o.keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const msg = (channel: string, seq: number, from = "a@x.dev"): StoredMessage => ({
