@@ -3,7 +3,7 @@
 #   1. typecheck, and the generated protobuf code is fresh
 #   2. unit + contract tests on the embedded adapters + end-to-end tests against a standalone process,
 #      the web app's included, in Chromium (installed from Debian here when missing)
-#   3. real Kafka 4.1 / FerretDB (MongoDB wire; FERRETDB_BACKEND=postgresql puts it on PostgreSQL, see
+#   3. real Kafka 4.1 / FerretDB (MongoDB wire; on PostgreSQL unless FERRETDB_BACKEND=sqlite, see
 #      scripts/infra/README.md) / versitygw (S3), installed from registries: every adapter's
 #      contract suite and the management tests run against them; a suite skipped there fails the run
 #   4. the distributed topology (2 controllers, 2 relays, management, nginx): the end-to-end suite through nginx

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # FerretDB (embedded) on loopback — a MongoDB wire-compatible server for tests.
-# FERRETDB_BACKEND=sqlite (default) stores in SQLite files under the state dir; FERRETDB_BACKEND=
-# postgresql in a private PostgreSQL cluster (postgres.sh, started and stopped with it).
+# FERRETDB_BACKEND=postgresql (default) stores in a private PostgreSQL cluster (postgres.sh, started
+# and stopped with it); FERRETDB_BACKEND=sqlite in SQLite files under the state dir.
 # FERRETDB_SERIALIZE (see ferretdb/main.go): all (default: one request at a time) or writes
 # (update/delete/findAndModify ordered per collection, reads and inserts concurrent).
-# Numbers, and why SQLite is still the default: scripts/infra/README.md, bench/README.md (issue 13).
+# Numbers behind the defaults: scripts/infra/README.md, bench/README.md (issue 13).
 # Usage: ferretdb.sh {install|start|stop}
 set -euo pipefail
 SVC=ferretdb
 source "$(dirname "$0")/lib.sh"
 
 FERRETDB_PORT=${FERRETDB_PORT:-27018}
-FERRETDB_BACKEND=${FERRETDB_BACKEND:-sqlite}
-FERRETDB_SERIALIZE=${FERRETDB_SERIALIZE:-all}
-case $FERRETDB_BACKEND in sqlite | postgresql) ;; *) die "FERRETDB_BACKEND=$FERRETDB_BACKEND: want postgresql or sqlite" ;; esac
+FERRETDB_BACKEND=${FERRETDB_BACKEND:-postgresql}
+case $FERRETDB_BACKEND in
+  postgresql) FERRETDB_SERIALIZE=${FERRETDB_SERIALIZE:-all} ;;
+  sqlite) FERRETDB_SERIALIZE=${FERRETDB_SERIALIZE:-all} ;;
+  *) die "FERRETDB_BACKEND=$FERRETDB_BACKEND: want postgresql or sqlite" ;;
+esac
 SRC="$INFRA_DIR/ferretdb"
 # Binary name carries a hash of the sources, so a changed main.go/go.mod triggers a rebuild.
 BIN="$GOBIN/chat-ferretdb-$(cat "$SRC/main.go" "$SRC/go.mod" "$SRC/go.sum" | sha256sum | cut -c1-12)"
