@@ -14,7 +14,7 @@ export function createMetrics() {
     slowClosed: new Counter({ name: "chat_ws_slow_consumers_closed_total", help: "sockets closed with 1013", registers }),
     appendSeconds: new Histogram({
       name: "chat_log_append_seconds",
-      help: "time from accepting a message to durable in the log",
+      help: "time from accepting a message or a lifecycle op (edit, delete, react, read) to durable in the log",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),

@@ -107,7 +107,9 @@ export class MessageOps {
     const { appender, sockets, metrics } = this.deps;
     const ctx = await this.context(ws, op.channel_id, op.op === "read" ? undefined : op.id);
     const entry = authorizeOp(op, ctx);
+    const t0 = performance.now();
     const seq = await appender.append({ channelId: op.channel_id, value: JSON.stringify(entry) });
+    metrics.appendSeconds.observe((performance.now() - t0) / 1000);
     if (entry.kind === "message_deleted") this.rememberDelete(op.channel_id, entry.id);
     metrics.messagesIn.inc({ outcome: "accepted" });
     if (!ws.data.closed) sockets.send(ws, opAckFrame(op.op, { id: entry.kind === "read" ? undefined : entry.id, seq, ts: tsOf(entry) }, clientMsgId));
