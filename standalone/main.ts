@@ -31,7 +31,8 @@ export async function startStandalone(base: Config) {
   const inProcess = createRouterTransport(controller.routes, { router: { interceptors: controller.interceptors } });
   const relay = createRelay(
     config,
-    { log: adapters.log, controllers: [{ name: "in-process", client: createClient(ControllerService, inProcess) }] },
+    // Unary calls through the in-memory transport; the Subscribe stream straight from the handler (nothing to encode in one process).
+    { log: adapters.log, controllers: [{ name: "in-process", client: { ...createClient(ControllerService, inProcess), subscribe: controller.subscribe } }] },
     { logger: logger.child({ component: "relay" }), metrics },
   );
   // Signing with its own generated secret (no auth service configured): the web app offers a dev sign-in.

@@ -29,17 +29,28 @@ export function controllerRoutes(rpc: RpcContext) {
     });
 }
 
+/** A handler's stream consumed in process: its errors mapped exactly as `errorInterceptor` maps them on a transport. */
+export async function* directStream<T>(rpc: RpcContext, messages: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw toConnectError(rpc, "Subscribe", err);
+  }
+}
+
+function toConnectError(rpc: RpcContext, method: string, err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const app = toAppError(err);
+  if (app.code === "internal") rpc.logger.error("rpc failed", { method, err });
+  return new ConnectError(app.message, connectCode[app.code]);
+}
+
 /**
  * The one place RPC errors become Connect codes: catalog errors by their code, anything unknown
  * opaque `internal` — thrown by a unary handler or while a server stream is being read.
  */
 export function errorInterceptor(rpc: RpcContext): Interceptor {
-  const map = (method: string, err: unknown): ConnectError => {
-    if (err instanceof ConnectError) return err;
-    const app = toAppError(err);
-    if (app.code === "internal") rpc.logger.error("rpc failed", { method, err });
-    return new ConnectError(app.message, connectCode[app.code]);
-  };
+  const map = (method: string, err: unknown): ConnectError => toConnectError(rpc, method, err);
   async function* mapped(method: string, messages: AsyncIterable<unknown>) {
     try {
       yield* messages;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
 import { loadConfig } from "@chat/common/config";
 import { AppError } from "@chat/common/errors";
@@ -202,6 +202,25 @@ describe("ingest", () => {
     await relay.received(isMessage("end"), "the last message");
     expect(relay.events.filter((e) => e.kind === EventKind.MESSAGE).map((e) => JSON.parse(e.frame).data)).toEqual(["one", "two", "end"]);
     expect((await h.store.since(A, undefined, 0, 10)).map((m) => m.data)).toEqual(["one", "two", "end"]);
+  });
+});
+
+describe("Subscribe in process (standalone)", () => {
+  test("the same stream without the transport: confirmation, events, catalog errors as Connect codes", async () => {
+    const h = startController();
+    const A = objectId();
+    const ac = new AbortController();
+    const it = h.controller.subscribe({ relayId: "relay-direct", channelIds: [A] }, { signal: ac.signal })[Symbol.asyncIterator]();
+    expect((await it.next()).value!.events).toEqual([]);
+    await h.append(message(A, "direct"));
+    let got: Event[] = [];
+    while (!got.some(isMessage("direct"))) got = [...got, ...(await it.next()).value!.events];
+    ac.abort();
+    await it.return?.(undefined);
+    const bad = h.controller.subscribe({ relayId: "a b", channelIds: [] })[Symbol.asyncIterator]();
+    const err = await bad.next().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
   });
 });
 

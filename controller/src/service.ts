@@ -6,7 +6,11 @@ import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
 import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
 import { Ingest } from "./ingest";
-import { controllerRoutes, errorInterceptor, tokenInterceptor } from "./routes";
+import { controllerRoutes, directStream, errorInterceptor, tokenInterceptor } from "./routes";
+import { subscribe } from "./rpc/subscribe";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { SubscribeRequestSchema } from "@chat/proto/chat/v1/controller_pb";
 
 /** What a controller talks to: the log it consumes and the stores it persists to and answers from. */
 export interface ControllerPorts {
@@ -60,6 +64,13 @@ export function createController(config: Config, ports: ControllerPorts, overrid
   return {
     hub,
     routes: controllerRoutes(rpc),
+    /**
+     * Subscribe without a transport, for a relay in the same process (standalone): the same handler,
+     * its messages handed over as objects instead of encoded and decoded on the in-memory transport
+     * (a tenth of the event loop's work at 1,000 msg/s). Errors become Connect errors as on the wire.
+     */
+    subscribe: (req: MessageInitShape<typeof SubscribeRequestSchema>, opts: { signal?: AbortSignal } = {}) =>
+      directStream(rpc, subscribe(rpc, create(SubscribeRequestSchema, req), { signal: opts.signal ?? new AbortController().signal } as HandlerContext)),
     interceptors,
     metrics,
     checks: {} as Record<string, () => Promise<void>>,
