@@ -16,17 +16,8 @@ BIN="$GOBIN/centrifugo-$CENTRIFUGO_VERSION"
 DIR="$INFRA_STATE/centrifugo"
 PIDF="$DIR/centrifugo.pid"
 
-install() {
-  [ -x "$BIN" ] && { log "centrifugo $CENTRIFUGO_VERSION already installed"; return; }
-  log "go install centrifugo/v6@$CENTRIFUGO_VERSION (a few minutes on 2 cores)"
-  # Build into a scratch GOBIN, then rename: the version in the file name makes upgrades idempotent.
-  local tmp="$GOBIN/.tmp-$$"
-  mkdir -p "$tmp"
-  GOBIN="$tmp" logged "$INFRA_CACHE/centrifugo-build.log" \
-    timeout 1200 go install "github.com/centrifugal/centrifugo/v6@$CENTRIFUGO_VERSION"
-  mv "$tmp/centrifugo" "$BIN" && rmdir "$tmp"
-  log "installed $BIN"
-}
+# A few minutes on 2 cores the first time.
+install() { go_install_versioned "$BIN" "github.com/centrifugal/centrifugo/v6@$CENTRIFUGO_VERSION" 1200; }
 
 # The settings bench/lib/peers/servers.ts writes for its own instances.
 write_config() {

@@ -80,6 +80,23 @@ logged() {
   return $rc
 }
 
+# go_install_versioned BIN PKG@VERSION TIMEOUT_S — `go install` a command into BIN (a path whose name
+# carries the version, so an upgrade is a new file and a rerun finds the old one done). Builds into a
+# scratch GOBIN, then renames: an interrupted build never leaves a half-written BIN.
+go_install_versioned() {
+  local bin=$1 pkg=$2 secs=$3 name tmp
+  [ -x "$bin" ] && { log "$(basename "$bin") already installed"; return; }
+  name=${pkg%@*}
+  [[ $(basename "$name") =~ ^v[0-9]+$ ]] && name=$(dirname "$name") # go names a module/vN command after the module
+  name=$(basename "$name")
+  log "go install $pkg"
+  tmp="$GOBIN/.tmp-$$"
+  mkdir -p "$tmp"
+  GOBIN="$tmp" logged "$INFRA_CACHE/$name-build.log" timeout "$secs" go install "$pkg"
+  mv "$tmp/$name" "$bin" && rmdir "$tmp"
+  log "installed $bin"
+}
+
 # with_lock NAME CMD... — one install of NAME at a time per INFRA_CACHE (parallel jobs share it).
 # The lock fd lives only in this subshell, so servers started later never inherit it.
 with_lock() {

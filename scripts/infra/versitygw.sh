@@ -17,17 +17,7 @@ BIN="$GOBIN/versitygw-$VERSITYGW_VERSION"
 DIR="$INFRA_STATE/versitygw"
 PIDF="$DIR/versitygw.pid"
 
-install() {
-  [ -x "$BIN" ] && { log "versitygw $VERSITYGW_VERSION already installed"; return; }
-  log "go install versitygw@$VERSITYGW_VERSION"
-  # Build into a scratch GOBIN, then rename: the version in the file name makes upgrades idempotent.
-  local tmp="$GOBIN/.tmp-$$"
-  mkdir -p "$tmp"
-  GOBIN="$tmp" logged "$INFRA_CACHE/versitygw-build.log" \
-    timeout 900 go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
-  mv "$tmp/versitygw" "$BIN" && rmdir "$tmp"
-  log "installed $BIN"
-}
+install() { go_install_versioned "$BIN" "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" 900; }
 
 # PUT /bucket with SigV4 via curl: 200 = created, 409 = already ours.
 ensure_bucket() {
