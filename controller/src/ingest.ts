@@ -88,11 +88,6 @@ export class Ingest {
     });
   }
 
-  /** How many consumed records are not stored yet. */
-  get backlog(): number {
-    return this.pending;
-  }
-
   run(signal: AbortSignal): Promise<void> {
     return this.deps.log.consume({ group: this.deps.group, signal, handle: (batch, position) => this.accept(batch, position, signal) });
   }
@@ -112,7 +107,7 @@ export class Ingest {
     const k = ++this.batches;
     const ready = this.claims.ready(position.assignment);
     const now: Event[] = [];
-    const infos: MessageInfo[] = [];
+    const messages: [Event, MessageInfo][] = [];
     const later: Sequenced<LogEntry>[] = [];
     const toStore: Sequenced<StoreEntry>[] = [];
     for (const r of batch) {
@@ -130,17 +125,18 @@ export class Ingest {
       // The claim is noted whatever happens to the message: from here on its key is taken.
       const fresh = entry.kind === "message" ? this.claims.fresh(entry, ready) : !lifecycle;
       if (fresh && !this.held.has(ch)) {
-        now.push(toEvent(entry, x.seq));
+        const ev = toEvent(entry, x.seq);
+        now.push(ev);
         if (entry.kind === "message") {
           const { id, from, to, type, reply_to } = entry;
-          infos.push({ id, channel_id: ch, seq: x.seq, from, to, type, deleted: false, reply_to, emoji: [] });
+          messages.push([ev, { id, channel_id: ch, seq: x.seq, from, to, type, deleted: false, reply_to, emoji: [] }]);
         }
       } else {
         later.push(x);
         this.held.set(ch, k);
       }
     }
-    this.unstored.add(k, now, infos);
+    this.unstored.add(k, messages);
     this.publish(now);
     this.pending += batch.length;
     deps.metrics.logLag.set({ partition: position.partition }, position.lag);

@@ -1,5 +1,5 @@
 import type { MessageInfo } from "@chat/common/lifecycle";
-import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
+import type { Event } from "@chat/proto/chat/v1/controller_pb";
 
 /**
  * Messages published before their batch is stored, by channel, until it is: what a relay catching
@@ -8,36 +8,33 @@ import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
  */
 export class Unstored {
   private readonly byChannel = new Map<string, Event[]>();
-  private readonly byBatch = new Map<number, Map<string, number>>();
   /** The same messages as the lifecycle rules look them up (a reaction to what just arrived live). */
   private readonly byId = new Map<string, MessageInfo>();
-  private readonly idsByBatch = new Map<number, string[]>();
+  /** Per batch, what `drop` removes: its ids, and how many of each channel's list are its. */
+  private readonly byBatch = new Map<number, { ids: string[]; counts: Map<string, number> }>();
 
-  add(batch: number, events: Event[], infos: MessageInfo[] = []): void {
-    if (infos.length) {
-      for (const m of infos) this.byId.set(m.id, m);
-      this.idsByBatch.set(batch, infos.map((m) => m.id));
-    }
-    let counts: Map<string, number> | undefined;
-    for (const ev of events) {
-      if (ev.kind !== EventKind.MESSAGE) continue;
+  /** A batch's messages as published (event) and as the lifecycle rules see them (info). */
+  add(batch: number, messages: [Event, MessageInfo][]): void {
+    if (messages.length === 0) return;
+    const mine = { ids: [] as string[], counts: new Map<string, number>() };
+    for (const [ev, info] of messages) {
       let list = this.byChannel.get(ev.channelId);
       if (!list) this.byChannel.set(ev.channelId, (list = []));
       list.push(ev);
-      counts ??= new Map();
-      counts.set(ev.channelId, (counts.get(ev.channelId) ?? 0) + 1);
+      mine.counts.set(ev.channelId, (mine.counts.get(ev.channelId) ?? 0) + 1);
+      this.byId.set(info.id, info);
+      mine.ids.push(info.id);
     }
-    if (counts) this.byBatch.set(batch, counts);
+    this.byBatch.set(batch, mine);
   }
 
   /** The batch is stored: its messages are in the store now. */
   drop(batch: number): void {
-    for (const id of this.idsByBatch.get(batch) ?? []) this.byId.delete(id);
-    this.idsByBatch.delete(batch);
-    const counts = this.byBatch.get(batch);
-    if (!counts) return;
+    const mine = this.byBatch.get(batch);
+    if (!mine) return;
     this.byBatch.delete(batch);
-    for (const [ch, n] of counts) {
+    for (const id of mine.ids) this.byId.delete(id);
+    for (const [ch, n] of mine.counts) {
       const list = this.byChannel.get(ch);
       if (!list) continue;
       list.splice(0, n);
@@ -61,11 +58,5 @@ export class Unstored {
   message(channelId: string, id: string): MessageInfo | undefined {
     const m = this.byId.get(id);
     return m && m.channel_id === channelId ? m : undefined;
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const l of this.byChannel.values()) n += l.length;
-    return n;
   }
 }
