@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { backoffDelay, retry, sleep } from "./retry";
+import { backoffDelay, retry, sleep, wakeOrAbort } from "./retry";
 
 test("backoffDelay doubles from baseMs up to maxMs", () => {
   expect([0, 1, 2, 3, 10, 60].map((a) => backoffDelay(a, { baseMs: 100, maxMs: 1000 }))).toEqual([100, 200, 400, 800, 1000, 1000]);
@@ -55,4 +55,23 @@ test("sleep ends early on abort and never rejects", async () => {
   ac.abort();
   await s;
   expect(performance.now() - started).toBeLessThan(1_000);
+});
+
+test("wakeOrAbort resolves when woken or when the signal aborts, and leaves no listener behind", async () => {
+  const ac = new AbortController();
+  let added = 0;
+  let removed = 0;
+  const signal = ac.signal;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((...a: Parameters<typeof add>) => (added++, add(...a))) as typeof add;
+  signal.removeEventListener = ((...a: Parameters<typeof remove>) => (removed++, remove(...a))) as typeof remove;
+  for (let i = 0; i < 3; i++) await wakeOrAbort((wake) => queueMicrotask(wake), signal);
+  expect([added, removed]).toEqual([3, 3]);
+  let wake: (() => void) | undefined;
+  const pending = wakeOrAbort((w) => (wake = w), signal);
+  ac.abort();
+  await pending;
+  wake!(); // a late wake is harmless
+  expect(await wakeOrAbort(() => {}, signal)).toBeUndefined(); // already aborted: at once
 });

@@ -26,6 +26,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Resolves once the `wake` handed to `register` is called, or at once when `signal` aborts (never
+ * rejects); the abort listener is removed either way, so a loop may wait thousands of times.
+ */
+export function wakeOrAbort(register: (wake: () => void) => void, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    register(done);
+  });
+}
+
 export interface RetryOptions extends BackoffOptions {
   /** Calls in all, the first included; unbounded by default. */
   attempts?: number;

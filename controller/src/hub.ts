@@ -1,4 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { wakeOrAbort } from "@chat/common/retry";
 import { EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
 
 /** One relay's open Subscribe stream: its interest set and the events queued for it. */
@@ -43,15 +44,7 @@ export class RelayStream {
 
   /** Waits for queued events; resolves with none when the stream closes or the signal aborts. */
   async next(signal: AbortSignal): Promise<Event[]> {
-    while (this.queue.length === 0 && !this.closedReason && !signal.aborted) {
-      let onAbort: (() => void) | undefined;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        signal.addEventListener("abort", (onAbort = () => resolve()), { once: true });
-      });
-      // One listener per wait, removed after it: a stream waits thousands of times.
-      signal.removeEventListener("abort", onAbort!);
-    }
+    while (this.queue.length === 0 && !this.closedReason && !signal.aborted) await wakeOrAbort((wake) => (this.wake = wake), signal);
     const out = this.queue;
     this.queue = [];
     return out;

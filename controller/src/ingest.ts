@@ -3,7 +3,7 @@ import { isLifecycleEntry, type MessageInfo } from "@chat/common/lifecycle";
 import { type Sequenced } from "@chat/common/lifecycle-apply";
 import type { LogEntry } from "@chat/common/message";
 import type { Accepted, ConsumedRecord, ConsumePosition, MessageLog, MessageStore, StoreEntry } from "@chat/common/ports";
-import { retry } from "@chat/common/retry";
+import { retry, wakeOrAbort } from "@chat/common/retry";
 import { withTimeout } from "@chat/common/timeout";
 import type { Event } from "@chat/proto/chat/v1/controller_pb";
 import type { Metrics } from "@chat/common/metrics";
@@ -95,14 +95,7 @@ export class Ingest {
   /** Takes a batch in: publishes what needs no store decision, and stores the batch after the ones before it. */
   async accept(batch: ConsumedRecord[], position: ConsumePosition, signal: AbortSignal): Promise<Accepted> {
     const { deps } = this;
-    while (this.pending >= deps.maxUnstored && !signal.aborted) {
-      let onAbort: (() => void) | undefined;
-      await new Promise<void>((r) => {
-        this.roomWaiters.push(r);
-        signal.addEventListener("abort", (onAbort = () => r()), { once: true });
-      });
-      signal.removeEventListener("abort", onAbort!);
-    }
+    while (this.pending >= deps.maxUnstored && !signal.aborted) await wakeOrAbort((wake) => this.roomWaiters.push(wake), signal);
     if (signal.aborted) return { settled: Promise.reject(new Error("stopping")) };
     const k = ++this.batches;
     const ready = this.claims.ready(position.assignment);
