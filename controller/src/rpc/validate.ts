@@ -21,3 +21,13 @@ export function relayId(v: string): string {
   if (!RELAY_ID.test(v)) throw invalid("relay_id");
   return v;
 }
+
+/** A page request over a channel's events (FetchSince, FetchUnstored): `viewer` undefined = every event. */
+export function channelPage(req: { channelId: string; viewer: string; afterSeq: bigint; limit: number }, maxPage: number) {
+  return {
+    channel: channelId(req.channelId),
+    viewer: req.viewer === "" ? undefined : userId(req.viewer),
+    after: req.afterSeq < 0n ? 0n : req.afterSeq,
+    limit: Math.min(maxPage, Math.max(1, req.limit || maxPage)),
+  };
+}
