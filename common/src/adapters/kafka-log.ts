@@ -41,7 +41,10 @@ const DEFAULTS: Required<KafkaTuning> = {
 /**
  * The distributed MessageLog: one topic keyed by channel id, so a channel lives in one
  * partition and its seq is that partition's offset + 1. Appends are acknowledged by all
- * in-sync replicas through an idempotent producer; consumers commit only handled batches.
+ * in-sync replicas through an idempotent producer; consumers commit only handled batches (in log
+ * order, once a handler's `settled` resolves). A little over 300 lines: the producer and the
+ * consumer of one port share its client and its outage tracking; partitioning and kafkajs logging
+ * are already in kafka-partition.ts and kafka-logging.ts.
  */
 export class KafkaLog implements MessageLog {
   private producerReady: Promise<Producer> | undefined;
