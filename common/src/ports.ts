@@ -38,6 +38,12 @@ export interface MessageLog {
   /** Resolves with each record's seq once all of them are durable; rejects if none is. */
   append(records: LogRecord[]): Promise<number[]>;
   /**
+   * True when appends may be issued back to back, each without waiting for the one before: the log
+   * keeps their order and groups what arrives while it writes (the embedded log's writer thread).
+   * Otherwise callers send one append at a time and group what arrives meanwhile themselves.
+   */
+  readonly groupsAppends?: boolean;
+  /**
    * Delivers batches in log order per channel until `signal` aborts. A batch's position is
    * committed only after `handle` resolves (and its `settled`, if it answers one), so a crash
    * redelivers it. Returns once what was settled is committed.

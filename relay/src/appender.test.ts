@@ -6,7 +6,7 @@ import { Appender } from "./appender";
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /** A log whose appends complete when the test says so, recording each request. */
-function scriptedLog() {
+function scriptedLog(groupsAppends = false) {
   const requests: LogRecord[][] = [];
   const pending: (() => void)[] = [];
   let next = 1;
@@ -18,6 +18,7 @@ function scriptedLog() {
     consume: async () => {},
     ping: async () => {},
     close: async () => {},
+    groupsAppends,
   };
   return { log, requests, completeOne: () => pending.shift()!() };
 }
@@ -36,6 +37,26 @@ test("one request at a time; what arrives meanwhile goes out as the next batch, 
   completeOne();
   expect(await Promise.all(rest)).toEqual([2, 3, 4]);
   await a.drain();
+});
+
+test("a log that groups appends itself gets each batch at once, without waiting for the answer before", async () => {
+  const { log, requests, completeOne } = scriptedLog(true);
+  const a = new Appender(log, 100);
+  const first = a.append({ channelId: "c", value: "1" });
+  await Promise.resolve();
+  const rest = [2, 3].map((i) => a.append({ channelId: "c", value: String(i) }));
+  await Promise.resolve();
+  expect(requests.map((r) => r.map((x) => x.value))).toEqual([["1"], ["2", "3"]]); // the first is still unanswered
+  let drained = false;
+  void a.drain().then(() => (drained = true));
+  completeOne();
+  expect(await first).toBe(1);
+  await tick();
+  expect(drained).toBe(false); // the second request is still out
+  completeOne();
+  expect(await Promise.all(rest)).toEqual([2, 3]);
+  await tick();
+  expect(drained).toBe(true);
 });
 
 test("a batch stays under the byte limit, and past the pending bound the answer is unavailable", async () => {

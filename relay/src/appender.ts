@@ -1,6 +1,9 @@
 import { AppError } from "@chat/common/errors";
 import type { LogRecord, MessageLog } from "@chat/common/ports";
 
+/** Requests a grouping log may have outstanding at once (each is a few messages gathered in one tick). */
+const MAX_IN_FLIGHT = 64;
+
 interface Waiting {
   record: LogRecord;
   resolve: (seq: number) => void;
@@ -9,12 +12,16 @@ interface Waiting {
 
 /**
  * Batches appends from every socket into one log request at a time: under load the
- * batch grows, at rest a message goes out at once. The queue is bounded; past it the
- * relay answers `unavailable` instead of buffering without limit.
+ * batch grows, at rest a message goes out at once. A log that groups appends itself
+ * (`groupsAppends`) gets each batch at once instead, up to MAX_IN_FLIGHT requests, so a
+ * message never waits for the previous commit's answer to travel back. The queue is
+ * bounded; past it the relay answers `unavailable` instead of buffering without limit.
  */
 export class Appender {
   private queue: Waiting[] = [];
-  private inFlight = false;
+  /** Requests sent and not yet answered. */
+  private inFlight = 0;
+  private readonly maxInFlight: number;
   private idle: (() => void)[] = [];
 
   constructor(
@@ -23,7 +30,9 @@ export class Appender {
     private readonly maxBatch = 2000,
     /** Under the log's request limit (Kafka topics we create accept 16 MiB). */
     private readonly maxBatchBytes = 4 * 1024 * 1024,
-  ) {}
+  ) {
+    this.maxInFlight = log.groupsAppends ? MAX_IN_FLIGHT : 1;
+  }
 
   get pending(): number {
     return this.queue.length;
@@ -33,14 +42,14 @@ export class Appender {
     if (this.queue.length >= this.maxPending) return Promise.reject(new AppError("unavailable", "server busy, retry later"));
     return new Promise((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
-      if (!this.inFlight) queueMicrotask(() => this.pump());
+      if (this.queue.length === 1 && this.inFlight < this.maxInFlight) queueMicrotask(() => this.pump());
     });
   }
 
   private pump(): void {
-    if (this.inFlight) return;
+    if (this.inFlight >= this.maxInFlight) return;
     if (this.queue.length === 0) {
-      for (const w of this.idle.splice(0)) w();
+      if (this.inFlight === 0) for (const w of this.idle.splice(0)) w();
       return;
     }
     let n = 0;
@@ -50,7 +59,7 @@ export class Appender {
     }
     const batch = n === this.queue.length ? this.queue : this.queue.slice(0, n);
     this.queue = batch === this.queue ? [] : this.queue.slice(n);
-    this.inFlight = true;
+    this.inFlight++;
     this.log
       .append(batch.map((w) => w.record))
       .then(
@@ -61,14 +70,14 @@ export class Appender {
         },
       )
       .finally(() => {
-        this.inFlight = false;
+        this.inFlight--;
         this.pump();
       });
   }
 
   /** Waits until everything accepted so far is durable or failed. */
   drain(): Promise<void> {
-    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 }

@@ -26,7 +26,7 @@ export interface InboundDeps {
   /** Store reads of the message held under a sender's client_msg_id (any relay's), bounded per relay. */
   lookups: LookupGate;
   /** What the controller streams tell about an append (see Verdicts). */
-  watch: (channelId: string, id: string, seq: number) => Watch;
+  watch: (channelId: string, id: string) => Watch;
   verifier: VerifierTiming;
   /** How long a client waits for a verdict before it is told `unavailable` (and resends). */
   verdictWaitMs: number;
@@ -137,7 +137,7 @@ export class Inbound {
     const acked = !clientMsgId
       ? append()
       : reconnecting
-        ? this.verified(msg.channel_id, user, clientMsgId, append)
+        ? this.verified(msg.channel_id, user, clientMsgId, id, append)
         : dedupe.complete()
           ? append()
           : this.lookedUp(msg.channel_id, user, clientMsgId, append);
@@ -160,9 +160,18 @@ export class Inbound {
    * asked only when they cannot tell (verifier.ts). The verdict outlives the client's wait, so its
    * resend waits for it too instead of appending again.
    */
-  private async verified(ch: string, user: string, clientMsgId: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
-    const mine = await append();
-    return verdictOf(this.deps.lookups, this.deps.watch(ch, mine.id, mine.seq), { channelId: ch, user, clientMsgId }, mine, this.deps.verifier);
+  private async verified(ch: string, user: string, clientMsgId: string, id: string, append: () => Promise<AckInfo>): Promise<AckInfo> {
+    // Watching from before the append: the stream may bring the message back before the log's answer.
+    const watch = this.deps.watch(ch, id);
+    let mine: AckInfo;
+    try {
+      mine = await append();
+    } catch (err) {
+      watch.cancel();
+      throw err;
+    }
+    watch.at(mine.seq);
+    return verdictOf(this.deps.lookups, watch, { channelId: ch, user, clientMsgId }, mine, this.deps.verifier);
   }
 
   /** An ack the client waits for at most `verdictWaitMs`; past that `unavailable` (the attempt goes on, a resend joins it). */

@@ -134,7 +134,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     appender,
     dedupe,
     lookups: new LookupGate(lookup, timing.concurrency, timing.sparePerSec),
-    watch: (ch, id, seq) => verdicts.watch(ch, id, seq),
+    watch: (ch, id) => verdicts.watch(ch, id),
     verifier: timing,
     verdictWaitMs: overrides.verdictWaitMs ?? VERDICT_WAIT_MS,
     tokens,

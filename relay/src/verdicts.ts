@@ -15,12 +15,17 @@ export type StreamVerdict = "mine" | "passed";
 
 export interface Watch {
   readonly verdict: Promise<StreamVerdict>;
+  /** The append's seq, once the log answered: from then on a later entry of the channel settles `passed`. */
+  at(seq: number): void;
   cancel(): void;
 }
 
 interface Watcher {
   id: string;
-  seq: number;
+  /** Undefined until the append is answered: the message's own event may come back first. */
+  seq: number | undefined;
+  /** The highest seq of the channel seen while `seq` was unknown. */
+  seen: number;
   settle: (v: StreamVerdict) => void;
 }
 
@@ -48,11 +53,18 @@ export class Verdicts {
       if (seq > (highest?.get(ev.channelId) ?? 0)) (highest ??= new Map()).set(ev.channelId, seq);
     }
     // After the whole batch: an append's own event, earlier in the batch than a later entry, wins.
-    for (const [ch, seq] of highest ?? []) for (const w of [...(this.byChannel.get(ch)?.values() ?? [])]) if (seq > w.seq) w.settle("passed");
+    for (const [ch, seq] of highest ?? [])
+      for (const w of [...(this.byChannel.get(ch)?.values() ?? [])]) {
+        if (w.seq === undefined) w.seen = Math.max(w.seen, seq);
+        else if (seq > w.seq) w.settle("passed");
+      }
   }
 
-  /** The verdict on the append of message `id` at `seq` in `channelId`, once a stream tells it. */
-  watch(channelId: string, id: string, seq: number): Watch {
+  /**
+   * The verdict on the append of message `id` in `channelId`, once a stream tells it. Started before
+   * the append, since its event may come back before the log's answer does; `at` gives the seq then.
+   */
+  watch(channelId: string, id: string): Watch {
     let watchers = this.byChannel.get(channelId);
     if (!watchers) this.byChannel.set(channelId, (watchers = new Map()));
     const remove = () => {
@@ -64,13 +76,18 @@ export class Verdicts {
     const verdict = new Promise<StreamVerdict>((r) => (resolve = r));
     const watcher: Watcher = {
       id,
-      seq,
+      seq: undefined,
+      seen: 0,
       settle: (v) => {
         remove();
         resolve(v);
       },
     };
     watchers.set(id, watcher);
-    return { verdict, cancel: remove };
+    const at = (seq: number) => {
+      watcher.seq = seq;
+      if (watcher.seen > seq) watcher.settle("passed");
+    };
+    return { verdict, at, cancel: remove };
   }
 }

@@ -20,9 +20,14 @@ const message = (channelId: string, id: string, seq: number): Event =>
 describe("Verdicts", () => {
   test("an append's own message is `mine`; a later entry of its channel without it is `passed`", async () => {
     const v = new Verdicts();
-    const own = v.watch(CH, "a".repeat(24), 10);
-    const lost = v.watch(CH, "b".repeat(24), 11);
-    const elsewhere = v.watch(OTHER, "c".repeat(24), 5);
+    const watch = (ch: string, id: string, seq: number) => {
+      const w = v.watch(ch, id);
+      w.at(seq);
+      return w;
+    };
+    const own = watch(CH, "a".repeat(24), 10);
+    const lost = watch(CH, "b".repeat(24), 11);
+    const elsewhere = watch(OTHER, "c".repeat(24), 5);
     // Its own event before a later one in the same batch: `mine`, whatever follows.
     v.notify([message(CH, "a".repeat(24), 10), message(CH, "d".repeat(24), 12), message(OTHER, "e".repeat(24), 5)]);
     expect(await own.verdict).toBe("mine");
@@ -33,9 +38,25 @@ describe("Verdicts", () => {
     expect(v.watching).toBe(0);
   });
 
+  test("a watch started before the append: its own event or a later entry may come back before the seq is known", async () => {
+    const v = new Verdicts();
+    const early = v.watch(CH, "a".repeat(24));
+    v.notify([message(CH, "a".repeat(24), 10)]); // the stream was faster than the log's answer
+    expect(await early.verdict).toBe("mine");
+    const lost = v.watch(CH, "b".repeat(24));
+    const kept = v.watch(CH, "c".repeat(24));
+    v.notify([message(CH, "d".repeat(24), 12)]);
+    expect(v.watching).toBe(2); // nothing is passed before its seq is known
+    kept.at(13);
+    lost.at(11); // seq 12 came back while this waited for its seq: passed
+    expect(await lost.verdict).toBe("passed");
+    expect(v.watching).toBe(1);
+    kept.cancel();
+  });
+
   test("a cancelled watch is forgotten", () => {
     const v = new Verdicts();
-    v.watch(CH, "a".repeat(24), 1).cancel();
+    v.watch(CH, "a".repeat(24)).cancel();
     expect(v.watching).toBe(0);
   });
 });

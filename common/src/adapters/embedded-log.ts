@@ -20,6 +20,7 @@ interface Pending {
  * block the writer) and wake on each commit instead of polling.
  */
 export class EmbeddedLog implements MessageLog {
+  readonly groupsAppends = true;
   private readonly db: Database;
   private readonly writer: Worker;
   private pending: Pending[] = [];
