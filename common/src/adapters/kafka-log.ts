@@ -6,6 +6,7 @@ import { OutageLog } from "../outage-log";
 import type { Accepted, ConsumeHandler, LogRecord, MessageLog } from "../ports";
 import { sleep } from "../retry";
 import { withTimeout } from "../timeout";
+import { OffsetCommitter } from "./kafka-commits";
 import { logCreator, UNREACHABLE } from "./kafka-logging";
 import { keyPartitioner } from "./kafka-partition";
 
@@ -25,6 +26,8 @@ export interface KafkaTuning {
   maxBatchBytes?: number;
   connectionTimeoutMs?: number;
   pingTimeoutMs?: number;
+  /** Settled offsets are committed together at most this often (see kafka-commits.ts). */
+  commitIntervalMs?: number;
 }
 
 const DEFAULTS: Required<KafkaTuning> = {
@@ -36,6 +39,7 @@ const DEFAULTS: Required<KafkaTuning> = {
   maxBatchBytes: 16 * 1024 * 1024,
   connectionTimeoutMs: 3_000,
   pingTimeoutMs: 5_000,
+  commitIntervalMs: 100,
 };
 
 /**
@@ -208,25 +212,17 @@ export class KafkaLog implements MessageLog {
     // Bumped on every (re)join: partitions may have changed hands, and settled batches of a partition
     // this consumer lost are not committed any more (the new owner consumes them again).
     let assignment = 0;
+    const committer = new OffsetCommitter(
+      (offsets) =>
+        consumer.commitOffsets(offsets.map((o) => ({ topic: this.topic, ...o }))).catch((err: unknown) =>
+          this.logger.warn("offset commit failed; those batches will be consumed again", { group, partitions: offsets.map((o) => o.partition), err: String(err) }),
+        ),
+      t.commitIntervalMs,
+    );
     consumer.on(consumer.events.GROUP_JOIN, () => {
       assignment++;
-      commits.clear();
+      committer.reset();
     });
-    /** Per partition, commits in log order, each once its batch is settled. */
-    const commits = new Map<number, Promise<void>>();
-    const commitLater = (partition: number, offset: string, settled: Promise<void>) => {
-      const at = assignment;
-      const next = (commits.get(partition) ?? Promise.resolve())
-        .then(() => settled)
-        .then(async () => {
-          if (at !== assignment) return;
-          await consumer.commitOffsets([{ topic: this.topic, partition, offset }]).catch((err: unknown) =>
-            this.logger.warn("offset commit failed; the batch will be consumed again", { group, partition, err: String(err) }),
-          );
-        });
-      next.catch(() => undefined);
-      commits.set(partition, next);
-    };
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) return; // kafkajs restarts the consumer itself
       fatal = payload.error;
@@ -258,7 +254,7 @@ export class KafkaLog implements MessageLog {
           const last = batch.messages[batch.messages.length - 1]!.offset;
           const offset = String(Number(last) + 1);
           resolveOffset(last);
-          if (accepted) return commitLater(batch.partition, offset, accepted.settled);
+          if (accepted) return committer.after(batch.partition, offset, accepted.settled);
           await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset }] }] });
         },
       });
@@ -267,9 +263,9 @@ export class KafkaLog implements MessageLog {
     } finally {
       signal.removeEventListener("abort", stop);
       this.stopConsumers.signal.removeEventListener("abort", stop);
-      // Waits for the batch in hand and the settled ones' commits, then leaves the group. Offsets
-      // are committed per batch, so a failed leave costs only a rebalance delay for the group.
-      await Promise.all([...commits.values()].map((c) => c.catch(() => undefined)));
+      // Waits for the batch in hand to settle and commits what settled, then leaves the group. Offsets
+      // are committed as batches settle, so a failed leave costs only a rebalance delay for the group.
+      await committer.flush();
       await consumer.disconnect().catch((err: unknown) => this.logger.warn("consumer disconnect failed", { group, err }));
     }
     if (fatal) {
