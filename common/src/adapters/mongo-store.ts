@@ -291,8 +291,14 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     return d ? { id: d.id, seq: d.seq, ts: d.ts.toISOString() } : null;
   }
 
-  async pruneClientMessages(before: Date): Promise<number> {
-    const r = await this.run("prune client_msg_ids", () => this.clientMsgs.deleteMany({ ts: { $lt: before } }));
+  async pruneClientMessages(before: Date, limit: number): Promise<number> {
+    // A page of ids, then deletes by _id: FerretDB on PostgreSQL refuses one delete of more than
+    // 65,535 documents, and an unbounded delete would hold a one-request-at-a-time server for seconds.
+    const ids = await this.run("find expired client_msg_ids", () =>
+      this.clientMsgs.find({ ts: { $lt: before } }, { projection: { _id: 1 } }).limit(limit).toArray(),
+    );
+    if (ids.length === 0) return 0;
+    const r = await this.run("prune client_msg_ids", () => this.clientMsgs.bulkWrite(ids.map(({ _id }) => ({ deleteOne: { filter: { _id } } })), { ordered: false }));
     return r.deletedCount;
   }
 

@@ -252,8 +252,13 @@ export class SqliteStore implements TeamStore, MessageStore {
     );
   }
 
-  async pruneClientMessages(before: Date): Promise<number> {
-    return this.db.query("DELETE FROM client_msgs WHERE ts < ?").run(before.toISOString()).changes;
+  async pruneClientMessages(before: Date, limit: number): Promise<number> {
+    return this.db
+      .query(
+        `DELETE FROM client_msgs WHERE (channel_id, from_user, client_msg_id) IN
+           (SELECT channel_id, from_user, client_msg_id FROM client_msgs WHERE ts < ? ORDER BY ts LIMIT ?)`,
+      )
+      .run(before.toISOString(), limit).changes;
   }
 
   async claimsSince(since: Date, limit: number): Promise<string[]> {
