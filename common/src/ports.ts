@@ -128,10 +128,11 @@ export interface MessageStore {
   /** The message stored under a sender's client_msg_id in a channel (claims live until pruned). */
   lookupClientMessage(channelId: string, from: string, clientMsgId: string): Promise<ClientMessageRef | null>;
   /**
-   * Forgets at most `limit` client_msg_id claims of messages stamped before `before` (the dedupe
-   * window's end) and says how many; callers repeat while a whole page goes (controller/src/prune.ts).
+   * Forgets the client_msg_id claims of messages stamped before `before` (the dedupe window's end),
+   * at least those stamped at or after `since` (the previous run's `before`, less a margin; a store
+   * may leave older ones), and says how many went. See controller/src/prune.ts.
    */
-  pruneClientMessages(before: Date, limit: number): Promise<number>;
+  pruneClientMessages(before: Date, since: Date): Promise<number>;
   /** Claims of messages stamped at or after `since`, at most `limit`, as `clientMsgKey` keys. */
   claimsSince(since: Date, limit: number): Promise<string[]>;
   /** A message of `channelId` as the lifecycle rules need it, or null (unknown, or of another team). */

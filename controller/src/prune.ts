@@ -1,23 +1,42 @@
 import type { MessageStore } from "@chat/common/ports";
 
-/**
- * Claims deleted per store call. A bounded delete never holds the store for long (standalone's runs
- * on the event loop that serves sockets; the test stack's FerretDB serves one request at a time), and
- * FerretDB on PostgreSQL refuses a delete of more than 65,535 documents at once: an unbounded delete
- * there failed every minute once claims had piled up, while it held the server for seconds.
- */
-export const PRUNE_PAGE = 1000;
-/** Pages per run: up to 100,000 claims a minute per controller (1,000 msg/s makes 60,000). */
-export const PRUNE_MAX_PAGES = 100;
+/** A controller's first run also takes claims this much older than the window (a restart's gap). */
+export const FIRST_LOOKBACK_MS = 60 * 60_000;
+/** Later runs reach back over the previous one by this much (claims stamped late, clock steps). */
+export const OVERLAP_MS = 60_000;
 
-/** Forgets claims stamped before `before`, a page at a time with a turn of the event loop between pages. */
-export async function pruneClaims(store: Pick<MessageStore, "pruneClientMessages">, before: Date, signal?: AbortSignal): Promise<number> {
-  let total = 0;
-  for (let page = 0; page < PRUNE_MAX_PAGES && !signal?.aborted; page++) {
-    const n = await store.pruneClientMessages(before, PRUNE_PAGE);
-    total += n;
-    if (n < PRUNE_PAGE) break;
-    await new Promise((r) => setImmediate(r));
+/**
+ * Drops client_msg_id claims older than the dedupe window, run after run: each takes what expired
+ * since the run before (stores delete in bounded steps, see `MessageStore.pruneClientMessages`).
+ * Any controller may run it; runs are idempotent.
+ */
+export class ClaimPruner {
+  private lastBefore: number | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: Pick<MessageStore, "pruneClientMessages">,
+    private readonly windowMs: number,
+  ) {}
+
+  /** One run (joined if one is still going). */
+  run(now = Date.now()): Promise<number> {
+    this.running ??= (async () => {
+      const before = now - this.windowMs;
+      const since = this.lastBefore === undefined ? before - FIRST_LOOKBACK_MS : Math.min(this.lastBefore, before) - OVERLAP_MS;
+      try {
+        const n = await this.store.pruneClientMessages(new Date(before), new Date(since));
+        this.lastBefore = before;
+        return n;
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
   }
-  return total;
+
+  /** Resolves once no run is going. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
 }

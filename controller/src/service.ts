@@ -7,7 +7,7 @@ import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
 import { Ingest } from "./ingest";
 import { controllerRoutes, directStream, errorInterceptor, tokenInterceptor } from "./routes";
-import { pruneClaims } from "./prune";
+import { ClaimPruner } from "./prune";
 import { subscribe } from "./rpc/subscribe";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -56,12 +56,8 @@ export function createController(config: Config, ports: ControllerPorts, overrid
   const ac = new AbortController();
   let ingest: Promise<void> | undefined;
   // client_msg_id claims older than the dedupe window are dropped once a minute (any controller may; it is idempotent).
-  let pruneRun: Promise<unknown> | undefined;
-  const prune = () => {
-    pruneRun ??= pruneClaims(ports.messages, new Date(Date.now() - config.limits.dedupeWindowMs), ac.signal)
-      .catch((err: unknown) => logger.warn("pruning client_msg_id claims failed", { err: String(err) }))
-      .finally(() => (pruneRun = undefined));
-  };
+  const pruner = new ClaimPruner(ports.messages, config.limits.dedupeWindowMs);
+  const prune = () => void pruner.run().catch((err: unknown) => logger.warn("pruning client_msg_id claims failed", { err: String(err) }));
   let pruning: ReturnType<typeof setInterval> | undefined;
   const interceptors: Interceptor[] = [errorInterceptor(rpc), tokenInterceptor(config.controllerToken)];
   return {
@@ -90,7 +86,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
       ac.abort();
       ephemeral.stop();
       await ingest;
-      await pruneRun;
+      await pruner.idle();
       hub.closeAll("controller shutting down");
     },
   };

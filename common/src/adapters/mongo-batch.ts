@@ -15,6 +15,7 @@ import {
   type MessageDoc,
   type ReactionDoc,
   type ReadDoc,
+  claimBucket,
   type ClientMsgDoc,
 } from "./mongo-docs";
 
@@ -44,7 +45,10 @@ export async function claimClientMsgIds(c: MongoCollections, messages: StoredMes
     else if (held.id !== m.id) resends.add(m.id);
   }
   if (first.size === 0) return resends;
-  const docs = [...first].map(([_id, m]) => ({ _id, id: oid(m.id, "message id").toHexString(), seq: m.seq, ts: date(m.ts, "ts") }));
+  const docs = [...first].map(([_id, m]) => {
+    const ts = date(m.ts, "ts");
+    return { _id, id: oid(m.id, "message id").toHexString(), seq: m.seq, ts, b: claimBucket(ts) };
+  });
   const taken = await c.run("claim client_msg_ids", async () => {
     try {
       await c.clientMsgs.insertMany(docs, { ordered: false });

@@ -96,7 +96,13 @@ export interface ClientMsgDoc {
   id: string;
   seq: number;
   ts: Date;
+  /** `ts` in whole CLAIM_BUCKET_MS: claims are pruned a bucket at a time, by equality (see pruneClientMessages). */
+  b: number;
 }
+
+/** Claims share a prune bucket per this many milliseconds of message time. */
+export const CLAIM_BUCKET_MS = 10_000;
+export const claimBucket = (t: Date): number => Math.floor(t.getTime() / CLAIM_BUCKET_MS);
 export { clientMsgKey } from "../message";
 
 export const DUPLICATE_KEY = 11000;

@@ -19,6 +19,9 @@ type Row = { doc: string };
  * and one short method per port operation); rows are mapped in sqlite-rows.ts and batches written in
  * sqlite-batch.ts. Splitting the TeamStore half out is the next cut if it grows.
  */
+/** Claims deleted per statement when pruning. */
+const PRUNE_PAGE = 1000;
+
 export class SqliteStore implements TeamStore, MessageStore {
   readonly db: Database;
   private readonly checkpointer: { close(): Promise<void> };
@@ -252,13 +255,19 @@ export class SqliteStore implements TeamStore, MessageStore {
     );
   }
 
-  async pruneClientMessages(before: Date, limit: number): Promise<number> {
-    return this.db
-      .query(
-        `DELETE FROM client_msgs WHERE (channel_id, from_user, client_msg_id) IN
-           (SELECT channel_id, from_user, client_msg_id FROM client_msgs WHERE ts < ? ORDER BY ts LIMIT ?)`,
-      )
-      .run(before.toISOString(), limit).changes;
+  /** Everything before `before`, PRUNE_PAGE rows per statement with a turn of the event loop between (it serves sockets in standalone). */
+  async pruneClientMessages(before: Date, _since: Date): Promise<number> {
+    const page = this.db.query(
+      `DELETE FROM client_msgs WHERE (channel_id, from_user, client_msg_id) IN
+         (SELECT channel_id, from_user, client_msg_id FROM client_msgs WHERE ts < ? ORDER BY ts LIMIT ?)`,
+    );
+    let deleted = 0;
+    for (;;) {
+      const n = page.run(before.toISOString(), PRUNE_PAGE).changes;
+      deleted += n;
+      if (n < PRUNE_PAGE) return deleted;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   async claimsSince(since: Date, limit: number): Promise<string[]> {

@@ -179,27 +179,22 @@ export function messageStoreContract(name: string, make: () => Promise<MessageSt
       const old = c.send("a", "old", { client_msg_id: "k", ts: new Date(Date.now() - 600_000).toISOString() });
       const recent = c.send("a", "recent", { client_msg_id: "r" });
       await c.apply(old, recent);
-      expect(await s.pruneClientMessages(new Date(Date.now() - 300_000), 1000)).toBe(1);
+      expect(await s.pruneClientMessages(new Date(Date.now() - 300_000), new Date(Date.now() - 3_600_000))).toBe(1);
       expect(await s.lookupClientMessage(c.ch, "a", "k")).toBeNull();
       expect(await s.lookupClientMessage(c.ch, "a", "r")).toMatchObject({ id: recent.id });
       expect((await c.apply(c.send("a", "new", { client_msg_id: "k" }), c.send("a", "dup", { client_msg_id: "r" }))).effective).toEqual(["message", null]);
     });
 
-    test("claims are pruned a bounded page at a time", async () => {
+    test("pruning takes every claim stamped between since and before, more than a page of them", async () => {
       const s = await open();
       const c = channel(s);
-      const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
-      const sent = [30, 20, 10, 9].map((m, i) => c.send("a", `m${i}`, { client_msg_id: `k${i}`, ts: at(m) }));
-      await c.apply(...sent);
-      const before = new Date(Date.now() - 15 * 60_000); // k0 and k1 are older
-      expect(await s.pruneClientMessages(before, 1)).toBe(1);
-      const left = (await s.lookupClientMessage(c.ch, "a", "k0")) ?? (await s.lookupClientMessage(c.ch, "a", "k1"));
-      expect(left).not.toBeNull(); // one of the two expired claims is still there
-      expect(await s.pruneClientMessages(before, 1)).toBe(1);
-      expect(await s.pruneClientMessages(before, 1)).toBe(0);
-      expect(await s.lookupClientMessage(c.ch, "a", "k0")).toBeNull();
-      expect(await s.lookupClientMessage(c.ch, "a", "k1")).toBeNull();
-      expect(await s.lookupClientMessage(c.ch, "a", "k2")).not.toBeNull();
+      const at = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString();
+      // 1,200 claims 20–40 minutes old (over a store's page), one 6 minutes old, one fresh
+      const old = Array.from({ length: 1200 }, (_, i) => c.send("a", `m${i}`, { client_msg_id: `k${i}`, ts: at(1200 + i) }));
+      await c.apply(...old, c.send("a", "six", { client_msg_id: "six", ts: at(360) }), c.send("a", "now", { client_msg_id: "now" }));
+      expect(await s.pruneClientMessages(new Date(Date.now() - 300_000), new Date(Date.now() - 3_600_000))).toBe(1201);
+      for (const k of ["k0", "k777", "k1199", "six"]) expect(await s.lookupClientMessage(c.ch, "a", k)).toBeNull();
+      expect(await s.lookupClientMessage(c.ch, "a", "now")).not.toBeNull();
     });
 
     test("claimsSince lists the keys claimed at or after a time, bounded", async () => {
