@@ -1,5 +1,6 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter, type MongoClientOptions } from "mongodb";
 import { AppError } from "../errors";
+import { OutageWatch } from "./mongo-outage";
 import { isObjectId } from "../ids";
 import type { Logger } from "../log";
 import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
@@ -55,6 +56,8 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
   readonly reactions: Collection<ReactionDoc>;
   readonly reads: Collection<ReadDoc>;
   readonly clientMsgs: Collection<ClientMsgDoc>;
+  /** Network failures and recoveries, for operations caught in between (see `run`). */
+  private readonly outages = new OutageWatch();
   private closed = false;
 
   /** Does no I/O; `connect` is the way in. */
@@ -105,12 +108,22 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     return store;
   }
 
-  /** Driver errors that mean "the database is unreachable" become `unavailable` (503); others pass through. */
+  /**
+   * Driver errors that mean "the database is unreachable" become `unavailable` (503); others pass
+   * through. An operation still waiting when the database comes back from an outage is abandoned as
+   * `unavailable` too (see OutageWatch).
+   */
   async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const r = await this.outages.guard(fn(), () => {
+        this.logger.warn("database operation abandoned: it was in flight through an outage", { op: what });
+        return new AppError("unavailable", "database connection lost during the operation; retry");
+      });
+      this.outages.succeeded();
+      return r;
     } catch (err) {
       if (err instanceof AppError || !isUnavailable(err)) throw err;
+      this.outages.failed();
       this.logger.warn("database unavailable", { op: what, err });
       throw new AppError("unavailable", "database unavailable");
     }
