@@ -44,7 +44,7 @@ import { claimClientMsgIds, loadBatchState, recountReplies, writeBatchState, typ
  * TeamStore and MessageStore on MongoDB (or FerretDB): team headers, membership rows and messages in
  * one database. A team change commits its header conditionally on `version` (common/src/membership.ts);
  * messages are keyed by their id, so persisting a batch twice keeps one copy. One class for the two
- * ports over one connection, ~430 lines: its documents are in mongo-docs.ts and its batch writes in
+ * ports over one connection, ~460 lines: its documents are in mongo-docs.ts and its batch writes in
  * mongo-batch.ts; what is left is one short method per port operation. Splitting the TeamStore
  * half into a class of its own (sharing `run` and the collections) is the next cut if it grows.
  */

@@ -12,16 +12,15 @@ import { startCheckpointer } from "./sqlite-checkpointer";
 import { fromRow, summaryOf, viewOf, type MsgRow } from "./sqlite-rows";
 import { loadBatchState, writeBatchState } from "./sqlite-batch";
 type Row = { doc: string };
-
-/**
- * The standalone database: teams, membership rows and messages in one SQLite file under DATA_DIR.
- * One class for the two ports over one connection (~360 lines, mostly the schema, its migrations
- * and one short method per port operation); rows are mapped in sqlite-rows.ts and batches written in
- * sqlite-batch.ts. Splitting the TeamStore half out is the next cut if it grows.
- */
 /** Claims deleted per statement when pruning. */
 const PRUNE_PAGE = 1000;
 
+/**
+ * The standalone database: teams, membership rows and messages in one SQLite file under DATA_DIR.
+ * One class for the two ports over one connection (~380 lines, mostly the schema, its migrations
+ * and one short method per port operation); rows are mapped in sqlite-rows.ts and batches written in
+ * sqlite-batch.ts. Splitting the TeamStore half out is the next cut if it grows.
+ */
 export class SqliteStore implements TeamStore, MessageStore {
   readonly db: Database;
   private readonly checkpointer: { close(): Promise<void> };
