@@ -29,12 +29,15 @@ export function controllerRoutes(rpc: RpcContext) {
     });
 }
 
-/** A handler's stream consumed in process: its errors mapped exactly as `errorInterceptor` maps them on a transport. */
-export async function* directStream<T>(rpc: RpcContext, messages: AsyncIterable<T>): AsyncGenerator<T> {
+/**
+ * A server stream with its errors mapped as Connect errors: by `errorInterceptor` on a transport, and
+ * directly for a stream consumed in process (standalone's Subscribe), so both see the same errors.
+ */
+export async function* mappedStream<T>(rpc: RpcContext, method: string, messages: AsyncIterable<T>): AsyncGenerator<T> {
   try {
     yield* messages;
   } catch (err) {
-    throw toConnectError(rpc, "Subscribe", err);
+    throw toConnectError(rpc, method, err);
   }
 }
 
@@ -50,20 +53,12 @@ function toConnectError(rpc: RpcContext, method: string, err: unknown): ConnectE
  * opaque `internal` — thrown by a unary handler or while a server stream is being read.
  */
 export function errorInterceptor(rpc: RpcContext): Interceptor {
-  const map = (method: string, err: unknown): ConnectError => toConnectError(rpc, method, err);
-  async function* mapped(method: string, messages: AsyncIterable<unknown>) {
-    try {
-      yield* messages;
-    } catch (err) {
-      throw map(method, err);
-    }
-  }
   return (next) => async (req) => {
     try {
       const res = await next(req);
-      return res.stream ? ({ ...res, message: mapped(req.method.name, res.message) } as typeof res) : res;
+      return res.stream ? ({ ...res, message: mappedStream(rpc, req.method.name, res.message) } as typeof res) : res;
     } catch (err) {
-      throw map(req.method.name, err);
+      throw toConnectError(rpc, req.method.name, err);
     }
   };
 }

@@ -6,7 +6,7 @@ import type { MessageLog, MessageStore, TeamStore } from "@chat/common/ports";
 import { Ephemeral } from "./ephemeral";
 import { Hub } from "./hub";
 import { Ingest } from "./ingest";
-import { controllerRoutes, directStream, errorInterceptor, tokenInterceptor } from "./routes";
+import { controllerRoutes, errorInterceptor, mappedStream, tokenInterceptor } from "./routes";
 import { ClaimPruner } from "./prune";
 import { subscribe } from "./rpc/subscribe";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
@@ -69,7 +69,7 @@ export function createController(config: Config, ports: ControllerPorts, overrid
      * (a tenth of the event loop's work at 1,000 msg/s). Errors become Connect errors as on the wire.
      */
     subscribe: (req: MessageInitShape<typeof SubscribeRequestSchema>, opts: { signal?: AbortSignal } = {}) =>
-      directStream(rpc, subscribe(rpc, create(SubscribeRequestSchema, req), { signal: opts.signal ?? new AbortController().signal } as HandlerContext)),
+      mappedStream(rpc, "Subscribe", subscribe(rpc, create(SubscribeRequestSchema, req), { signal: opts.signal ?? new AbortController().signal } as HandlerContext)),
     interceptors,
     metrics,
     checks: {} as Record<string, () => Promise<void>>,
