@@ -220,39 +220,40 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     return docs.map((d) => d.team_id);
   }
 
+  /**
+   * The headers of the user's teams after `after` that match `filter`, a page of `batch` rows at a
+   * time in id order: the rows first, then those headers by id (no $lookup).
+   */
+  private async *headersOf(what: string, user: string, after: string, batch: number, filter: Filter<TeamDoc>, projection?: { _id: 1 }): AsyncGenerator<TeamDoc[]> {
+    for (;;) {
+      const ids = await this.teamIdsOf(user, after, batch);
+      if (ids.length === 0) return;
+      const byId: Filter<TeamDoc> = { ...filter, _id: { $in: ids.map((id) => oid(id, "team id")) } };
+      yield await this.run(what, () => this.teams.find(byId, projection ? { projection } : {}).sort({ _id: 1 }).toArray());
+      if (ids.length < batch) return;
+      after = ids[ids.length - 1]!;
+    }
+  }
+
   async listForUser(user: string, query: TeamQuery): Promise<Team[]> {
     const u = str(user, "user id");
     const extra: Filter<TeamDoc> = {};
     if (query.q !== undefined && str(query.q, "q") !== "") extra.name = { $regex: escapeRegex(query.q), $options: "i" };
     if (query.tag !== undefined) extra.meta_tags = str(query.tag, "tag");
     const limit = limitOf(query.limit);
-    let after = query.after === undefined ? "" : oid(query.after, "cursor").toHexString();
+    const after = query.after === undefined ? "" : oid(query.after, "cursor").toHexString();
     const out: Team[] = [];
-    const batch = Math.max(limit, 100);
-    while (out.length < limit) {
-      const ids = await this.teamIdsOf(u, after, batch);
-      if (ids.length === 0) break;
-      const filter: Filter<TeamDoc> = { ...extra, _id: { $in: ids.map((id) => oid(id, "team id")) } };
-      const docs = await this.run("list teams", () => this.teams.find(filter).sort({ _id: 1 }).toArray());
+    if (limit === 0) return out;
+    for await (const docs of this.headersOf("list teams", u, after, Math.max(limit, 100), extra)) {
       out.push(...docs.map(teamOf));
-      if (ids.length < batch) break;
-      after = ids[ids.length - 1]!;
+      if (out.length >= limit) break;
     }
     return out.slice(0, limit);
   }
 
   async channelsOf(user: string): Promise<string[]> {
-    const u = str(user, "user id");
     const out: string[] = [];
-    for (let after = ""; ; ) {
-      const ids = await this.teamIdsOf(u, after, 1000);
-      if (ids.length === 0) break;
-      const filter: Filter<TeamDoc> = { _id: { $in: ids.map((id) => oid(id, "team id")) }, active: true };
-      const docs = await this.run("channels of", () => this.teams.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray());
-      out.push(...docs.map((d) => d._id.toHexString()));
-      if (ids.length < 1000) break;
-      after = ids[ids.length - 1]!;
-    }
+    for await (const docs of this.headersOf("channels of", str(user, "user id"), "", 1000, { active: true }, { _id: 1 })) out.push(...docs.map((d) => d._id.toHexString()));
     return out;
   }
 
