@@ -7,13 +7,6 @@ import { AppError } from "@chat/common/errors";
 import type { MessageType } from "@chat/common/message";
 import type { MessageLog } from "@chat/common/ports";
 import { MemberRole, type Event } from "@chat/proto/chat/v1/controller_pb";
-
-const ROLES: Record<MemberRole, Role> = {
-  [MemberRole.UNSPECIFIED]: "none",
-  [MemberRole.USER]: "user",
-  [MemberRole.ADMIN]: "admin",
-  [MemberRole.SUPER_ADMIN]: "super_admin",
-};
 import { admit } from "./admission";
 import { Appender } from "./appender";
 import { MembershipCache, standingOf, type Role, type Standing } from "./channel-cache";
@@ -34,6 +27,14 @@ import { Typing } from "./typing";
 import { Upstream, type ControllerClient } from "./upstream";
 import { Verdicts } from "./verdicts";
 import { LookupGate, VERIFIER_TIMING, type VerifierTiming } from "./verifier";
+
+/** GetMembership's wire role as the relay's cache keeps it. */
+const ROLES: Record<MemberRole, Role> = {
+  [MemberRole.UNSPECIFIED]: "none",
+  [MemberRole.USER]: "user",
+  [MemberRole.ADMIN]: "admin",
+  [MemberRole.SUPER_ADMIN]: "super_admin",
+};
 
 export type { SocketData } from "./socket";
 
