@@ -87,12 +87,14 @@ export class Upstream {
     return this.interest.has(channel);
   }
 
-  /** Resolves once every connected controller forwards this channel to us. */
+  /**
+   * Resolves once every connected controller forwards this channel to us. A channel already wanted
+   * may still be on its way (another socket's add, not yet answered): its queued update is awaited.
+   */
   async add(channel: string): Promise<void> {
     const n = this.interest.get(channel) ?? 0;
     this.interest.set(channel, n + 1);
-    if (n > 0) return;
-    await Promise.all(this.conns.map((c) => this.sync(c)));
+    await Promise.all(this.conns.map((c) => (n > 0 ? c.chain : this.sync(c))));
   }
 
   remove(channel: string): void {
