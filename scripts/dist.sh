@@ -36,6 +36,25 @@ start_service() { # NAME PORT ENV... -- CMD...
   log "$name ready"
 }
 
+# whole: every controller holds a Subscribe stream from every running relay. A relay is ready with one
+# (readiness means it can serve); until it has all, typing and presence routed through the others can
+# miss its sockets, and a test starting then would see that.
+streams_whole() {
+  local p n running=0 i
+  for i in 1 2; do pid_alive "$DIST/relay$i.pid" && running=$((running + 1)); done
+  for p in "${OPS_PORTS[@]}"; do
+    n=$(curl -fsS "http://127.0.0.1:$p/v1/metrics" | awk '$1 == "chat_controller_relay_streams" { print $2 }') || return 1
+    [ "${n:-0}" = "$running" ] || return 1
+  done
+}
+wait_whole() {
+  local deadline=$((SECONDS + 30))
+  until streams_whole; do
+    ((SECONDS < deadline)) || die "the relays' controller streams were not all open after 30s (logs: $DIST)"
+    sleep 0.1
+  done
+}
+
 start() {
   local infra_env
   infra_env=$("$ROOT/scripts/infra/up.sh")
@@ -53,6 +72,7 @@ start() {
     start_service "relay$((i + 1))" "http://127.0.0.1:${RELAY_PORTS[i]}/v1/ready" "${common[@]}" PORT="${RELAY_PORTS[i]}" RELAY_ID="relay$((i + 1))" \
       CONTROLLER_URLS="http://127.0.0.1:${CONTROLLER_PORTS[0]},http://127.0.0.1:${CONTROLLER_PORTS[1]}" -- bun relay/src/main.ts
   done
+  wait_whole
   start_service management "http://127.0.0.1:$MANAGEMENT_PORT/v1/ready" "${common[@]}" PORT="$MANAGEMENT_PORT" PUBLIC_URL="http://127.0.0.1:$NGINX_PORT" \
     CONTROLLER_URLS="http://127.0.0.1:${CONTROLLER_PORTS[0]},http://127.0.0.1:${CONTROLLER_PORTS[1]}" -- bun management/src/main.ts
   "$ROOT/scripts/infra/nginx.sh" install >&2
@@ -67,13 +87,15 @@ ENV
   log "distributed stack up behind http://127.0.0.1:$NGINX_PORT (logs: $DIST)"
 }
 
-# restart NAME: SIGTERM one service and start it again with the environment it had (for failure tests).
+# restart NAME: SIGTERM one service and start it again with the environment it had (for failure tests);
+# done once it is ready and, for a relay or controller, every relay streams from every controller again.
 restart() {
   local name=$1 envf="$DIST/$1.env"
   [ -f "$envf" ] || die "unknown service: $name"
   SVC=$name stop_pid "$DIST/$name.pid" 20
   # shellcheck disable=SC2046
   start_service "$name" "$(cat "$DIST/$name.ready")" $(cat "$envf") -- $(cat "$DIST/$name.cmd")
+  case $name in relay* | controller*) wait_whole ;; esac
 }
 
 stop() {
