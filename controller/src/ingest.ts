@@ -32,6 +32,7 @@ export interface IngestDeps {
  * one finishing beside its retry writes the same thing.
  */
 const PERSIST_ATTEMPT_MS = 30_000;
+const PERSIST_RETRY_MAX_MS = 1000;
 /** Claims are kept in memory this much longer than the store keeps them (it prunes once a minute). */
 const CLAIM_MARGIN_MS = 5 * 60_000;
 const MAX_CLAIMS = 1_000_000;
@@ -182,6 +183,9 @@ export class Ingest {
     const applied = toStore.length
       ? await retry(() => withTimeout(deps.messages.applyBatch(toStore), PERSIST_ATTEMPT_MS, "persist"), {
           signal,
+          // At most a second apart: history catches up within about a second of the database's return
+          // (one failed batch a second is no load), not after the default's 5 s.
+          maxMs: PERSIST_RETRY_MAX_MS,
           onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
         })
       : [];

@@ -254,20 +254,33 @@ async function scenario(key: string, secret: string): Promise<Row> {
   for (const until = Date.now() + 30_000; missing() > 0 && Date.now() < until; ) await Bun.sleep(250);
   const lostDelivery = missing();
 
-  let lostHistory = 0;
-  let duplicates = 0;
-  for (const t of teams) {
-    const stored = await history(t.id, await token(t.owner));
-    const ids = new Set(stored.map((m) => m.id));
-    lostHistory += [...(ackedIds.get(t.id) ?? [])].filter((id) => !ids.has(id)).length;
-    const keys = new Set<string>();
-    for (const m of stored)
-      if (m.client_msg_id) {
-        const k = `${m.from} ${m.client_msg_id}`;
-        if (keys.has(k)) duplicates++;
-        keys.add(k);
-      }
+  // History may lag live delivery while the store catches up (docs/reliability.md): it must converge too.
+  const checkHistory = async () => {
+    let missing = 0;
+    let dupes = 0;
+    for (const t of teams) {
+      const stored = await history(t.id, await token(t.owner));
+      const ids = new Set(stored.map((m) => m.id));
+      missing += [...(ackedIds.get(t.id) ?? [])].filter((id) => !ids.has(id)).length;
+      const keys = new Set<string>();
+      for (const m of stored)
+        if (m.client_msg_id) {
+          const k = `${m.from} ${m.client_msg_id}`;
+          if (keys.has(k)) dupes++;
+          keys.add(k);
+        }
+    }
+    return { missing, dupes };
+  };
+  const historyFrom = Date.now();
+  let hist = await checkHistory();
+  for (const until = historyFrom + 30_000; hist.missing > 0 && Date.now() < until; ) {
+    await Bun.sleep(500);
+    hist = await checkHistory();
   }
+  if (Date.now() - historyFrom > 1000) log(`${key}: history complete ${((Date.now() - historyFrom) / 1000).toFixed(1)} s after deliveries (${hist.missing} missing)`);
+  const lostHistory = hist.missing;
+  const duplicates = hist.dupes;
   let lostUploads = 0;
   for (const u of uploads.ok) {
     const [team, id] = u.id.split("/");
