@@ -15,7 +15,8 @@ export async function startController(config: Config) {
   const adapters = await openAdapters(config, logger, { log: true, stores: true }, { metrics });
   const controller = createController(config, adapters, { logger, metrics });
   const checks = { ...adapters.checks, ...controller.checks };
-  const server = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors }));
+  // Uncompressed: an internal link where gzip costs more than it saves (common/src/controller-transports.ts).
+  const server = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors, acceptCompression: [] }));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const ops = serveOps(config, logger, { metrics: controller.metrics, checks });
   controller.start();
