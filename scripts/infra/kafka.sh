@@ -69,6 +69,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
+# Threads for one broker on a small machine (defaults 3 / 8 / 10): on 2 cores, 40 teams x 1,000 msg/s,
+# Kafka's CPU 44 -> 39 % and delivery p99 64-75 -> 52-60 ms (bench/README.md).
+num.network.threads=1
+num.io.threads=2
+background.threads=2
 PROPS
   cat >"$DIR/log4j2.properties" <<L4J
 status = warn
