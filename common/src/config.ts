@@ -56,6 +56,7 @@ export const Settings = Type.Object({
   KAFKA_REPLICATION: Int(1, 10, 1, "replication factor when the topic is created"),
   KAFKA_GROUP: Type.String({ minLength: 1, default: "chat-controllers" }),
   KAFKA_SESSION_TIMEOUT_SEC: Int(6, 300, 30, "controllers' consumer session: the partitions of a controller that died without leaving stall this long (the broker's minimum is 6 s)"),
+  KAFKA_PRODUCE_INTERVAL_MS: Int(0, 1000, 10, "least time between two produce requests of a relay: under load each carries more messages (fewer requests for the relay and Kafka); the first after a pause goes at once; 0 = back to back"),
   MONGODB_URL: Str("mongodb:// URL; set = use MongoDB"),
   MONGODB_DB: Type.String({ minLength: 1, default: "chat" }),
   S3_ENDPOINT: Str("S3 endpoint URL; set = use S3"),
@@ -131,7 +132,7 @@ export interface Config {
     metaTags: number;
     metaTagChars: number;
   };
-  kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string; sessionTimeoutMs?: number };
+  kafka?: { brokers: string[]; topic: string; partitions: number; replication: number; group: string; sessionTimeoutMs?: number; produceIntervalMs?: number };
   /** The controllers' consumer group (KAFKA_GROUP), in both modes. */
   consumerGroup: string;
   mongo?: { url: string; db: string };
@@ -191,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           replication: s.KAFKA_REPLICATION,
           group: s.KAFKA_GROUP,
           sessionTimeoutMs: s.KAFKA_SESSION_TIMEOUT_SEC * 1000,
+          produceIntervalMs: s.KAFKA_PRODUCE_INTERVAL_MS,
         }
       : undefined,
     consumerGroup: s.KAFKA_GROUP,

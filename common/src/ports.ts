@@ -44,6 +44,12 @@ export interface MessageLog {
    */
   readonly groupsAppends?: boolean;
   /**
+   * For a log that does not group appends: the least time between the starts of two append
+   * requests (callers gather what arrives meanwhile; the first after a pause goes at once). Kafka's
+   * produce requests cost the relay and the broker more per request than per message.
+   */
+  readonly appendIntervalMs?: number;
+  /**
    * Delivers batches in log order per channel until `signal` aborts. A batch's position is
    * committed only after `handle` resolves (and its `settled`, if it answers one), so a crash
    * redelivers it. Returns once what was settled is committed.

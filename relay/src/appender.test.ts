@@ -6,7 +6,7 @@ import { Appender } from "./appender";
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /** A log whose appends complete when the test says so, recording each request. */
-function scriptedLog(groupsAppends = false) {
+function scriptedLog(groupsAppends = false, appendIntervalMs?: number) {
   const requests: LogRecord[][] = [];
   const pending: (() => void)[] = [];
   let next = 1;
@@ -19,8 +19,20 @@ function scriptedLog(groupsAppends = false) {
     ping: async () => {},
     close: async () => {},
     groupsAppends,
+    appendIntervalMs,
   };
-  return { log, requests, completeOne: () => pending.shift()!() };
+  const starts: number[] = [];
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const append = log.append;
+  log.append = (records) => {
+    starts.push(performance.now());
+    const answer = append(records);
+    for (const w of waiting.filter((x) => requests.length >= x.n)) waiting.splice(waiting.indexOf(w), 1), w.resolve();
+    return answer;
+  };
+  /** Resolves once `n` requests have been made. */
+  const requested = (n: number) => new Promise<void>((resolve) => (requests.length >= n ? resolve() : waiting.push({ n, resolve })));
+  return { log, requests, starts, requested, completeOne: () => pending.shift()!() };
 }
 
 test("one request at a time; what arrives meanwhile goes out as the next batch, in order", async () => {
@@ -76,4 +88,29 @@ test("a batch stays under the byte limit, and past the pending bound the answer 
   }
   completeOne();
   expect((await Promise.all(all)).length).toBe(5);
+});
+
+test("with an append interval, a backlog waits for it and goes out together; a message reaching an idle appender goes at once", async () => {
+  const { log, requests, starts, requested, completeOne } = scriptedLog(false, 40);
+  const a = new Appender(log, 100);
+  const first = a.append({ channelId: "c", value: "1" });
+  await Promise.resolve();
+  expect(requests).toHaveLength(1); // the first after a pause goes at once
+  completeOne();
+  await first;
+  const rest = [2, 3].map((i) => a.append({ channelId: "c", value: String(i) }));
+  await tick();
+  expect(requests).toHaveLength(1); // answered, but the interval has not passed
+  await requested(2);
+  expect(requests.map((r) => r.map((x) => x.value))).toEqual([["1"], ["2", "3"]]);
+  expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(39); // (timers may round down by under a millisecond)
+  completeOne();
+  expect(await Promise.all(rest)).toEqual([2, 3]);
+  await a.drain();
+  // Idle again: the next message goes at once, though the interval since the last request has not passed.
+  const late = a.append({ channelId: "c", value: "4" });
+  await Promise.resolve();
+  expect(requests).toHaveLength(3); // within a microtask: no timer in between
+  completeOne();
+  expect(await late).toBe(4);
 });

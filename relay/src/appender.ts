@@ -14,8 +14,10 @@ interface Waiting {
  * Batches appends from every socket into one log request at a time: under load the
  * batch grows, at rest a message goes out at once. A log that groups appends itself
  * (`groupsAppends`) gets each batch at once instead, up to MAX_IN_FLIGHT requests, so a
- * message never waits for the previous commit's answer to travel back. The queue is
- * bounded; past it the relay answers `unavailable` instead of buffering without limit.
+ * message never waits for the previous commit's answer to travel back. A log with an
+ * `appendIntervalMs` (Kafka) gets requests at most that often: under load each carries more
+ * messages, after a pause the first goes at once. The queue is bounded; past it the relay
+ * answers `unavailable` instead of buffering without limit.
  */
 export class Appender {
   private queue: Waiting[] = [];
@@ -23,6 +25,10 @@ export class Appender {
   private inFlight = 0;
   private readonly maxInFlight: number;
   private idle: (() => void)[] = [];
+  private readonly minIntervalMs: number;
+  /** When the last request started (performance.now), and the timer of the next while it must wait. */
+  private lastStart = -Infinity;
+  private paced: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly log: MessageLog,
@@ -32,6 +38,7 @@ export class Appender {
     private readonly maxBatchBytes = 4 * 1024 * 1024,
   ) {
     this.maxInFlight = log.groupsAppends ? MAX_IN_FLIGHT : 1;
+    this.minIntervalMs = log.groupsAppends ? 0 : (log.appendIntervalMs ?? 0);
   }
 
   get pending(): number {
@@ -42,15 +49,29 @@ export class Appender {
     if (this.queue.length >= this.maxPending) return Promise.reject(new AppError("unavailable", "server busy, retry later"));
     return new Promise((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
-      if (this.queue.length === 1 && this.inFlight < this.maxInFlight) queueMicrotask(() => this.pump());
+      if (this.queue.length === 1 && this.inFlight < this.maxInFlight) queueMicrotask(() => this.pump(false));
     });
   }
 
-  private pump(): void {
+  /** `backlog`: called as a request was answered, with what gathered meanwhile (the log is busy). */
+  private pump(backlog = true): void {
     if (this.inFlight >= this.maxInFlight) return;
     if (this.queue.length === 0) {
       if (this.inFlight === 0) for (const w of this.idle.splice(0)) w();
       return;
+    }
+    if (this.minIntervalMs > 0) {
+      if (this.paced) return;
+      // Only a backlog waits: a message reaching an idle appender goes at once, whatever the interval.
+      const wait = backlog ? this.lastStart + this.minIntervalMs - performance.now() : 0;
+      if (wait > 0) {
+        this.paced = setTimeout(() => {
+          this.paced = undefined;
+          this.pump();
+        }, wait);
+        return;
+      }
+      this.lastStart = performance.now();
     }
     let n = 0;
     for (let bytes = 0; n < this.queue.length && n < this.maxBatch; n++) {

@@ -43,7 +43,10 @@ export async function openAdapters(
         config.kafka,
         config.relayId,
         logger.child({ component: "kafka" }),
-        session ? { sessionTimeoutMs: session, heartbeatIntervalMs: Math.min(3000, Math.floor(session / 10)) } : {},
+        {
+          ...(session ? { sessionTimeoutMs: session, heartbeatIntervalMs: Math.min(3000, Math.floor(session / 10)) } : {}),
+          appendIntervalMs: config.kafka.produceIntervalMs,
+        },
       );
       checks.kafka = () => log!.ping();
     } else {

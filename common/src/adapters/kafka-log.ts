@@ -28,6 +28,8 @@ export interface KafkaTuning {
   pingTimeoutMs?: number;
   /** Settled offsets are committed together at most this often (see kafka-commits.ts). */
   commitIntervalMs?: number;
+  /** `MessageLog.appendIntervalMs`: callers (the relay's Appender) start a produce at most this often. */
+  appendIntervalMs?: number;
 }
 
 const DEFAULTS: Required<KafkaTuning> = {
@@ -40,6 +42,7 @@ const DEFAULTS: Required<KafkaTuning> = {
   connectionTimeoutMs: 3_000,
   pingTimeoutMs: 5_000,
   commitIntervalMs: 100,
+  appendIntervalMs: 0,
 };
 
 /**
@@ -70,7 +73,10 @@ export class KafkaLog implements MessageLog {
     private readonly outage: OutageLog,
   ) {
     this.partitionOf = keyPartitioner(partitions);
+    this.appendIntervalMs = tuning.appendIntervalMs;
   }
+
+  readonly appendIntervalMs: number;
 
   static async connect(config: KafkaConfig, clientId: string, logger: Logger, tuning: KafkaTuning = {}): Promise<KafkaLog> {
     const t = { ...DEFAULTS, ...tuning };
