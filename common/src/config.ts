@@ -56,7 +56,7 @@ export const Settings = Type.Object({
   KAFKA_REPLICATION: Int(1, 10, 1, "replication factor when the topic is created"),
   KAFKA_GROUP: Type.String({ minLength: 1, default: "chat-controllers" }),
   KAFKA_SESSION_TIMEOUT_SEC: Int(6, 300, 30, "controllers' consumer session: the partitions of a controller that died without leaving stall this long (the broker's minimum is 6 s)"),
-  KAFKA_PRODUCE_INTERVAL_MS: Int(0, 1000, 10, "least time between two produce requests of a relay: under load each carries more messages (fewer requests for the relay and Kafka); the first after a pause goes at once; 0 = back to back"),
+  KAFKA_PRODUCE_INTERVAL_MS: Int(0, 1000, 10, "a relay's messages that gathered while its produce request was out wait until this long after that one started, then go together (under load: fewer, fuller requests for the relay and Kafka); a message reaching an idle relay goes at once; 0 = back to back"),
   MONGODB_URL: Str("mongodb:// URL; set = use MongoDB"),
   MONGODB_DB: Type.String({ minLength: 1, default: "chat" }),
   S3_ENDPOINT: Str("S3 endpoint URL; set = use S3"),
