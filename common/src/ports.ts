@@ -44,9 +44,10 @@ export interface MessageLog {
    */
   readonly groupsAppends?: boolean;
   /**
-   * For a log that does not group appends: the least time between the starts of two append
-   * requests (callers gather what arrives meanwhile; the first after a pause goes at once). Kafka's
-   * produce requests cost the relay and the broker more per request than per message.
+   * For a log that does not group appends: what callers gathered while an append request was out
+   * waits until this long after that request started, then goes as one (a record reaching an idle
+   * caller goes at once). Kafka's produce requests cost the relay and the broker more per request
+   * than per message.
    */
   readonly appendIntervalMs?: number;
   /**

@@ -14,10 +14,11 @@ interface Waiting {
  * Batches appends from every socket into one log request at a time: under load the
  * batch grows, at rest a message goes out at once. A log that groups appends itself
  * (`groupsAppends`) gets each batch at once instead, up to MAX_IN_FLIGHT requests, so a
- * message never waits for the previous commit's answer to travel back. A log with an
- * `appendIntervalMs` (Kafka) gets requests at most that often: under load each carries more
- * messages, after a pause the first goes at once. The queue is bounded; past it the relay
- * answers `unavailable` instead of buffering without limit.
+ * message never waits for the previous commit's answer to travel back. With a log's
+ * `appendIntervalMs` (Kafka), what gathered while a request was out waits until that long after
+ * the request started (under load each request carries more messages), while a message reaching
+ * an idle appender goes at once. The queue is bounded; past it the relay answers `unavailable`
+ * instead of buffering without limit.
  */
 export class Appender {
   private queue: Waiting[] = [];

@@ -28,7 +28,7 @@ export interface KafkaTuning {
   pingTimeoutMs?: number;
   /** Settled offsets are committed together at most this often (see kafka-commits.ts). */
   commitIntervalMs?: number;
-  /** `MessageLog.appendIntervalMs`: callers (the relay's Appender) start a produce at most this often. */
+  /** `MessageLog.appendIntervalMs`: a backlog of appends waits until this long after the previous produce started. */
   appendIntervalMs?: number;
 }
 
@@ -73,10 +73,11 @@ export class KafkaLog implements MessageLog {
     private readonly outage: OutageLog,
   ) {
     this.partitionOf = keyPartitioner(partitions);
-    this.appendIntervalMs = tuning.appendIntervalMs;
   }
 
-  readonly appendIntervalMs: number;
+  get appendIntervalMs(): number {
+    return this.tuning.appendIntervalMs;
+  }
 
   static async connect(config: KafkaConfig, clientId: string, logger: Logger, tuning: KafkaTuning = {}): Promise<KafkaLog> {
     const t = { ...DEFAULTS, ...tuning };
