@@ -41,7 +41,7 @@ start_service() { # NAME PORT ENV... -- CMD...
 # miss its sockets, and a test starting then would see that.
 streams_whole() {
   local p n running=0 i
-  for i in 1 2; do pid_alive "$DIST/relay$i.pid" && running=$((running + 1)); done
+  for i in "${!RELAY_PORTS[@]}"; do pid_alive "$DIST/relay$((i + 1)).pid" && running=$((running + 1)); done
   for p in "${OPS_PORTS[@]}"; do
     n=$(curl -fsS "http://127.0.0.1:$p/v1/metrics" | awk '$1 == "chat_controller_relay_streams" { print $2 }') || return 1
     [ "${n:-0}" = "$running" ] || return 1
