@@ -278,7 +278,7 @@ async function scenario(key: string, secret: string): Promise<Row> {
     await Bun.sleep(500);
     hist = await checkHistory();
   }
-  if (Date.now() - historyFrom > 1000) log(`${key}: history complete ${((Date.now() - historyFrom) / 1000).toFixed(1)} s after deliveries (${hist.missing} missing)`);
+  if (Date.now() - historyFrom > 1000) log(`${key}: history ${hist.missing ? `still ${hist.missing} behind` : "complete"} ${((Date.now() - historyFrom) / 1000).toFixed(1)} s after deliveries`);
   const lostHistory = hist.missing;
   const duplicates = hist.dupes;
   let lostUploads = 0;
