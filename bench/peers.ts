@@ -50,13 +50,14 @@ const { values: a } = parseArgs({
     "quiet-wait": { type: "string", default: "300" },
     "json-out": { type: "string", default: "bench/results/peers.jsonl" },
     timeline: { type: "boolean", default: false },
+    "ws-client": { type: "string", default: "raw" },
     help: { type: "boolean", default: false },
   },
   strict: true,
 });
 if (a.help) {
   console.log(`usage: bun bench/peers.ts [--only SCENARIO-SUBSTRING] [--servers ${SERVERS.join(",")}] [--duration 20] [--warmup 5] [--drain 10] [--rounds 1]
-       [--quiet-pct 25] [--quiet-wait 300] [--json-out bench/results/peers.jsonl] [--timeline]
+       [--quiet-pct 25] [--quiet-wait 300] [--json-out bench/results/peers.jsonl] [--timeline] [--ws-client raw|bun]
 scenarios: ${SCENARIOS.map((s) => `${s.name} (${s.what})`).join("; ")}`);
   process.exit(0);
 }
@@ -116,6 +117,7 @@ function options(s: (typeof SCENARIOS)[number], server: ServerName): Options {
     drain: a.drain,
     label: `peers-${s.name}-${server}`,
     timeline: a.timeline ? "true" : "false",
+    "ws-client": a["ws-client"],
   } as Partial<Record<Name, string>>);
   if (o === "help") throw new Error("unreachable");
   if (server === "chat") o.serverEnv = { ...CHAT_ENV };

@@ -7,12 +7,13 @@
 import type { Summary } from "./hist";
 import type { OpRef } from "./lifecycle";
 import type { StalledReader } from "./stalled";
+import type { WsLike } from "./ws-client";
 
 export interface DriverSock {
   readonly idx: number;
   readonly user: number;
   readonly team: number;
-  ws: WebSocket | undefined;
+  ws: WsLike | undefined;
 }
 
 /** What a driver reports from a received frame (one frame may carry several). */
@@ -57,10 +58,10 @@ export interface Driver {
   readonly directMessages: boolean;
   /** Users, tokens and one channel per team; called once before any socket connects. */
   setup(plan: Plan): Promise<SetupReport>;
-  /** Opens socket `s` (authenticating where the protocol does it in the handshake). */
-  open(s: DriverSock): WebSocket;
+  /** Where socket `s` connects, and the headers of its upgrade (authenticating where the protocol does it there); the harness dials. */
+  open(s: DriverSock): { url: string; headers?: Record<string, string> };
   /** Sent once the socket is open: in-band authentication and join, if the protocol has them. */
-  onOpen(s: DriverSock, ws: WebSocket): void;
+  onOpen(s: DriverSock, ws: WsLike): void;
   /** The frame publishing `data` (sent at `t`) to the channel or to user `target`; `n` counts per socket. */
   publish(s: DriverSock, t: number, target: number, n: number, data: string): string;
   /** Reads one received frame and reports what it carries. */

@@ -13,6 +13,7 @@ import { CLK_TCK, diffMetrics, logProblems, machine, sampleMachine, sampleProc, 
 import type { Driver, DriverSock, FrameEvents, Target } from "./driver";
 import { EMOJI, MsgRing, OP_KINDS, ReactRing, chooseKind, type OpKind, type OpRef } from "./lifecycle";
 import { inc, pool } from "./util";
+import { dial } from "./ws-client";
 
 /** Actual fractions of sends, edits and reacts (3 decimals). */
 function shares(send: number, edit: number, react: number) {
@@ -311,7 +312,8 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
   const connect = (s: Sock) =>
     new Promise<void>((resolve) => {
       const begin = performance.now();
-      const ws = driver.open(s);
+      const to = driver.open(s);
+      const ws = dial(o.wsClient, to.url, to.headers);
       s.ws = ws;
       let settled = false;
       const timer = setTimeout(() => finish("timeout"), 20_000);
@@ -334,8 +336,8 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
       };
       ws.onmessage = (e) => {
         framesIn++;
-        charsIn += (e.data as string).length;
-        driver.onFrame(s, e.data as string, ev);
+        charsIn += e.data.length;
+        driver.onFrame(s, e.data, ev);
         if (!settled && s.ready) finish();
       };
       ws.onclose = (e) => {
@@ -519,6 +521,7 @@ export async function runLoad(o: Options, target: Target, driver: Driver) {
       duration: o.duration,
       warmup: o.warmup,
       via: o.via,
+      ws_client: o.wsClient,
       steps: o.steps,
       settle: o.settle,
       stalled_readers: o.stalledReaders,
@@ -599,7 +602,7 @@ export function printSummary(r: Result, timeline: boolean): void {
   const c = r.config;
   const lines = [
     `== ${r.label || "load"} — ${r.target}${r.protocol !== "chat" ? ` (${r.protocol} protocol)` : ""}, ${r.machine.nproc} cpu ${r.machine.cpu_model}, bun ${r.machine.bun}`,
-    `   ${c.teams} teams × ${c.members} members, ${c.sockets} sockets, ${c.senders} senders, ${c.mode}${c.rate !== null ? ` ${c.rate} msg/s` : ""}${c.window !== null ? ` window ${c.window}` : ""}, ${c.size} B, dm ${c.dm}, ${c.duration} s (+${c.warmup} s warmup)`,
+    `   ${c.teams} teams × ${c.members} members, ${c.sockets} sockets, ${c.senders} senders, ${c.mode}${c.rate !== null ? ` ${c.rate} msg/s` : ""}${c.window !== null ? ` window ${c.window}` : ""}, ${c.size} B, dm ${c.dm}, ${c.duration} s (+${c.warmup} s warmup), ${c.ws_client ?? "bun"} client`,
     `   setup ${r.setup.seconds} s (REST p50 ${r.setup.rest_ms.p50} ms, p99 ${r.setup.rest_ms.p99} ms); connected ${r.connect.ready} in ${r.connect.seconds} s (${r.connect.per_s}/s, p99 ${r.connect.latency_ms.p99} ms)${Object.keys(r.connect.failed).length ? ` failures ${JSON.stringify(r.connect.failed)}` : ""}`,
   ];
   if (c.mode !== "idle") {

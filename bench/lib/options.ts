@@ -1,6 +1,7 @@
 /** load.ts options: each a flag and a BENCH_* variable, range-checked. */
 import { parseArgs } from "node:util";
 import { parseMix, type Mix } from "./lifecycle";
+import type { WsClientKind } from "./ws-client";
 
 type Kind = "string" | "number" | "boolean" | "list";
 interface Spec {
@@ -31,6 +32,7 @@ const SPECS = {
   warmup: { kind: "number", env: "BENCH_WARMUP", def: 5, min: 0, max: 600, help: "seconds of traffic before measuring" },
   drain: { kind: "number", env: "BENCH_DRAIN", def: 10, min: 0, max: 120, help: "max seconds to wait for outstanding acks/deliveries after sending stops" },
   via: { kind: "string", env: "BENCH_VIA", def: "header", help: "how sockets present the token: header | query (?access_token=)" },
+  "ws-client": { kind: "string", env: "BENCH_WS_CLIENT", def: "bun", help: "the load generator's WebSocket client: bun (the runtime's WebSocket, a MessageEvent per frame) | raw (RFC 6455 on a TCP socket, frames parsed in place: far less load-generator CPU per frame; see lib/ws-client.ts)" },
   "connect-concurrency": { kind: "number", env: "BENCH_CONNECT_CONCURRENCY", def: 64, min: 1, max: 2000, help: "sockets connecting at once" },
   "setup-concurrency": { kind: "number", env: "BENCH_SETUP_CONCURRENCY", def: 16, min: 1, max: 512, help: "teams being created over REST at once" },
   "stalled-readers": { kind: "number", env: "BENCH_STALLED_READERS", def: 0, min: 0, max: 1000, help: "extra sockets (raw TCP, members of the teams) that stop reading after the handshake, to check that the server closes slow consumers (1013) instead of buffering" },
@@ -68,6 +70,7 @@ export interface Options {
   warmup: number;
   drain: number;
   via: "header" | "query";
+  wsClient: WsClientKind;
   connectConcurrency: number;
   setupConcurrency: number;
   ackTimeout: number;
@@ -145,6 +148,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   const sockets = Math.floor(num("sockets") ?? teams * members);
   const via = str("via");
   if (via !== "header" && via !== "query") throw new Error("--via: header or query");
+  const wsClient = str("ws-client");
+  if (wsClient !== "bun" && wsClient !== "raw") throw new Error("--ws-client: bun or raw");
   const serverEnv: Record<string, string> = {};
   for (const kv of list("server-env")) {
     const i = kv.indexOf("=");
@@ -178,6 +183,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     warmup: num("warmup")!,
     drain: num("drain")!,
     via,
+    wsClient,
     connectConcurrency: Math.floor(num("connect-concurrency")!),
     setupConcurrency: Math.floor(num("setup-concurrency")!),
     ackTimeout: num("ack-timeout")!,

@@ -13,7 +13,7 @@ export function bunPubSubDriver(base: string): Driver {
     async setup() {
       return { calls: 0, errors: {}, latency: new Histogram().summary() };
     },
-    open: (s) => new WebSocket(wsBase + s.team),
+    open: (s) => ({ url: wsBase + s.team }),
     onOpen() {},
     publish: (_s, _t, _target, _n, data) => data,
     onFrame(s, raw, ev) {

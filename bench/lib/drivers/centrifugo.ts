@@ -61,7 +61,7 @@ export function centrifugoDriver(base: string, secret: string): Driver {
       channels = Array.from({ length: plan.teams }, (_, t) => `b${plan.runId}-t${t}`);
       return { calls: 0, errors: {}, latency: new Histogram().summary() };
     },
-    open: () => new WebSocket(url),
+    open: () => ({ url }),
     onOpen(s, ws) {
       pending[s.idx] = new Map();
       ws.send(`{"id":${CONNECT_ID},"connect":{"token":"${tokens[s.user]}","name":"bench"}}\n{"id":${SUBSCRIBE_ID},"subscribe":{"channel":"${channels[s.team]}"}}`);

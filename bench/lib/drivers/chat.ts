@@ -135,9 +135,7 @@ export function chatDriver(o: ChatDriverOptions): Driver {
 
     open(s) {
       const tok = tokens[s.user]!;
-      return o.via === "header"
-        ? new WebSocket(wsBase, { headers: { authorization: `Bearer ${tok}` } } as unknown as string[])
-        : new WebSocket(`${wsBase}?access_token=${encodeURIComponent(tok)}`);
+      return o.via === "header" ? { url: wsBase, headers: { authorization: `Bearer ${tok}` } } : { url: `${wsBase}?access_token=${encodeURIComponent(tok)}` };
     },
 
     onOpen() {}, // authenticated on the upgrade; the server subscribes and says `ready`

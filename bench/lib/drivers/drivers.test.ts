@@ -3,6 +3,7 @@ import { readInt, type DriverSock, type FrameEvents } from "../driver";
 import { bunPubSubDriver } from "./bun-pubsub";
 import { centrifugoDriver } from "./centrifugo";
 import { chatDriver } from "./chat";
+import type { WsLike } from "../ws-client";
 
 /** Records what a driver reports, in order. */
 function recorder() {
@@ -22,7 +23,7 @@ function recorder() {
 
 function fakeSock(idx = 3): DriverSock & { sent: string[] } {
   const sent: string[] = [];
-  return { idx, user: idx, team: 0, ws: { send: (m: string) => void sent.push(m), close() {} } as unknown as WebSocket, sent };
+  return { idx, user: idx, team: 0, ws: { send: (m: string) => void sent.push(m), close() {} } as unknown as WsLike, sent };
 }
 
 describe("readInt", () => {
