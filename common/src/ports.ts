@@ -161,6 +161,12 @@ export interface MessageStore {
   unread(viewer: string, channelIds: string[]): Promise<UnreadInfo[]>;
   /** Every read marker of a team (users who never read have none). */
   readMarkers(channelId: string): Promise<{ user: string; seq: number }[]>;
+  /**
+   * Resolves once everything this store applied before the call would survive an OS crash or a
+   * power loss. The controller commits a batch's log position only after it, so a batch the store
+   * could still lose is consumed again.
+   */
+  synced(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

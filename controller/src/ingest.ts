@@ -197,7 +197,10 @@ export class Ingest {
         deps.logger.error("a message published before storing was a resend", { channel_id: x.entry.channel_id, seq: x.seq });
       }
     }
-    for (const { k, later, records, resolve } of jobs) {
+    // Positions are committed only once the store could not lose these batches any more (standalone's
+    // SQLite commits are fsync'd later, off the event loop): a crash before that consumes them again.
+    const durable = deps.messages.synced();
+    for (const { k, later, records, resolve, reject } of jobs) {
       const events: Event[] = [];
       for (const x of later) {
         const e = effective.has(x) ? effective.get(x) : x.entry;
@@ -207,7 +210,10 @@ export class Ingest {
       this.publish(events);
       for (const [ch, last] of this.held) if (last === k) this.held.delete(ch);
       this.pending -= records;
-      resolve();
+      durable.then(resolve, (err: unknown) => {
+        deps.logger.error("store sync failed; these batches stay uncommitted", { err: String(err) });
+        reject(err);
+      });
     }
     deps.metrics.persisted.inc(toStore.length);
     const waiters = this.roomWaiters;

@@ -445,6 +445,14 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
     return docs.map((d) => ({ user: d.user, seq: d.seq }));
   }
 
+  /**
+   * An acknowledged write is as durable as the deployment's write concern says (on a replica set
+   * MongoDB's default is a journaled majority; a URL may set `w` and `journal`): nothing to wait for.
+   */
+  async synced(): Promise<void> {
+    if (this.closed) throw new AppError("unavailable", "database closed");
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new AppError("unavailable", "database closed");
     await this.run("ping", () => this.db.command({ ping: 1 }));

@@ -1,34 +1,91 @@
-// WAL checkpoints for a SQLite file written on the event loop. At synchronous=NORMAL a commit does not
-// fsync; a checkpoint does (WAL and database file), and SQLite's automatic one runs inside whichever
-// commit crosses the threshold — on the thread that serves sockets. This worker checkpoints instead,
-// on its own connection, every CHECKPOINT_MS (PASSIVE: it never blocks readers or the writer).
+// WAL checkpoints and syncs for a SQLite file written on the event loop. At synchronous=NORMAL a commit
+// does not fsync; a checkpoint does (WAL and database file), and SQLite's automatic one runs inside
+// whichever commit crosses the threshold — on the thread that serves sockets. This worker checkpoints
+// instead, on its own connection, every CHECKPOINT_MS (PASSIVE: it never blocks readers or the writer),
+// and on request fsyncs the WAL, after which every commit made before the request survives a power loss.
 import { Database } from "bun:sqlite";
+import { closeSync, fdatasyncSync, openSync } from "node:fs";
 
 const CHECKPOINT_MS = 1000;
+/**
+ * Syncs asked for are at least this far apart: under load every consumed batch asks, and each fsync
+ * here competes with the log's own commits for the disk (bench/README.md, "Where our fan-out time goes").
+ */
+const SYNC_GAP_MS = 200;
 
-type Request = { type: "open"; path: string } | { type: "close" };
+type Request = { type: "open"; path: string } | { type: "sync"; id: number } | { type: "close" };
+type Reply = { type: "synced"; id: number; error?: string } | { type: "closed" };
+
+export interface Checkpointer {
+  /** Resolves once every commit made on the file before the call is on disk (WAL fsync'd). */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** Starts the checkpoint thread for `path` (whose connection must set `wal_autocheckpoint=0`). */
-export function startCheckpointer(path: string): { close(): Promise<void> } {
+export function startCheckpointer(path: string): Checkpointer {
   const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url).href);
   worker.unref();
   worker.postMessage({ type: "open", path } satisfies Request);
   let closing: Promise<void> | undefined;
+  let stopped = false;
+  let onClosed: (() => void) | undefined;
+  // One request out at a time; callers arriving meanwhile wait for the next one, which the worker
+  // receives (so starts its fsync) only after their commits.
+  let inFlight: { id: number; waiters: Waiter[] } | undefined;
+  let queued: Waiter[] = [];
+  let nextId = 1;
+  const send = () => {
+    if (stopped || inFlight || queued.length === 0) return;
+    inFlight = { id: nextId++, waiters: queued };
+    queued = [];
+    worker.postMessage({ type: "sync", id: inFlight.id } satisfies Request);
+  };
+  worker.onmessage = (e: MessageEvent<Reply>) => {
+    const m = e.data;
+    if (m.type === "closed") return onClosed?.();
+    if (!inFlight || inFlight.id !== m.id) return;
+    const { waiters } = inFlight;
+    inFlight = undefined;
+    for (const w of waiters) m.error ? w.reject(new Error(`WAL sync failed: ${m.error}`)) : w.resolve();
+    send();
+  };
   return {
+    sync() {
+      if (stopped) return Promise.reject(new Error("store closed"));
+      return new Promise<void>((resolve, reject) => {
+        queued.push({ resolve, reject });
+        send();
+      });
+    },
     close() {
+      stopped = true;
       closing ??= new Promise<void>((resolve) => {
-        worker.onmessage = () => resolve();
+        onClosed = resolve;
         worker.postMessage({ type: "close" } satisfies Request);
-      }).then(() => worker.terminate());
+      }).then(() => {
+        // Requests run in order: a sync asked before close was answered before "closed".
+        for (const w of [...(inFlight?.waiters ?? []), ...queued]) w.reject(new Error("store closed"));
+        worker.terminate();
+      });
       return closing;
     },
   };
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 if (!Bun.isMainThread) {
-  const port = globalThis as unknown as { postMessage(m: unknown): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
+  const port = globalThis as unknown as { postMessage(m: Reply): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
   let db: Database | undefined;
+  let walPath = "";
   let timer: ReturnType<typeof setInterval> | undefined;
+  let syncTimer: ReturnType<typeof setTimeout> | undefined;
+  let waiting: number[] = [];
+  let lastSync = -Infinity;
   const checkpoint = (mode: "PASSIVE" | "TRUNCATE") => {
     try {
       db?.run(`PRAGMA wal_checkpoint(${mode})`);
@@ -36,14 +93,42 @@ if (!Bun.isMainThread) {
       // busy or closing: the next tick tries again
     }
   };
+  /** fsyncs the WAL file (an fsync covers the file's pages whoever wrote them) and answers who asked before. */
+  const sync = () => {
+    syncTimer = undefined;
+    lastSync = performance.now();
+    const ids = waiting;
+    waiting = [];
+    let error: string | undefined;
+    try {
+      const fd = openSync(walPath, "r");
+      try {
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      // No WAL file: nothing was committed through one since the last checkpoint truncated it.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") error = String(err);
+    }
+    for (const id of ids) port.postMessage({ type: "synced", id, error });
+  };
   port.onmessage = (e) => {
     const m = e.data;
     if (m.type === "open") {
       db = new Database(m.path, { strict: true });
       db.run("PRAGMA busy_timeout=1000");
+      walPath = `${m.path}-wal`;
       timer = setInterval(() => checkpoint("PASSIVE"), CHECKPOINT_MS);
+    } else if (m.type === "sync") {
+      waiting.push(m.id);
+      syncTimer ??= setTimeout(sync, Math.max(0, lastSync + SYNC_GAP_MS - performance.now()));
     } else {
       clearInterval(timer);
+      if (syncTimer) {
+        clearTimeout(syncTimer);
+        sync();
+      }
       checkpoint("PASSIVE");
       db?.close();
       db = undefined;

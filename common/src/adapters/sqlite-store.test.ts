@@ -77,3 +77,16 @@ test("a data directory of the previous layout (members in the team document) ope
   expect(again.db.query("SELECT name FROM sqlite_master WHERE name = 'team_members'").all()).toEqual([]);
   await again.close();
 });
+
+// Commits are not fsync'd on the event loop (synchronous=NORMAL); synced() fsyncs the WAL on the checkpoint thread.
+test("synced(): every caller is answered (one fsync covers those waiting together), and none after close", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-synced-"));
+  const s = new SqliteStore(dir);
+  const ch = objectId();
+  const ts = new Date().toISOString();
+  await s.applyBatch([{ seq: 1, entry: { kind: "message", id: objectId(), channel_id: ch, to: "*", from: "a", type: "text", data: "x", ts } }]);
+  await s.synced();
+  await Promise.all(Array.from({ length: 500 }, () => s.synced()));
+  await s.close();
+  await expect(s.synced()).rejects.toThrow("store closed");
+});

@@ -8,7 +8,7 @@ import { clientMsgKey, type MessageView, type StoredMessage } from "../message";
 import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { MemberRole, RowWrite, Team } from "../teams";
 
-import { startCheckpointer } from "./sqlite-checkpointer";
+import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 import { fromRow, summaryOf, viewOf, type MsgRow } from "./sqlite-rows";
 import { loadBatchState, writeBatchState } from "./sqlite-batch";
 type Row = { doc: string };
@@ -23,7 +23,7 @@ const PRUNE_PAGE = 1000;
  */
 export class SqliteStore implements TeamStore, MessageStore {
   readonly db: Database;
-  private readonly checkpointer: { close(): Promise<void> };
+  private readonly checkpointer: Checkpointer;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -369,6 +369,11 @@ export class SqliteStore implements TeamStore, MessageStore {
 
   async ping(): Promise<void> {
     this.db.query("SELECT 1").get();
+  }
+
+  /** Commits here are not fsync'd (synchronous=NORMAL, so the event loop never waits for the disk): this fsyncs the WAL on the checkpoint thread. */
+  synced(): Promise<void> {
+    return this.checkpointer.sync();
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,14 @@ export function messageStoreContract(name: string, make: () => Promise<MessageSt
       ts: new Date().toISOString(),
     });
 
+    test("synced: answers after writes, for many callers at once", async () => {
+      const s = await open();
+      const ch = objectId();
+      await s.applyBatch([{ seq: 1, entry: { kind: "message", ...msg(ch, 1, "a") } as StoreEntry }]);
+      await Promise.all([s.synced(), s.synced(), s.synced()]);
+      expect((await s.since(ch, undefined, 0, 10)).length).toBe(1);
+    });
+
     test("insertMany is idempotent by id", async () => {
       const s = await open();
       const ch = objectId();
