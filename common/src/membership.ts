@@ -39,10 +39,12 @@ export async function getTeam(store: TeamStore, id: string): Promise<Team | null
   return team && settle(store, team);
 }
 
-/** A new team: the header, then its creator's row. */
+/** A new team: the header, then its creator's row; on disk when this resolves. */
 export async function createTeam(store: TeamStore, team: Team): Promise<Team> {
   await store.create(team);
-  return settle(store, team);
+  const settled = await settle(store, team);
+  await store.synced({ now: true });
+  return settled;
 }
 
 /** Roles of `users` as of the header's version: the stored rows with the pending change over them. */
@@ -56,7 +58,7 @@ export async function roleOf(store: TeamStore, team: Team, user: string): Promis
   return (await rolesOf(store, team, [user])).get(user)!;
 }
 
-/** One change, decided and committed as described above; retried when another change won the race. */
+/** One change, decided and committed as described above (on disk when this resolves); retried when another change won the race. */
 export async function changeTeam(store: TeamStore, id: string, actor: string, op: TeamOp, now?: Date): Promise<TeamChange> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const team = await getTeam(store, id);
@@ -65,7 +67,9 @@ export async function changeTeam(store: TeamStore, id: string, actor: string, op
     if (change.team === team) return change;
     const next: Team = change.rows.length ? { ...change.team, pending: change.rows } : change.team;
     if (!(await store.commit(next, team.version))) continue;
-    return { ...change, team: await settle(store, next) };
+    const settled = await settle(store, next);
+    await store.synced({ now: true }); // answered only once a power loss could not undo it
+    return { ...change, team: settled };
   }
   throw new AppError("unavailable", "team is being changed concurrently, retry");
 }

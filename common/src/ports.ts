@@ -74,6 +74,11 @@ export interface TeamQuery {
  * write on `version`, carrying its row writes as `pending`; the rows are then written with
  * version stamps, by the change or by any later reader (membership.ts holds the protocol).
  */
+export interface SyncOptions {
+  /** Somebody waits for the answer (a REST change): sync at once rather than batching with later callers. */
+  now?: boolean;
+}
+
 export interface TeamStore {
   /** Writes the header (with its `pending` creator row, not yet the row); conflict if the id exists. */
   create(team: Team): Promise<void>;
@@ -95,6 +100,8 @@ export interface TeamStore {
   listForUser(user: string, query: TeamQuery): Promise<Team[]>;
   /** Ids of the active teams the user belongs to. */
   channelsOf(user: string): Promise<string[]>;
+  /** Resolves once every change written before the call would survive an OS crash or a power loss (see MessageStore.synced). */
+  synced(opts?: SyncOptions): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -166,7 +173,7 @@ export interface MessageStore {
    * power loss. The controller commits a batch's log position only after it, so a batch the store
    * could still lose is consumed again.
    */
-  synced(): Promise<void>;
+  synced(opts?: SyncOptions): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import type { Logger } from "../log";
 import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
 import { planBatch, readKey, type Sequenced } from "../lifecycle-apply";
 import type { MessageView, StoredMessage } from "../message";
-import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
+import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, SyncOptions, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { MemberRole, RowWrite, Team } from "../teams";
 import {
   clientMsgKey,
@@ -449,7 +449,7 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
    * An acknowledged write is as durable as the deployment's write concern says (on a replica set
    * MongoDB's default is a journaled majority; a URL may set `w` and `journal`): nothing to wait for.
    */
-  async synced(): Promise<void> {
+  async synced(_opts?: SyncOptions): Promise<void> {
     if (this.closed) throw new AppError("unavailable", "database closed");
   }
 

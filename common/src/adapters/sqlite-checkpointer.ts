@@ -13,12 +13,15 @@ const CHECKPOINT_MS = 1000;
  */
 const SYNC_GAP_MS = 200;
 
-type Request = { type: "open"; path: string } | { type: "sync"; id: number } | { type: "close" };
+type Request = { type: "open"; path: string } | { type: "sync"; id: number; now: boolean } | { type: "hurry" } | { type: "close" };
 type Reply = { type: "synced"; id: number; error?: string } | { type: "closed" };
 
 export interface Checkpointer {
-  /** Resolves once every commit made on the file before the call is on disk (WAL fsync'd). */
-  sync(): Promise<void>;
+  /**
+   * Resolves once every commit made on the file before the call is on disk (WAL fsync'd). `now`:
+   * somebody waits for the answer, so the sync starts at once instead of after SYNC_GAP_MS.
+   */
+  sync(now: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,12 +37,14 @@ export function startCheckpointer(path: string): Checkpointer {
   // receives (so starts its fsync) only after their commits.
   let inFlight: { id: number; waiters: Waiter[] } | undefined;
   let queued: Waiter[] = [];
+  let queuedNow = false;
   let nextId = 1;
   const send = () => {
     if (stopped || inFlight || queued.length === 0) return;
     inFlight = { id: nextId++, waiters: queued };
     queued = [];
-    worker.postMessage({ type: "sync", id: inFlight.id } satisfies Request);
+    worker.postMessage({ type: "sync", id: inFlight.id, now: queuedNow } satisfies Request);
+    queuedNow = false;
   };
   worker.onmessage = (e: MessageEvent<Reply>) => {
     const m = e.data;
@@ -51,10 +56,15 @@ export function startCheckpointer(path: string): Checkpointer {
     send();
   };
   return {
-    sync() {
+    sync(now) {
       if (stopped) return Promise.reject(new Error("store closed"));
       return new Promise<void>((resolve, reject) => {
         queued.push({ resolve, reject });
+        if (now) {
+          queuedNow = true;
+          // The request out may be waiting for its gap; ours follows it, so it must not wait.
+          if (inFlight) worker.postMessage({ type: "hurry" } satisfies Request);
+        }
         send();
       });
     },
@@ -113,6 +123,11 @@ if (!Bun.isMainThread) {
     }
     for (const id of ids) port.postMessage({ type: "synced", id, error });
   };
+  /** The pending sync, if any, runs as soon as this thread is free. */
+  const hurry = () => {
+    clearTimeout(syncTimer);
+    syncTimer = setTimeout(sync, 0);
+  };
   port.onmessage = (e) => {
     const m = e.data;
     if (m.type === "open") {
@@ -122,7 +137,10 @@ if (!Bun.isMainThread) {
       timer = setInterval(() => checkpoint("PASSIVE"), CHECKPOINT_MS);
     } else if (m.type === "sync") {
       waiting.push(m.id);
-      syncTimer ??= setTimeout(sync, Math.max(0, lastSync + SYNC_GAP_MS - performance.now()));
+      if (m.now) hurry();
+      else syncTimer ??= setTimeout(sync, Math.max(0, lastSync + SYNC_GAP_MS - performance.now()));
+    } else if (m.type === "hurry") {
+      if (syncTimer) hurry();
     } else {
       clearInterval(timer);
       if (syncTimer) {

@@ -90,3 +90,41 @@ test("synced(): every caller is answered (one fsync covers those waiting togethe
   await s.close();
   await expect(s.synced()).rejects.toThrow("store closed");
 });
+
+// A REST change is answered once changeTeam resolves: a power loss after the answer must not undo it.
+test("createTeam and changeTeam resolve only after the store synced, asking for it at once ({ now: true })", async () => {
+  const { createTeam } = await import("../membership");
+  const { newTeam } = await import("../teams");
+  const s = new SqliteStore(mkdtempSync(join(tmpdir(), "chat-team-sync-")));
+  const asks: { opts: unknown; release: () => void }[] = [];
+  let asked: () => void = () => {};
+  const store = new Proxy(s, {
+    get: (t, k) =>
+      k === "synced"
+        ? (o?: { now?: boolean }) =>
+            new Promise<void>((resolve) => {
+              asks.push({ opts: o, release: () => resolve(t.synced(o)) });
+              asked();
+            })
+        : (Reflect.get(t, k) as unknown),
+  });
+  const nextAsk = () => new Promise<void>((r) => (asked = r));
+
+  let done = false;
+  let ask = nextAsk();
+  const created = createTeam(store, newTeam(objectId(), "a@x.dev", { name: "Durable" })).then((t) => ((done = true), t));
+  await ask;
+  expect(done).toBe(false);
+  asks[0]!.release();
+  const team = await created;
+
+  done = false;
+  ask = nextAsk();
+  const changed = changeTeam(store, team.id, "a@x.dev", { op: "add_member", user: "b@x.dev" }).then(() => (done = true));
+  await ask;
+  expect(done).toBe(false);
+  asks[1]!.release();
+  await changed;
+  expect(asks.map((a) => a.opts)).toEqual([{ now: true }, { now: true }]);
+  await s.close();
+});

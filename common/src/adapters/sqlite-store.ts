@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import { type LifecycleEntry, type MessageInfo } from "../lifecycle";
 import { planBatch, type Sequenced } from "../lifecycle-apply";
 import { clientMsgKey, type MessageView, type StoredMessage } from "../message";
-import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, TeamQuery, TeamStore, UnreadInfo } from "../ports";
+import type { ClientMessageRef, MessageStore, ReplayItem, StoreEntry, SyncOptions, TeamQuery, TeamStore, UnreadInfo } from "../ports";
 import type { MemberRole, RowWrite, Team } from "../teams";
 
 import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
@@ -372,8 +372,8 @@ export class SqliteStore implements TeamStore, MessageStore {
   }
 
   /** Commits here are not fsync'd (synchronous=NORMAL, so the event loop never waits for the disk): this fsyncs the WAL on the checkpoint thread. */
-  synced(): Promise<void> {
-    return this.checkpointer.sync();
+  synced(opts?: SyncOptions): Promise<void> {
+    return this.checkpointer.sync(opts?.now ?? false);
   }
 
   async close(): Promise<void> {
