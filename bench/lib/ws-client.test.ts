@@ -129,6 +129,15 @@ describe("RawWebSocket against Bun.serve", () => {
     expect(e.code).toBe(1006);
   });
 
+  test("closed while connecting: reported closed, never opened", async () => {
+    const c = client();
+    let opened = false;
+    void c.opened.then(() => (opened = true));
+    c.ws.close();
+    expect((await c.closed).code).toBe(1006);
+    expect(opened).toBe(false);
+  });
+
   test("wss: is refused up front", () => {
     expect(() => new RawWebSocket("wss://127.0.0.1:1/")).toThrow("ws: only");
   });

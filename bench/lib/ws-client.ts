@@ -127,7 +127,7 @@ export class RawWebSocket implements WsLike {
     r.copy(payload, 2);
     this.frame(OP_CLOSE, payload);
     // The server answers with its close frame and ends the connection; if it does not, we do.
-    this.closeTimer = setTimeout(() => this.sock?.end(), CLOSE_WAIT_MS);
+    this.closeTimer = setTimeout(() => this.abort(), CLOSE_WAIT_MS);
   }
 
   private onData(data: Buffer): void {
@@ -138,6 +138,7 @@ export class RawWebSocket implements WsLike {
     }
     let off = 0;
     if (this.handshake) {
+      if (this.state !== State.Connecting) return; // closed while connecting: a late 101 opens nothing
       const end = d.indexOf("\r\n\r\n");
       if (end < 0) {
         if (d.length > HEADER_LIMIT) return this.fail("handshake: response headers too long");
@@ -148,8 +149,8 @@ export class RawWebSocket implements WsLike {
       off = end + 4;
       this.handshake = false;
       this.state = State.Open;
-      this.onopen?.();
-      if (this.state !== State.Open) return;
+      this.onopen?.(); // may close it: the frames below are still parsed (a partial one kept), none delivered
+      if ((this.state as State) === State.Closed) return;
     }
     const n = d.length;
     while (n - off >= 2) {
@@ -205,7 +206,7 @@ export class RawWebSocket implements WsLike {
           this.state = State.Closing;
           const payload = end - start >= 2 ? Buffer.from(d.subarray(start, start + 2)) : Buffer.alloc(0);
           this.frame(OP_CLOSE, payload, true);
-          this.closeTimer = setTimeout(() => this.sock?.end(), CLOSE_WAIT_MS);
+          this.closeTimer = setTimeout(() => this.abort(), CLOSE_WAIT_MS);
         } else this.sock?.end(); // the answer to our close
         return;
       }
@@ -284,6 +285,12 @@ export class RawWebSocket implements WsLike {
       }
       this.out.shift();
     }
+  }
+
+  /** Drops the connection without waiting for the peer (`end()` only half-closes) and reports it. */
+  private abort(): void {
+    this.sock?.terminate();
+    this.finish();
   }
 
   private fail(reason: string, code = 1006): void {

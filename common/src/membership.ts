@@ -64,7 +64,10 @@ export async function changeTeam(store: TeamStore, id: string, actor: string, op
     const team = await getTeam(store, id);
     if (!team) throw new AppError("not_found", "no such team");
     const change = applyTeamOp(team, actor, await rolesOf(store, team, usersOf(actor, op)), op, now);
-    if (change.team === team) return change;
+    if (change.team === team) {
+      await store.synced({ now: true }); // decided on state another change may have written and not yet synced
+      return change;
+    }
     const next: Team = change.rows.length ? { ...change.team, pending: change.rows } : change.team;
     if (!(await store.commit(next, team.version))) continue;
     const settled = await settle(store, next);

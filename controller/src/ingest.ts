@@ -199,7 +199,13 @@ export class Ingest {
     }
     // Positions are committed only once the store could not lose these batches any more (standalone's
     // SQLite commits are fsync'd later, off the event loop): a crash before that consumes them again.
-    const durable = deps.messages.synced();
+    const durable = toStore.length
+      ? retry(() => withTimeout(deps.messages.synced(), PERSIST_ATTEMPT_MS, "store sync"), {
+          signal,
+          maxMs: PERSIST_RETRY_MAX_MS,
+          onRetry: (err, attempt, delay) => deps.logger.warn("store sync failed, retrying", { attempt, delay_ms: delay, err }),
+        })
+      : Promise.resolve();
     for (const { k, later, records, resolve, reject } of jobs) {
       const events: Event[] = [];
       for (const x of later) {
@@ -210,10 +216,7 @@ export class Ingest {
       this.publish(events);
       for (const [ch, last] of this.held) if (last === k) this.held.delete(ch);
       this.pending -= records;
-      durable.then(resolve, (err: unknown) => {
-        deps.logger.error("store sync failed; these batches stay uncommitted", { err: String(err) });
-        reject(err);
-      });
+      durable.then(resolve, reject); // rejects only when stopping: the positions stay uncommitted
     }
     deps.metrics.persisted.inc(toStore.length);
     const waiters = this.roomWaiters;

@@ -446,8 +446,9 @@ export class MongoStore implements TeamStore, MessageStore, MongoCollections {
   }
 
   /**
-   * An acknowledged write is as durable as the deployment's write concern says (on a replica set
-   * MongoDB's default is a journaled majority; a URL may set `w` and `journal`): nothing to wait for.
+   * An acknowledged write is as durable as the write concern makes it, so there is nothing to wait
+   * for here: power-loss safe with `journal=true` in MONGODB_URL (compose.yaml sets it: a lone mongod
+   * otherwise acknowledges before its journal flush) or a replica set's journaled majority.
    */
   async synced(_opts?: SyncOptions): Promise<void> {
     if (this.closed) throw new AppError("unavailable", "database closed");

@@ -32,6 +32,7 @@ export function startCheckpointer(path: string): Checkpointer {
   worker.postMessage({ type: "open", path } satisfies Request);
   let closing: Promise<void> | undefined;
   let stopped = false;
+  let dead = false;
   let onClosed: (() => void) | undefined;
   // One request out at a time; callers arriving meanwhile wait for the next one, which the worker
   // receives (so starts its fsync) only after their commits.
@@ -46,6 +47,16 @@ export function startCheckpointer(path: string): Checkpointer {
     worker.postMessage({ type: "sync", id: inFlight.id, now: queuedNow } satisfies Request);
     queuedNow = false;
   };
+  // A thread that died answers nothing: fail who waits, and every later caller, instead of hanging them.
+  const died = (why: string) => {
+    dead = stopped = true;
+    for (const w of [...(inFlight?.waiters ?? []), ...queued]) w.reject(new Error(`store sync thread ${why}`));
+    inFlight = undefined;
+    queued = [];
+    onClosed?.();
+  };
+  worker.addEventListener("error", (e) => died(`failed: ${(e as ErrorEvent).message}`));
+  worker.addEventListener("close", () => died("exited"));
   worker.onmessage = (e: MessageEvent<Reply>) => {
     const m = e.data;
     if (m.type === "closed") return onClosed?.();
@@ -71,6 +82,7 @@ export function startCheckpointer(path: string): Checkpointer {
     close() {
       stopped = true;
       closing ??= new Promise<void>((resolve) => {
+        if (dead) return resolve();
         onClosed = resolve;
         worker.postMessage({ type: "close" } satisfies Request);
       }).then(() => {
@@ -92,6 +104,13 @@ if (!Bun.isMainThread) {
   const port = globalThis as unknown as { postMessage(m: Reply): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
   let db: Database | undefined;
   let walPath = "";
+  /** The WAL, opened once and kept: a write-back error is reported once per open file, so a fresh descriptor could miss it. */
+  let walFd: number | undefined;
+  /**
+   * Set by the first failed fsync or checkpoint I/O error and kept: after one, pages the kernel
+   * could not write may count as clean, so no later sync can vouch for earlier commits.
+   */
+  let broken: string | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
   let syncTimer: ReturnType<typeof setTimeout> | undefined;
   let waiting: number[] = [];
@@ -99,8 +118,9 @@ if (!Bun.isMainThread) {
   const checkpoint = (mode: "PASSIVE" | "TRUNCATE") => {
     try {
       db?.run(`PRAGMA wal_checkpoint(${mode})`);
-    } catch {
-      // busy or closing: the next tick tries again
+    } catch (err) {
+      // Busy or locked: the next tick tries again. An I/O error breaks every later sync.
+      if (/I\/O|IOERR/i.test(String(err))) broken ??= `checkpoint: ${String(err)}`;
     }
   };
   /** fsyncs the WAL file (an fsync covers the file's pages whoever wrote them) and answers who asked before. */
@@ -109,19 +129,16 @@ if (!Bun.isMainThread) {
     lastSync = performance.now();
     const ids = waiting;
     waiting = [];
-    let error: string | undefined;
-    try {
-      const fd = openSync(walPath, "r");
+    if (!broken) {
       try {
-        fdatasyncSync(fd);
-      } finally {
-        closeSync(fd);
+        // Absent until the first commit in WAL mode; once there it stays while the store is open.
+        walFd ??= openSync(walPath, "r");
+        fdatasyncSync(walFd);
+      } catch (err) {
+        if (walFd !== undefined || (err as NodeJS.ErrnoException).code !== "ENOENT") broken = `WAL sync: ${String(err)}`;
       }
-    } catch (err) {
-      // No WAL file: nothing was committed through one since the last checkpoint truncated it.
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") error = String(err);
     }
-    for (const id of ids) port.postMessage({ type: "synced", id, error });
+    for (const id of ids) port.postMessage({ type: "synced", id, error: broken });
   };
   /** The pending sync, if any, runs as soon as this thread is free. */
   const hurry = () => {
@@ -131,9 +148,13 @@ if (!Bun.isMainThread) {
   port.onmessage = (e) => {
     const m = e.data;
     if (m.type === "open") {
-      db = new Database(m.path, { strict: true });
-      db.run("PRAGMA busy_timeout=1000");
       walPath = `${m.path}-wal`;
+      try {
+        db = new Database(m.path, { strict: true });
+        db.run("PRAGMA busy_timeout=1000");
+      } catch (err) {
+        broken = `open: ${String(err)}`;
+      }
       timer = setInterval(() => checkpoint("PASSIVE"), CHECKPOINT_MS);
     } else if (m.type === "sync") {
       waiting.push(m.id);
@@ -148,6 +169,7 @@ if (!Bun.isMainThread) {
         sync();
       }
       checkpoint("PASSIVE");
+      if (walFd !== undefined) closeSync(walFd);
       db?.close();
       db = undefined;
       port.postMessage({ type: "closed" });

@@ -128,3 +128,12 @@ test("createTeam and changeTeam resolve only after the store synced, asking for 
   expect(asks.map((a) => a.opts)).toEqual([{ now: true }, { now: true }]);
   await s.close();
 });
+
+test("a sync thread that cannot open the store answers every sync with that error, for good", async () => {
+  const { startCheckpointer } = await import("./sqlite-checkpointer");
+  const c = startCheckpointer(join(mkdtempSync(join(tmpdir(), "chat-broken-")), "missing", "chat.db"));
+  await expect(c.sync(true)).rejects.toThrow("WAL sync failed: open");
+  await expect(c.sync(false)).rejects.toThrow("WAL sync failed: open");
+  await c.close();
+  await expect(c.sync(true)).rejects.toThrow("store closed");
+});
