@@ -22,6 +22,8 @@ export interface Checkpointer {
    * somebody waits for the answer, so the sync starts at once instead of after SYNC_GAP_MS.
    */
   sync(now: boolean): Promise<void>;
+  /** Why syncs fail for good (a failed fsync, a dead thread), once one has; readiness reports it. */
+  readonly failure: string | undefined;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export function startCheckpointer(path: string): Checkpointer {
   let closing: Promise<void> | undefined;
   let stopped = false;
   let dead = false;
+  let failure: string | undefined;
   let onClosed: (() => void) | undefined;
   // One request out at a time; callers arriving meanwhile wait for the next one, which the worker
   // receives (so starts its fsync) only after their commits.
@@ -49,6 +52,7 @@ export function startCheckpointer(path: string): Checkpointer {
   };
   // A thread that died answers nothing: fail who waits, and every later caller, instead of hanging them.
   const died = (why: string) => {
+    if (!stopped) failure ??= `store sync thread ${why}`;
     dead = stopped = true;
     for (const w of [...(inFlight?.waiters ?? []), ...queued]) w.reject(new Error(`store sync thread ${why}`));
     inFlight = undefined;
@@ -63,10 +67,14 @@ export function startCheckpointer(path: string): Checkpointer {
     if (!inFlight || inFlight.id !== m.id) return;
     const { waiters } = inFlight;
     inFlight = undefined;
+    if (m.error) failure ??= `WAL sync failed: ${m.error}`;
     for (const w of waiters) m.error ? w.reject(new Error(`WAL sync failed: ${m.error}`)) : w.resolve();
     send();
   };
   return {
+    get failure() {
+      return failure;
+    },
     sync(now) {
       if (stopped) return Promise.reject(new Error("store closed"));
       return new Promise<void>((resolve, reject) => {

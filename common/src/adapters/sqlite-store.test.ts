@@ -134,6 +134,7 @@ test("a sync thread that cannot open the store answers every sync with that erro
   const c = startCheckpointer(join(mkdtempSync(join(tmpdir(), "chat-broken-")), "missing", "chat.db"));
   await expect(c.sync(true)).rejects.toThrow("WAL sync failed: open");
   await expect(c.sync(false)).rejects.toThrow("WAL sync failed: open");
+  expect(c.failure).toContain("open"); // what the store's ping (readiness) reports
   await c.close();
   await expect(c.sync(true)).rejects.toThrow("store closed");
 });

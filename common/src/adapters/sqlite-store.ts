@@ -369,6 +369,9 @@ export class SqliteStore implements TeamStore, MessageStore {
 
   async ping(): Promise<void> {
     this.db.query("SELECT 1").get();
+    // Positions and REST answers wait for syncs: a store that can no longer sync is not ready.
+    const failure = this.checkpointer.failure;
+    if (failure) throw new AppError("unavailable", failure);
   }
 
   /** Commits here are not fsync'd (synchronous=NORMAL, so the event loop never waits for the disk): this fsyncs the WAL on the checkpoint thread. */
