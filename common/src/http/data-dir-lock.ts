@@ -3,9 +3,15 @@
  * A live owner makes lockDataDir throw, naming the directory and the pid; a dead one's lock (killed,
  * crashed, or a container restarted with its pid now someone else's) is taken over. The lock is
  * removed on release() or on process exit; a SIGKILL leaves it stale, which the next start takes over.
- * Liveness is checked on this host only: two hosts sharing a network directory are not detected.
+ *
+ * Where the C library can be loaded (Linux, macOS) the owner also holds an flock(2) on LOCK for its
+ * whole life: the kernel drops it when the process dies, so "is the owner alive" is the kernel's answer
+ * and racers for a stale lock cannot both win. The pid inside then only names the owner (and keeps a
+ * live owner of an older build, which held no flock, safe). Elsewhere: create by hard link, take a stale
+ * lock over by renaming it aside. Liveness is this host's only: hosts sharing a network directory are not detected.
  */
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { dlopen, FFIType } from "bun:ffi";
+import { closeSync, constants, fstatSync, ftruncateSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export class DataDirLockedError extends Error {
@@ -42,7 +48,72 @@ export function lockDataDir(dir: string): DataDirLock {
   const path = join(abs, "LOCK");
   if (held.has(path)) throw new DataDirLockedError(abs, process.pid);
   const mine = JSON.stringify({ pid: process.pid, start: startTime(process.pid) } satisfies Holder) + "\n";
+  const flock = loadFlock();
+  return flock ? lockWithFlock(flock, abs, path, mine) : lockByLink(abs, path, mine);
+}
 
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+type Flock = (fd: number, op: number) => number;
+let flockFn: Flock | null | undefined;
+
+function loadFlock(): Flock | null {
+  if (flockFn !== undefined) return flockFn;
+  const libc = process.platform === "linux" ? "libc.so.6" : process.platform === "darwin" ? "libc.dylib" : null;
+  try {
+    const lib = libc ? dlopen(libc, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } }) : null;
+    flockFn = lib ? (fd, op) => lib.symbols.flock(fd, op) : null;
+  } catch {
+    flockFn = null;
+  }
+  return flockFn;
+}
+
+function lockWithFlock(flock: Flock, abs: string, path: string, mine: string): DataDirLock {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+      closeSync(fd);
+      throw new DataDirLockedError(abs, ownerPid(path));
+    }
+    // Released (unlinked) between our open and our flock: what we hold is not LOCK any more.
+    if (!sameFile(fd, path)) {
+      closeSync(fd);
+      continue;
+    }
+    const holder = parse(readOrNull(path) ?? "");
+    if (holder && isAlive(holder)) {
+      closeSync(fd); // a live owner of a build that held no flock
+      throw new DataDirLockedError(abs, holder.pid);
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, mine, 0);
+    return own(path, mine, fd);
+  }
+  throw new Error(`could not lock data directory ${abs}: its LOCK file keeps changing`);
+}
+
+/** The flock holder's pid: it writes it right after taking the lock, so a stale one may still be there for a moment. */
+function ownerPid(path: string): number {
+  let pid = 0;
+  for (let i = 0; i < 100; i++) {
+    const h = parse(readOrNull(path) ?? "");
+    if (h) pid = h.pid;
+    if (h && isAlive(h)) return h.pid;
+    Bun.sleepSync(2);
+  }
+  return pid;
+}
+
+function sameFile(fd: number, path: string): boolean {
+  try {
+    return fstatSync(fd).ino === statSync(path).ino;
+  } catch {
+    return false;
+  }
+}
+
+function lockByLink(abs: string, path: string, mine: string): DataDirLock {
   for (let attempt = 0; attempt < 10; attempt++) {
     if (create(path, mine)) return own(path, mine);
     const raw = readOrNull(path);
@@ -54,12 +125,14 @@ export function lockDataDir(dir: string): DataDirLock {
   throw new Error(`could not lock data directory ${abs}: its LOCK file keeps changing`);
 }
 
-function own(path: string, mine: string): DataDirLock {
+function own(path: string, mine: string, fd?: number): DataDirLock {
   held.add(path);
   const release = () => {
     if (!held.delete(path)) return;
     process.off("exit", release);
+    // Unlinked while still flocked: whoever opened it meanwhile finds it is no longer LOCK (sameFile).
     if (readOrNull(path) === mine) unlinkSync(path);
+    if (fd !== undefined) closeSync(fd); // drops the flock
   };
   process.on("exit", release);
   return { path, release };
