@@ -55,6 +55,20 @@ function client(path = "/", headers?: Record<string, string>) {
   return { ws, got, opened, closed, messages };
 }
 
+/** A client past the server's greeting. */
+async function greeted() {
+  const c = client();
+  await c.opened;
+  await c.messages(1);
+  return c;
+}
+
+/** Closes `c` and waits until it is closed. */
+async function bye(c: ReturnType<typeof client>) {
+  c.ws.close();
+  await c.closed;
+}
+
 describe("RawWebSocket against Bun.serve", () => {
   test("the upgrade carries headers; text goes both ways", async () => {
     const c = client("/?x=1", { authorization: "Bearer t0k" });
@@ -67,9 +81,7 @@ describe("RawWebSocket against Bun.serve", () => {
   });
 
   test("payloads of 126+ and 65,536+ bytes, both ways (16- and 64-bit lengths)", async () => {
-    const c = client();
-    await c.opened;
-    await c.messages(1);
+    const c = await greeted();
     c.ws.send("big 300");
     c.ws.send("big 70000");
     c.ws.send("y".repeat(70_000));
@@ -77,30 +89,23 @@ describe("RawWebSocket against Bun.serve", () => {
     expect(a!.length).toBe(300);
     expect(b!.length).toBe(70_000);
     expect(e).toBe("echo " + "y".repeat(70_000));
-    c.ws.close();
-    await c.closed;
+    await bye(c);
   });
 
   test("many frames in one read arrive in order", async () => {
-    const c = client();
-    await c.opened;
-    await c.messages(1);
+    const c = await greeted();
     c.ws.send("burst");
     const all = await c.messages(101);
     expect(all.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => `b${i}`));
-    c.ws.close();
-    await c.closed;
+    await bye(c);
   });
 
   test("a ping is answered and the connection goes on", async () => {
-    const c = client();
-    await c.opened;
-    await c.messages(1);
+    const c = await greeted();
     c.ws.send("ping-me");
     c.ws.send("after");
     expect((await c.messages(2))[1]).toBe("echo after");
-    c.ws.close();
-    await c.closed;
+    await bye(c);
   });
 
   test("the server's close code and reason are reported", async () => {

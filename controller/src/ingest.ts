@@ -180,15 +180,7 @@ export class Ingest {
     const { deps } = this;
     const toStore = jobs.length === 1 ? jobs[0]!.toStore : jobs.flatMap((j) => j.toStore);
     // Persistence never gives up on a batch: the position is committed only after it succeeds.
-    const applied = toStore.length
-      ? await retry(() => withTimeout(deps.messages.applyBatch(toStore), PERSIST_ATTEMPT_MS, "persist"), {
-          signal,
-          // At most a second apart: history catches up within about a second of the database's return
-          // (one failed batch a second is no load), not after the default's 5 s.
-          maxMs: PERSIST_RETRY_MAX_MS,
-          onRetry: (err, attempt, delay) => deps.logger.warn("persist failed, retrying", { attempt, delay_ms: delay, err }),
-        })
-      : [];
+    const applied = toStore.length ? await this.untilDone("persist", () => deps.messages.applyBatch(toStore), signal) : [];
     const effective = new Map<Sequenced<LogEntry>, StoreEntry | null>(toStore.map((x, i) => [x, applied[i] ?? null]));
     const waited = new Set(jobs.flatMap((j) => j.later));
     for (const x of toStore) {
@@ -199,13 +191,7 @@ export class Ingest {
     }
     // Positions are committed only once the store could not lose these batches any more (standalone's
     // SQLite commits are fsync'd later, off the event loop): a crash before that consumes them again.
-    const durable = toStore.length
-      ? retry(() => withTimeout(deps.messages.synced(), PERSIST_ATTEMPT_MS, "store sync"), {
-          signal,
-          maxMs: PERSIST_RETRY_MAX_MS,
-          onRetry: (err, attempt, delay) => deps.logger.warn("store sync failed, retrying", { attempt, delay_ms: delay, err }),
-        })
-      : Promise.resolve();
+    const durable = toStore.length ? this.untilDone("store sync", () => deps.messages.synced(), signal) : Promise.resolve();
     for (const { k, later, records, resolve, reject } of jobs) {
       const events: Event[] = [];
       for (const x of later) {
@@ -222,6 +208,19 @@ export class Ingest {
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /**
+   * A store call retried until it succeeds or we stop, each attempt abandoned after PERSIST_ATTEMPT_MS;
+   * at most a second apart: history catches up within about a second of the database's return (one
+   * failed batch a second is no load), not after the default's 5 s.
+   */
+  private untilDone<T>(what: string, call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return retry(() => withTimeout(call(), PERSIST_ATTEMPT_MS, what), {
+      signal,
+      maxMs: PERSIST_RETRY_MAX_MS,
+      onRetry: (err, attempt, delay) => this.deps.logger.warn(`${what} failed, retrying`, { attempt, delay_ms: delay, err }),
+    });
   }
 
   private publish(events: Event[]): void {

@@ -50,13 +50,17 @@ export function startCheckpointer(path: string): Checkpointer {
     worker.postMessage({ type: "sync", id: inFlight.id, now: queuedNow } satisfies Request);
     queuedNow = false;
   };
+  /** Fails everyone waiting, the request out and those queued behind it. */
+  const rejectAll = (err: Error) => {
+    for (const w of [...(inFlight?.waiters ?? []), ...queued]) w.reject(err);
+    inFlight = undefined;
+    queued = [];
+  };
   // A thread that died answers nothing: fail who waits, and every later caller, instead of hanging them.
   const died = (why: string) => {
     if (!stopped) failure ??= `store sync thread ${why}`;
     dead = stopped = true;
-    for (const w of [...(inFlight?.waiters ?? []), ...queued]) w.reject(new Error(`store sync thread ${why}`));
-    inFlight = undefined;
-    queued = [];
+    rejectAll(new Error(`store sync thread ${why}`));
     onClosed?.();
   };
   worker.addEventListener("error", (e) => died(`failed: ${(e as ErrorEvent).message}`));
@@ -95,7 +99,7 @@ export function startCheckpointer(path: string): Checkpointer {
         worker.postMessage({ type: "close" } satisfies Request);
       }).then(() => {
         // Requests run in order: a sync asked before close was answered before "closed".
-        for (const w of [...(inFlight?.waiters ?? []), ...queued]) w.reject(new Error("store closed"));
+        rejectAll(new Error("store closed"));
         worker.terminate();
       });
       return closing;
