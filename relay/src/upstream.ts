@@ -22,6 +22,8 @@ interface Conn {
 export class Upstream {
   private readonly conns: Conn[];
   private readonly interest = new Map<string, number>();
+  /** This process's own id: a stream it re-opens first gets what the controller routed to it lately (controller/src/hub.ts). */
+  private readonly instance = crypto.randomUUID();
   private stopped = false;
   private readyWaiters: (() => void)[] = [];
 
@@ -151,7 +153,7 @@ export class Upstream {
       c.abort = new AbortController();
       const snapshot = new Set(this.interest.keys());
       try {
-        const stream = c.client.subscribe({ relayId: this.relayId, channelIds: [...snapshot] }, { signal: c.abort.signal });
+        const stream = c.client.subscribe({ relayId: this.relayId, channelIds: [...snapshot], instance: this.instance }, { signal: c.abort.signal });
         let first = true;
         for await (const res of stream) {
           if (first) {

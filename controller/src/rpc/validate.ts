@@ -21,6 +21,11 @@ export function relayId(v: string): string {
   if (!RELAY_ID.test(v)) throw invalid("relay_id");
   return v;
 }
+/** A relay process's random id (Subscribe): empty, or what RELAY_ID allows. */
+export function relayInstance(v: string): string {
+  if (v !== "" && !RELAY_ID.test(v)) throw invalid("instance");
+  return v;
+}
 
 /** A page request over a channel's events (FetchSince, FetchUnstored): `viewer` undefined = every event. */
 export function channelPage(req: { channelId: string; viewer: string; afterSeq: bigint; limit: number }, maxPage: number) {

@@ -1,0 +1,164 @@
+import { afterEach, expect, test } from "bun:test";
+import http2 from "node:http2";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Socket, TCPSocketListener } from "bun";
+import { createClient } from "@connectrpc/connect";
+import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { EmbeddedLog } from "@chat/common/adapters/embedded-log";
+import { SqliteStore } from "@chat/common/adapters/sqlite-store";
+import { signDevToken } from "@chat/common/auth";
+import { loadConfig } from "@chat/common/config";
+import { waitFor } from "@chat/common/contracts/wait";
+import { objectId } from "@chat/common/ids";
+import type { Logger } from "@chat/common/log";
+import { createTeam } from "@chat/common/membership";
+import type { LogEntry } from "@chat/common/message";
+import { newTeam } from "@chat/common/teams";
+import { createController } from "@chat/controller/service";
+import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
+import { createRelay, type SocketData } from "@chat/relay/service";
+
+// A relay and a controller as distributed mode runs them (gRPC over HTTP/2), with a TCP proxy between
+// them that the test cuts and restores: both processes live on, only their connection dies.
+const SECRET = "stream-cut-test-secret".padEnd(40, "x");
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+interface Side {
+  peer?: Socket<Side>;
+  /** Bytes not yet taken by the socket (written on drain). */
+  out: Uint8Array[];
+}
+
+/** Forwards loopback TCP to `port`; `cut()` drops every connection and refuses new ones until `restore()`. */
+function tcpProxy(port: number) {
+  let refusing = false;
+  const live = new Set<Socket<Side>>();
+  const send = (s: Socket<Side>, chunk: Uint8Array) => {
+    if (s.data.out.length) return void s.data.out.push(chunk);
+    const n = s.write(chunk);
+    if (n < chunk.length) s.data.out.push(chunk.subarray(Math.max(0, n)));
+  };
+  const drain = (s: Socket<Side>) => {
+    while (s.data.out.length) {
+      const chunk = s.data.out[0]!;
+      const n = s.write(chunk);
+      if (n < chunk.length) return void (s.data.out[0] = chunk.subarray(Math.max(0, n)));
+      s.data.out.shift();
+    }
+  };
+  const relayTo = (from: Socket<Side>, chunk: Uint8Array) => (from.data.peer ? send(from.data.peer, chunk) : from.data.out.push(chunk));
+  const closed = (s: Socket<Side>) => {
+    live.delete(s);
+    s.data.peer?.end();
+  };
+  const listener: TCPSocketListener<Side> = Bun.listen<Side>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(client) {
+        client.data = { out: [] };
+        if (refusing) return void client.end();
+        live.add(client);
+        void Bun.connect<Side>({
+          hostname: "127.0.0.1",
+          port,
+          socket: {
+            open(up) {
+              up.data = { peer: client, out: [] };
+              live.add(up);
+              const early = client.data.out.splice(0);
+              client.data.peer = up;
+              for (const chunk of early) send(up, chunk);
+            },
+            data(up, chunk) {
+              send(client, chunk);
+            },
+            drain,
+            close: closed,
+            error: closed,
+          },
+        }).catch(() => client.end());
+      },
+      data(client, chunk) {
+        relayTo(client, chunk);
+      },
+      drain(client) {
+        if (client.data.peer) drain(client);
+      },
+      close: closed,
+      error: closed,
+    },
+  });
+  return {
+    port: listener.port,
+    cut() {
+      refusing = true;
+      for (const s of [...live]) s.end();
+    },
+    restore() {
+      refusing = false;
+    },
+    stop() {
+      this.cut();
+      listener.stop(true);
+    },
+  };
+}
+
+test("a relay cut off from a live controller gets, live, what its channels received meanwhile, even a channel it had seen nothing of", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-stream-cut-"));
+  const log = new EmbeddedLog(join(dir, "log"));
+  const store = new SqliteStore(dir);
+  const config = loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "cut-relay" });
+  const controller = createController(config, { log, teams: store, messages: store }, { logger: quiet, onFatal: () => {} });
+  controller.start();
+  const h2 = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors }));
+  await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+  const proxy = tcpProxy((h2.address() as { port: number }).port);
+  const relay = createRelay(
+    config,
+    { log, controllers: [{ name: "over-proxy", client: createClient(ControllerService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${proxy.port}` })) }] },
+    { logger: quiet },
+  );
+  const server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
+  relay.start(server);
+  cleanup.push(async () => {
+    await relay.stop();
+    server.stop(true);
+    proxy.stop();
+    await controller.stop();
+    h2.close();
+    await log.close();
+    store.close();
+  });
+  await relay.whenConnected();
+
+  const team = await createTeam(store, newTeam(objectId(), "a@x.dev", { name: "Cut" }));
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, "a@x.dev")}` } } as any);
+  const frames: any[] = [];
+  ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
+  cleanup.push(() => ws.close());
+  await waitFor(() => frames.some((f) => f.event === "ready"), "the socket's ready frame");
+  expect(frames[0].channels).toEqual([team.id]);
+  await waitFor(() => controller.hub.relayCount === 1, "the relay's stream");
+
+  // Nothing of the team has reached this relay yet, so it has no seq to read the store back from.
+  proxy.cut();
+  await waitFor(() => controller.hub.relayCount === 0, "the controller to see the stream end");
+  const message = (data: string): LogEntry => ({ kind: "message", id: objectId(), channel_id: team.id, to: "*", type: "text", data, from: "b@x.dev", ts: new Date().toISOString() });
+  await log.append([{ channelId: team.id, value: JSON.stringify(message("while cut")) }]);
+  // Published before it is stored: once stored, it went out to nobody (no stream was open).
+  await waitFor(async () => (await store.since(team.id, undefined, 0, 10)).length === 1, "the message to be stored");
+
+  proxy.restore();
+  await waitFor(() => frames.some((f) => f.data === "while cut"), "the message published while cut, delivered live", 15_000);
+  await log.append([{ channelId: team.id, value: JSON.stringify(message("after")) }]);
+  await waitFor(() => frames.some((f) => f.data === "after"), "the next message");
+  expect(frames.filter((f) => f.event === "message").map((f) => f.data)).toEqual(["while cut", "after"]);
+}, 30_000);
