@@ -2,6 +2,7 @@
 /**
  * This service next to its peers, same scenario, same harness (lib/harness.ts), same run:
  *   bun-pubsub   a bare Bun.serve topic publish (lib/peers/bun-pubsub-server.ts): the floor
+ *   bun-pubsub-300b  the same with 300-byte messages: the floor at this service's frame size
  *   centrifugo   Centrifugo v6, memory engine, HS256 JWT connect, client publish (scripts/infra/centrifugo.sh)
  *   chat         this service in standalone mode (lib/standalone.ts)
  * Each server is a fresh process, started, measured and stopped in turn; before each, the run waits
@@ -9,7 +10,7 @@
  * whole set with the server order rotated and reports each figure's median over the rounds.
  * Prints a table with the ratios and appends one JSON line (every run's full result included) to --json-out.
  *
- *   bun bench/peers.ts                       # both scenarios, all three servers
+ *   bun bench/peers.ts                       # both scenarios, all four servers
  *   bun bench/peers.ts --rounds 3            # medians of three rounds
  *   bun bench/peers.ts --only fanout --servers bun-pubsub,chat --duration 10
  */
@@ -32,7 +33,12 @@ const SCENARIOS = [
   { name: "saturation-1000-r2000", what: "1,000 members, 2,000 msg/s offered (2/s per member)", args: { teams: "1", members: "1000", rate: "2000" } },
 ] as const;
 
-const SERVERS = ["bun-pubsub", "centrifugo", "chat"] as const;
+/**
+ * bun-pubsub-300b: the same bare server with 300-byte messages instead of 64, as large as this service's
+ * message frames in these scenarios (id, seq, from, ts... around the data: ~309 bytes), so the floor
+ * of what the harness reads is compared at equal frame size too.
+ */
+const SERVERS = ["bun-pubsub", "bun-pubsub-300b", "centrifugo", "chat"] as const;
 type ServerName = (typeof SERVERS)[number];
 
 // REST limits only shape the setup (one owner adds every member); the WebSocket path keeps its defaults.
@@ -94,7 +100,8 @@ async function waitQuiet(): Promise<{ waited_s: number; busy_pct: number; quiet:
 
 async function start(name: ServerName, bin: string | undefined): Promise<{ server: Server; driver: Driver; metricsUrls: string[] }> {
   switch (name) {
-    case "bun-pubsub": {
+    case "bun-pubsub":
+    case "bun-pubsub-300b": {
       const server = await startBunPubSub();
       return { server, driver: bunPubSubDriver(server.base), metricsUrls: [] };
     }
@@ -118,6 +125,7 @@ function options(s: (typeof SCENARIOS)[number], server: ServerName): Options {
     label: `peers-${s.name}-${server}`,
     timeline: a.timeline ? "true" : "false",
     "ws-client": a["ws-client"],
+    ...(server === "bun-pubsub-300b" ? { size: "300" } : {}),
   } as Partial<Record<Name, string>>);
   if (o === "help") throw new Error("unreachable");
   if (server === "chat") o.serverEnv = { ...CHAT_ENV };
@@ -183,7 +191,7 @@ const ratio = (n: number, d: number) => (d > 0 ? Math.round((n / d) * 100) / 100
 const ratios = scenarios.flatMap((s) => {
   const ours = table.find((r) => r.scenario === s.name && r.server === "chat");
   if (!ours) return [];
-  return (["bun-pubsub", "centrifugo"] as const).flatMap((peer) => {
+  return (["bun-pubsub", "bun-pubsub-300b", "centrifugo"] as const).flatMap((peer) => {
     const p = table.find((r) => r.scenario === s.name && r.server === peer);
     return p ? [{ scenario: s.name, of: `chat / ${peer}`, e2e_p50: ratio(ours.e2e_p50_ms, p.e2e_p50_ms), e2e_p99: ratio(ours.e2e_p99_ms, p.e2e_p99_ms), deliveries_per_s: ratio(ours.deliveries_per_s, p.deliveries_per_s), server_cpu: ratio(ours.server_cpu_pct, p.server_cpu_pct), server_cpu_per_delivery: ratio(ours.server_cpu_us_per_delivery, p.server_cpu_us_per_delivery) }] : [];
   });
