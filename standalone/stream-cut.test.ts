@@ -111,7 +111,8 @@ function tcpProxy(port: number) {
   };
 }
 
-test("a relay cut off from a live controller gets, live, what its channels received meanwhile, even a channel it had seen nothing of", async () => {
+/** A controller served over HTTP/2, a relay connected to it through the proxy, a team of a@x.dev. */
+async function setup() {
   const dir = mkdtempSync(join(tmpdir(), "chat-stream-cut-"));
   const log = new EmbeddedLog(join(dir, "log"));
   const store = new SqliteStore(dir);
@@ -138,27 +139,61 @@ test("a relay cut off from a live controller gets, live, what its channels recei
     store.close();
   });
   await relay.whenConnected();
-
   const team = await createTeam(store, newTeam(objectId(), "a@x.dev", { name: "Cut" }));
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, "a@x.dev")}` } } as any);
-  const frames: any[] = [];
-  ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
-  cleanup.push(() => ws.close());
-  await waitFor(() => frames.some((f) => f.event === "ready"), "the socket's ready frame");
-  expect(frames[0].channels).toEqual([team.id]);
-  await waitFor(() => controller.hub.relayCount === 1, "the relay's stream");
 
+  /** A socket of a@x.dev, once ready; `messages()` are the data of the message frames it got. */
+  const connect = async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/ws`, { headers: { authorization: `Bearer ${await signDevToken(SECRET, "a@x.dev")}` } } as any);
+    const frames: any[] = [];
+    ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
+    cleanup.push(() => ws.close());
+    await waitFor(() => frames.some((f) => f.event === "ready"), "the socket's ready frame");
+    expect(frames[0].channels).toEqual([team.id]);
+    return { ws, frames, messages: () => frames.filter((f) => f.event === "message").map((f) => f.data) };
+  };
+  const interested = () => controller.hub.streamOf("cut-relay")?.interest.has(team.id) === true;
+  const send = async (data: string) => {
+    const entry: LogEntry = { kind: "message", id: objectId(), channel_id: team.id, to: "*", type: "text", data, from: "b@x.dev", ts: new Date().toISOString() };
+    await log.append([{ channelId: team.id, value: JSON.stringify(entry) }]);
+  };
+  /** Cuts the relay's connection, runs `meanwhile` once the controller saw the stream end, then restores it. */
+  const cut = async (meanwhile: () => Promise<void> = async () => {}) => {
+    proxy.cut();
+    await waitFor(() => controller.hub.relayCount === 0, "the controller to see the stream end");
+    await meanwhile();
+    proxy.restore();
+    await waitFor(() => controller.hub.relayCount === 1, "the relay to re-open its stream", 15_000);
+  };
+  return { store, team, connect, interested, send, cut };
+}
+
+test("a relay cut off from a live controller gets, live, what its channels received meanwhile, even a channel it had seen nothing of", async () => {
+  const { store, team, connect, interested, send, cut } = await setup();
+  const socket = await connect();
+  await waitFor(interested, "the relay's interest in the team");
   // Nothing of the team has reached this relay yet, so it has no seq to read the store back from.
-  proxy.cut();
-  await waitFor(() => controller.hub.relayCount === 0, "the controller to see the stream end");
-  const message = (data: string): LogEntry => ({ kind: "message", id: objectId(), channel_id: team.id, to: "*", type: "text", data, from: "b@x.dev", ts: new Date().toISOString() });
-  await log.append([{ channelId: team.id, value: JSON.stringify(message("while cut")) }]);
-  // Published before it is stored: once stored, it went out to nobody (no stream was open).
-  await waitFor(async () => (await store.since(team.id, undefined, 0, 10)).length === 1, "the message to be stored");
+  await cut(async () => {
+    await send("while cut");
+    // Published before it is stored: once stored, it went out to nobody (no stream was open).
+    await waitFor(async () => (await store.since(team.id, undefined, 0, 10)).length === 1, "the message to be stored");
+  });
+  await waitFor(() => socket.messages().includes("while cut"), "the message published while cut, delivered live");
+  await send("after");
+  await waitFor(() => socket.messages().includes("after"), "the next message");
+  expect(socket.messages()).toEqual(["while cut", "after"]);
+}, 30_000);
 
-  proxy.restore();
-  await waitFor(() => frames.some((f) => f.data === "while cut"), "the message published while cut, delivered live", 15_000);
-  await log.append([{ channelId: team.id, value: JSON.stringify(message("after")) }]);
-  await waitFor(() => frames.some((f) => f.data === "after"), "the next message");
-  expect(frames.filter((f) => f.event === "message").map((f) => f.data)).toEqual(["while cut", "after"]);
+test("after a cut nothing the relay had received is delivered again, even to a socket that came after the channel was dropped", async () => {
+  const { connect, interested, send, cut } = await setup();
+  const first = await connect();
+  await send("old");
+  await waitFor(() => first.messages().includes("old"), "the first message");
+  first.ws.close(); // the relay drops the team, and with it the seq it had delivered
+  await waitFor(() => !interested(), "the relay to drop the team");
+  const second = await connect();
+  await waitFor(interested, "the relay's interest in the team again");
+  await cut();
+  await send("after");
+  await waitFor(() => second.messages().includes("after"), "the message after the cut");
+  expect(second.messages()).toEqual(["after"]);
 }, 30_000);

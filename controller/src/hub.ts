@@ -2,27 +2,48 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { wakeOrAbort } from "@chat/common/retry";
 import { EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
 
-/** Log events (not typing or presence) lately routed to one relay, oldest first, at most `max`. */
+/**
+ * The log events (not typing or presence) routed to one relay instance, numbered from 1 (their
+ * position): the newest kept, at most `maxEvents` and `maxBytes` of frames.
+ */
 export class Recent {
-  private buf: Event[] = [];
-  private head = 0;
-  /** Events pushed out by newer ones so far. */
-  dropped = 0;
+  private events: Event[] = [];
+  private sizes: number[] = [];
+  private start = 0;
+  private bytes = 0;
+  /** The position of the newest event routed (0: none yet), kept or not. */
+  last = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly maxEvents: number,
+    private readonly maxBytes = Infinity,
+  ) {}
 
-  push(ev: Event): void {
-    if (this.max <= 0) return;
-    if (this.buf.length < this.max) this.buf.push(ev);
-    else {
-      this.buf[this.head] = ev;
-      this.head = (this.head + 1) % this.max;
-      this.dropped++;
+  /** Numbers `ev` (and keeps it, pushing the oldest out past the bounds). */
+  push(ev: Event): number {
+    this.last++;
+    if (this.maxEvents <= 0) return this.last;
+    this.events.push(ev);
+    this.sizes.push(ev.frame.length);
+    this.bytes += ev.frame.length;
+    while (this.events.length - this.start > this.maxEvents || (this.bytes > this.maxBytes && this.events.length - this.start > 1)) {
+      this.bytes -= this.sizes[this.start]!;
+      this.start++;
     }
+    if (this.start > 1024 && this.start * 2 > this.events.length) {
+      this.events = this.events.slice(this.start);
+      this.sizes = this.sizes.slice(this.start);
+      this.start = 0;
+    }
+    return this.last;
   }
 
-  list(): Event[] {
-    return this.head === 0 ? this.buf.slice() : [...this.buf.slice(this.head), ...this.buf.slice(0, this.head)];
+  /** The kept events after `position`; `complete` if none after it was pushed out. */
+  after(position: number): { events: Event[]; complete: boolean } {
+    const kept = this.events.length - this.start;
+    const first = this.last - kept + 1;
+    if (position >= this.last) return { events: [], complete: position === this.last };
+    return { events: this.events.slice(this.start + Math.max(0, position + 1 - first)), complete: position + 1 >= first };
   }
 }
 
@@ -34,21 +55,22 @@ export class RelayStream {
   closedReason: string | undefined;
   /** Set when this stream started with a replay (Hub.open). */
   replayed: Replay | undefined;
+  /** The position of the last log event queued, and of the last one handed out by next() (SubscribeResponse.position). */
+  private queuedTo: number;
+  position: number;
 
   constructor(
     readonly relayId: string,
     channels: Iterable<string>,
     private readonly maxQueue: number,
-    /** The relay process's random id ("" = unknown): a stream it re-opens gets `recent` replayed. */
+    /** The relay process's random id ("" = unknown): a stream it re-opens gets what it missed replayed. */
     readonly instance = "",
     readonly recent = new Recent(0),
+    /** Where this stream starts: what the relay had from the stream it replaces, or the ring's newest. */
+    startsAfter = recent.last,
   ) {
     this.interest = new Set(channels);
-  }
-
-  /** Events queued and not yet taken by the stream. */
-  get pending(): number {
-    return this.queue.length;
+    this.queuedTo = this.position = startsAfter;
   }
 
   /** Whether this relay receives `ev`: its channels' events, and every membership event. */
@@ -56,9 +78,10 @@ export class RelayStream {
     return routed(this.interest, ev);
   }
 
-  /** Queues what an earlier stream of this relay instance may not have delivered (it drops seqs it has). */
+  /** Queues what this relay instance's earlier stream routed after what it received (`recent.after`). */
   replay(events: Event[]): number {
     for (const ev of events) if (this.routes(ev)) this.queue.push(ev);
+    this.queuedTo = this.recent.last;
     return this.queue.length;
   }
 
@@ -70,7 +93,7 @@ export class RelayStream {
       return;
     }
     this.queue.push(ev);
-    if (!EPHEMERAL.has(ev.kind)) this.recent.push(ev);
+    if (!EPHEMERAL.has(ev.kind)) this.queuedTo = this.recent.push(ev);
   }
 
   flush(): void {
@@ -93,6 +116,7 @@ export class RelayStream {
     while (this.queue.length === 0 && !this.closedReason && !signal.aborted) await wakeOrAbort((wake) => (this.wake = wake), signal);
     const out = this.queue;
     this.queue = [];
+    this.position = this.queuedTo;
     return out;
   }
 }
@@ -109,20 +133,16 @@ interface Parked {
   instance: string;
   interest: Set<string>;
   recent: Recent;
-  droppedAtCut: number;
-  /** More events were queued and unsent at the cut than `recent` holds. */
-  incomplete: boolean;
   timer: ReturnType<typeof setTimeout>;
 }
 
 export interface HubOptions {
   /** Events queued for one relay at most; past it its stream is closed (it recovers from the store). */
   maxQueue?: number;
-  /**
-   * Log events kept per relay instance for a re-opened stream to replay (5,000: a cut of a few seconds
-   * at 1,000 events/s for that relay, a few MB at most, shared with the streams that hold the same events).
-   */
+  /** Log events kept per relay instance for a re-opened stream to replay (5,000: a few seconds at 1,000 events/s for that relay). */
   recent?: number;
+  /** ...and at most this many bytes of their frames (4 MiB; the events are shared with every stream that has them). */
+  recentBytes?: number;
   /** How long a cut stream's relay instance has to re-open it and get what it missed. */
   parkMs?: number;
 }
@@ -130,7 +150,7 @@ export interface HubOptions {
 /** What a stream opened by a relay instance seen before replays first. */
 export interface Replay {
   events: number;
-  /** Some events routed to the relay while it was cut off were pushed out by newer ones. */
+  /** Some events routed to the relay after what it received were pushed out by newer ones. */
   incomplete: boolean;
 }
 
@@ -141,36 +161,49 @@ export interface Replay {
  * A connection between a relay and a controller can be cut while both live on (a network blip, a
  * proxy, a stalled socket the relay gives up on). Events routed to it in the moments before the cut
  * may never have arrived, and events published meanwhile go nowhere. The relay reads back from the
- * store what its channels missed, but only for channels it has a seq of; so the hub keeps, per relay
- * instance, the last `recent` log events it routed to it, and for `parkMs` after a cut goes on
- * collecting that instance's events. When the same instance opens a stream again (the request's
- * `instance`), they are replayed first; the relay drops the seqs it already delivered.
+ * store what its channels missed, but only for channels it has a seq of; so the hub numbers the log
+ * events it routes to each relay instance (every response says how far the relay has them), keeps
+ * the newest of them, and for `parkMs` after a cut goes on collecting that instance's events. When the
+ * same instance opens a stream again it says the last position it received, and what was routed
+ * after that is replayed first: exactly what it missed, within the bounds.
  */
 export class Hub {
   private readonly streams = new Map<string, RelayStream>();
   private readonly parked = new Map<string, Parked>();
   private readonly maxQueue: number;
   private readonly recentMax: number;
+  private readonly recentBytes: number;
   private readonly parkMs: number;
 
   constructor(opts: HubOptions = {}) {
     this.maxQueue = opts.maxQueue ?? 100_000;
     this.recentMax = opts.recent ?? 5_000;
+    this.recentBytes = opts.recentBytes ?? 4 * 1024 * 1024;
     this.parkMs = opts.parkMs ?? 30_000;
   }
 
-  /** A relay's new stream; `replayed` says what it starts with if the same instance had one before. */
-  open(relayId: string, channels: Iterable<string>, instance = ""): RelayStream {
+  /**
+   * A relay's new stream. The same instance (`instance`, not "") re-opening after a cut, or replacing a
+   * stream we had not seen die, first gets what was routed to it after `afterPosition` (`replayed`).
+   */
+  open(relayId: string, channels: Iterable<string>, instance = "", afterPosition = 0): RelayStream {
     const prior = this.streams.get(relayId);
     // A prior stream of the same instance still open: the relay gave up on it before we noticed.
-    const handover = instance && prior?.instance === instance && prior.closedReason === undefined ? this.cutOff(prior) : undefined;
+    const handover = instance && prior?.instance === instance && prior.closedReason === undefined ? prior : undefined;
     prior?.close("replaced by a newer subscription");
     const parked = this.parked.get(relayId);
     this.unpark(relayId);
     const from = handover ?? (instance && parked?.instance === instance ? parked : undefined);
-    const s = new RelayStream(relayId, channels, this.maxQueue, instance, from?.recent ?? new Recent(instance ? this.recentMax : 0));
+    if (!from || afterPosition > from.recent.last) {
+      // A new instance (or positions from another controller process): a fresh count.
+      const s = new RelayStream(relayId, channels, this.maxQueue, instance, new Recent(instance ? this.recentMax : 0, this.recentBytes));
+      this.streams.set(relayId, s);
+      return s;
+    }
+    const s = new RelayStream(relayId, channels, this.maxQueue, instance, from.recent, afterPosition);
     this.streams.set(relayId, s);
-    if (from) s.replayed = { events: s.replay(from.recent.list()), incomplete: from.incomplete || from.recent.dropped > from.droppedAtCut };
+    const missed = from.recent.after(afterPosition);
+    s.replayed = { events: s.replay(missed.events), incomplete: !missed.complete };
     return s;
   }
 
@@ -178,17 +211,12 @@ export class Hub {
   release(s: RelayStream): void {
     const current = this.streams.get(s.relayId) === s;
     if (current) this.streams.delete(s.relayId);
-    const cut = current && s.closedReason === undefined ? this.cutOff(s) : undefined;
+    const cut = current && s.closedReason === undefined;
     s.close("released");
     if (!cut || !s.instance || this.parkMs <= 0) return;
     const timer = setTimeout(() => this.unpark(s.relayId), this.parkMs);
     timer.unref?.();
-    this.parked.set(s.relayId, { ...cut, timer });
-  }
-
-  /** What a relay instance cut off from `s` may have missed: its recent events (more were queued than they hold: incomplete). */
-  private cutOff(s: RelayStream): Omit<Parked, "timer"> {
-    return { instance: s.instance, interest: s.interest, recent: s.recent, droppedAtCut: s.recent.dropped, incomplete: s.pending > this.recentMax };
+    this.parked.set(s.relayId, { instance: s.instance, interest: s.interest, recent: s.recent, timer });
   }
 
   private unpark(relayId: string): void {
@@ -223,6 +251,11 @@ export class Hub {
       for (const ev of events) s.push(ev);
       s.flush();
     }
+  }
+
+  /** A relay's open stream (diagnostics, tests). */
+  streamOf(relayId: string): RelayStream | undefined {
+    return this.streams.get(relayId);
   }
 
   /** Relay instances cut off lately whose events are still collected. */

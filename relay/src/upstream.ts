@@ -13,6 +13,8 @@ interface Conn {
   abort: AbortController | null;
   /** Interest updates to one controller run one after another. */
   chain: Promise<void>;
+  /** How far this relay has the controller's log events (SubscribeResponse.position): a re-opened stream resumes after it. */
+  position: bigint;
 }
 
 /**
@@ -22,7 +24,7 @@ interface Conn {
 export class Upstream {
   private readonly conns: Conn[];
   private readonly interest = new Map<string, number>();
-  /** This process's own id: a stream it re-opens first gets what the controller routed to it lately (controller/src/hub.ts). */
+  /** This process's own id: a stream it re-opens first gets what the controller routed to it after `position` (controller/src/hub.ts). */
   private readonly instance = crypto.randomUUID();
   private stopped = false;
   private readyWaiters: (() => void)[] = [];
@@ -35,7 +37,7 @@ export class Upstream {
     private readonly onResubscribed: (channels: string[]) => void,
     private readonly logger: Logger,
   ) {
-    this.conns = controllers.map((c) => ({ ...c, synced: null, abort: null, chain: Promise.resolve() }));
+    this.conns = controllers.map((c) => ({ ...c, synced: null, abort: null, chain: Promise.resolve(), position: 0n }));
   }
 
   /** Any controller, for unary calls: the first with an open stream, else the first. */
@@ -153,7 +155,7 @@ export class Upstream {
       c.abort = new AbortController();
       const snapshot = new Set(this.interest.keys());
       try {
-        const stream = c.client.subscribe({ relayId: this.relayId, channelIds: [...snapshot], instance: this.instance }, { signal: c.abort.signal });
+        const stream = c.client.subscribe({ relayId: this.relayId, channelIds: [...snapshot], instance: this.instance, afterPosition: c.position }, { signal: c.abort.signal });
         let first = true;
         for await (const res of stream) {
           if (first) {
@@ -166,6 +168,7 @@ export class Upstream {
             everConnected = true;
             if (this.connected === this.conns.length) for (const w of this.readyWaiters.splice(0)) w();
           }
+          c.position = res.position;
           if (res.events.length) this.onEvents(res.events);
         }
       } catch (err) {

@@ -21,6 +21,11 @@ export function relayId(v: string): string {
   if (!RELAY_ID.test(v)) throw invalid("relay_id");
   return v;
 }
+/** A position in a relay instance's stream (Subscribe): 0 … 2^53 − 1. */
+export function position(v: bigint): number {
+  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("after_position");
+  return Number(v);
+}
 /** A relay process's random id (Subscribe): empty, or what RELAY_ID allows. */
 export function relayInstance(v: string): string {
   if (v !== "" && !RELAY_ID.test(v)) throw invalid("instance");
