@@ -12,6 +12,9 @@ const joined = (ch: string, seq: number) => newEvent({ kind: EventKind.MEMBER_JO
 const typing = (ch: string) => newEvent({ kind: EventKind.TYPING, channelId: ch, to: "*", from: "u@x.dev", frame: "typing" });
 const frames = (events: Event[]) => events.map((e) => e.frame);
 const taken = (s: RelayStream) => s.next(new AbortController().signal);
+/** What the relay has of `s` once it received its last response: that response's epoch and position. */
+const had = (s: RelayStream) => ({ epoch: s.recent.epoch, position: s.position });
+const none = { epoch: "", position: 0 };
 
 test("positions count the log events routed to a relay instance; each batch says how far it goes", async () => {
   const hub = new Hub();
@@ -27,14 +30,14 @@ test("a stream re-opened by the same instance after a cut replays what was route
   const first = hub.open("r1", [A], "i1");
   hub.publish([msg(A, 1)]);
   expect(frames(await taken(first))).toEqual(["a1"]);
-  const received = first.position; // the relay got a1
+  const received = had(first); // the relay got a1
   hub.publish([msg(A, 2)]);
   await taken(first); // a2 was sent as the connection died: never received
   hub.publish([msg(A, 3)]); // still queued
   hub.release(first);
   hub.publish([msg(A, 4), msg(B, 5), joined(C, 6), typing(A)]); // while cut: B is not its channel, typing is ephemeral
   const again = hub.open("r1", [A], "i1", received);
-  expect(again.position).toBe(received); // the first response says where the stream starts
+  expect(had(again)).toEqual(received); // the first response says where the stream starts
   expect(again.replayed).toEqual({ events: 4, incomplete: false });
   expect(frames(await taken(again))).toEqual(["a2", "a3", "a4", "join c6"]);
   expect(again.position).toBe(5);
@@ -48,17 +51,17 @@ test("nothing the relay received is replayed, however old the kept events (a cha
   hub.publish([msg(A, 1), msg(A, 2)]);
   await taken(first);
   hub.release(first);
-  const again = hub.open("r1", [A], "i1", first.position);
+  const again = hub.open("r1", [A], "i1", had(first));
   expect(again.replayed).toEqual({ events: 0, incomplete: false });
   hub.release(again);
-  expect(hub.open("r1", [A], "i1", again.position).replayed).toEqual({ events: 0, incomplete: false });
+  expect(hub.open("r1", [A], "i1", had(again)).replayed).toEqual({ events: 0, incomplete: false });
 });
 
 test("the replay follows the new stream's channels", async () => {
   const hub = new Hub();
   hub.release(hub.open("r1", [A, B], "i1"));
   hub.publish([msg(A, 1), msg(B, 2)]);
-  const again = hub.open("r1", [B], "i1", 0);
+  const again = hub.open("r1", [B], "i1", none);
   expect(frames(await taken(again))).toEqual(["b2"]);
 });
 
@@ -68,7 +71,7 @@ test("a stream replaced by a newer one of the same instance hands over what the 
   hub.publish([msg(A, 1)]);
   await taken(first);
   hub.publish([msg(A, 2)]);
-  const second = hub.open("r1", [A], "i1", first.position); // the relay gave up on the first before the controller noticed
+  const second = hub.open("r1", [A], "i1", had(first)); // the relay gave up on the first before the controller noticed
   expect(first.closedReason).toBe("replaced by a newer subscription");
   expect(frames(await taken(second))).toEqual(["a2"]);
 });
@@ -77,7 +80,7 @@ test("another instance under the same relay id (a restarted relay) gets nothing 
   const hub = new Hub();
   hub.release(hub.open("r1", [A], "i1"));
   hub.publish([msg(A, 1)]);
-  const restarted = hub.open("r1", [A], "i2", 0);
+  const restarted = hub.open("r1", [A], "i2", none);
   expect([restarted.replayed, restarted.position]).toEqual([undefined, 0]);
   hub.publish([msg(A, 2)]);
   expect(frames(await taken(restarted))).toEqual(["a2"]);
@@ -86,12 +89,20 @@ test("another instance under the same relay id (a restarted relay) gets nothing 
   expect(hub.open("r2", [A]).replayed).toBeUndefined();
 });
 
-test("a position beyond what this hub counted (from another controller process) starts a fresh count", () => {
+test("a position of another count (the relay never got a response of this one) means it has none of it", async () => {
   const hub = new Hub();
-  hub.release(hub.open("r1", [A], "i1"));
-  hub.publish([msg(A, 1)]);
-  const s = hub.open("r1", [A], "i1", 12_345);
-  expect([s.replayed, s.position]).toEqual([undefined, 0]);
+  const stale = { epoch: "an-epoch-from-a-controller-restarted-since", position: 3 };
+  // Its first stream here was cut before the first response arrived: the relay still has the old epoch.
+  const first = hub.open("r1", [A], "i1", stale);
+  expect([first.replayed, first.position]).toEqual([undefined, 0]);
+  hub.publish([msg(A, 1), msg(A, 2), msg(A, 3), msg(A, 4), msg(A, 5)]);
+  hub.release(first);
+  const again = hub.open("r1", [A], "i1", stale);
+  expect(again.replayed).toEqual({ events: 5, incomplete: false });
+  expect(frames(await taken(again))).toEqual(["a1", "a2", "a3", "a4", "a5"]);
+  hub.release(again);
+  // Beyond this count under its own epoch (cannot happen): taken as none of it too.
+  expect(hub.open("r1", [A], "i1", { epoch: again.recent.epoch, position: 99 }).replayed).toEqual({ events: 5, incomplete: false });
 });
 
 test("streams the hub closed itself are not kept: a relay too slow, or shutting down", () => {
@@ -99,28 +110,28 @@ test("streams the hub closed itself are not kept: a relay too slow, or shutting 
   const slow = hub.open("r1", [A], "i1");
   hub.publish([msg(A, 1), msg(A, 2)]);
   expect(slow.closedReason).toBe("relay too slow");
-  expect(hub.open("r1", [A], "i1", 0).replayed).toBeUndefined(); // re-opened before the handler released it
+  expect(hub.open("r1", [A], "i1", none).replayed).toBeUndefined(); // re-opened before the handler released it
   const slower = hub.open("r3", [A], "i3");
   hub.publish([msg(A, 3), msg(A, 4)]);
   hub.release(slower); // released first
   expect(hub.parkedCount).toBe(0);
-  expect(hub.open("r3", [A], "i3", 0).replayed).toBeUndefined();
+  expect(hub.open("r3", [A], "i3", none).replayed).toBeUndefined();
   const s = hub.open("r2", [A], "i2");
   hub.closeAll("controller shutting down");
   hub.release(s);
   expect(hub.parkedCount).toBe(0);
-  expect(hub.open("r2", [A], "i2", 0).replayed).toBeUndefined();
+  expect(hub.open("r2", [A], "i2", none).replayed).toBeUndefined();
 });
 
-test("at most `recent` events (and `recentBytes` of frames) are kept; a replay that lacks some says it is incomplete", async () => {
+test("at most `recent` events (and `recentChars` of frames) are kept; a replay that lacks some says it is incomplete", async () => {
   const hub = new Hub({ recent: 2 });
   hub.release(hub.open("r1", [A], "i1"));
   hub.publish([msg(A, 1), msg(A, 2), msg(A, 3)]);
-  const again = hub.open("r1", [A], "i1", 0);
+  const again = hub.open("r1", [A], "i1", none);
   expect(again.replayed).toEqual({ events: 2, incomplete: true });
   expect(frames(await taken(again))).toEqual(["a2", "a3"]);
 
-  const ring = new Recent(100, 5); // frames of 2 bytes: two fit
+  const ring = new Recent(100, 5); // frames of 2 characters: two fit
   for (const seq of [1, 2, 3]) ring.push(msg(A, seq));
   expect(frames(ring.after(0).events)).toEqual(["a2", "a3"]);
   expect([ring.after(0).complete, ring.after(1).complete, ring.after(3)]).toEqual([false, true, { events: [], complete: true }]);
@@ -132,5 +143,5 @@ test("a cut instance is forgotten after parkMs", async () => {
   expect(hub.parkedCount).toBe(1);
   await waitFor(() => hub.parkedCount === 0, "the parked instance to expire");
   hub.publish([msg(A, 1)]);
-  expect(hub.open("r1", [A], "i1", 0).replayed).toBeUndefined();
+  expect(hub.open("r1", [A], "i1", none).replayed).toBeUndefined();
 });

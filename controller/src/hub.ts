@@ -4,19 +4,22 @@ import { EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controll
 
 /**
  * The log events (not typing or presence) routed to one relay instance, numbered from 1 (their
- * position): the newest kept, at most `maxEvents` and `maxBytes` of frames.
+ * position): the newest kept, at most `maxEvents` and `maxChars` of frames.
  */
 export class Recent {
   private events: Event[] = [];
   private sizes: number[] = [];
   private start = 0;
-  private bytes = 0;
+  private chars = 0;
   /** The position of the newest event routed (0: none yet), kept or not. */
   last = 0;
+  /** Names this count: a relay's position means something only under the epoch it came with. */
+  readonly epoch = crypto.randomUUID();
 
   constructor(
     private readonly maxEvents: number,
-    private readonly maxBytes = Infinity,
+    /** Frame characters kept at most (UTF-16 code units: up to twice as many bytes). */
+    private readonly maxChars = Infinity,
   ) {}
 
   /** Numbers `ev` (and keeps it, pushing the oldest out past the bounds). */
@@ -25,9 +28,9 @@ export class Recent {
     if (this.maxEvents <= 0) return this.last;
     this.events.push(ev);
     this.sizes.push(ev.frame.length);
-    this.bytes += ev.frame.length;
-    while (this.events.length - this.start > this.maxEvents || (this.bytes > this.maxBytes && this.events.length - this.start > 1)) {
-      this.bytes -= this.sizes[this.start]!;
+    this.chars += ev.frame.length;
+    while (this.events.length - this.start > this.maxEvents || (this.chars > this.maxChars && this.events.length - this.start > 1)) {
+      this.chars -= this.sizes[this.start]!;
       this.start++;
     }
     if (this.start > 1024 && this.start * 2 > this.events.length) {
@@ -141,8 +144,8 @@ export interface HubOptions {
   maxQueue?: number;
   /** Log events kept per relay instance for a re-opened stream to replay (5,000: a few seconds at 1,000 events/s for that relay). */
   recent?: number;
-  /** ...and at most this many bytes of their frames (4 MiB; the events are shared with every stream that has them). */
-  recentBytes?: number;
+  /** ...and at most this many characters of their frames (4 Mi; the events are shared with every stream that has them). */
+  recentChars?: number;
   /** How long a cut stream's relay instance has to re-open it and get what it missed. */
   parkMs?: number;
 }
@@ -172,37 +175,40 @@ export class Hub {
   private readonly parked = new Map<string, Parked>();
   private readonly maxQueue: number;
   private readonly recentMax: number;
-  private readonly recentBytes: number;
+  private readonly recentChars: number;
   private readonly parkMs: number;
 
   constructor(opts: HubOptions = {}) {
     this.maxQueue = opts.maxQueue ?? 100_000;
     this.recentMax = opts.recent ?? 5_000;
-    this.recentBytes = opts.recentBytes ?? 4 * 1024 * 1024;
+    this.recentChars = opts.recentChars ?? 4 * 1024 * 1024;
     this.parkMs = opts.parkMs ?? 30_000;
   }
 
   /**
    * A relay's new stream. The same instance (`instance`, not "") re-opening after a cut, or replacing a
-   * stream we had not seen die, first gets what was routed to it after `afterPosition` (`replayed`).
+   * stream we had not seen die, first gets what was routed to it after what it says it received
+   * (`after`: the epoch and position of the last response it got; `replayed`).
    */
-  open(relayId: string, channels: Iterable<string>, instance = "", afterPosition = 0): RelayStream {
+  open(relayId: string, channels: Iterable<string>, instance = "", after: { epoch: string; position: number } = { epoch: "", position: 0 }): RelayStream {
     const prior = this.streams.get(relayId);
     // A prior stream of the same instance still open: the relay gave up on it before we noticed.
     const handover = instance && prior?.instance === instance && prior.closedReason === undefined ? prior : undefined;
     prior?.close("replaced by a newer subscription");
     const parked = this.parked.get(relayId);
     this.unpark(relayId);
-    const from = handover ?? (instance && parked?.instance === instance ? parked : undefined);
-    if (!from || afterPosition > from.recent.last) {
-      // A new instance (or positions from another controller process): a fresh count.
-      const s = new RelayStream(relayId, channels, this.maxQueue, instance, new Recent(instance ? this.recentMax : 0, this.recentBytes));
+    const from = (handover ?? (instance && parked?.instance === instance ? parked : undefined))?.recent;
+    if (!from) {
+      // A new instance, or one we have nothing of (restarted, too slow, cut too long ago): a new count.
+      const s = new RelayStream(relayId, channels, this.maxQueue, instance, new Recent(instance ? this.recentMax : 0, this.recentChars));
       this.streams.set(relayId, s);
       return s;
     }
-    const s = new RelayStream(relayId, channels, this.maxQueue, instance, from.recent, afterPosition);
+    // A position of another count (the relay never got a response of this one): it has none of it.
+    const received = after.epoch === from.epoch && after.position <= from.last ? after.position : 0;
+    const s = new RelayStream(relayId, channels, this.maxQueue, instance, from, received);
     this.streams.set(relayId, s);
-    const missed = from.recent.after(afterPosition);
+    const missed = from.after(received);
     s.replayed = { events: s.replay(missed.events), incomplete: !missed.complete };
     return s;
   }

@@ -13,7 +13,8 @@ interface Conn {
   abort: AbortController | null;
   /** Interest updates to one controller run one after another. */
   chain: Promise<void>;
-  /** How far this relay has the controller's log events (SubscribeResponse.position): a re-opened stream resumes after it. */
+  /** How far this relay has the controller's log events (SubscribeResponse epoch and position): a re-opened stream resumes after it. */
+  epoch: string;
   position: bigint;
 }
 
@@ -37,7 +38,7 @@ export class Upstream {
     private readonly onResubscribed: (channels: string[]) => void,
     private readonly logger: Logger,
   ) {
-    this.conns = controllers.map((c) => ({ ...c, synced: null, abort: null, chain: Promise.resolve(), position: 0n }));
+    this.conns = controllers.map((c) => ({ ...c, synced: null, abort: null, chain: Promise.resolve(), epoch: "", position: 0n }));
   }
 
   /** Any controller, for unary calls: the first with an open stream, else the first. */
@@ -155,7 +156,7 @@ export class Upstream {
       c.abort = new AbortController();
       const snapshot = new Set(this.interest.keys());
       try {
-        const stream = c.client.subscribe({ relayId: this.relayId, channelIds: [...snapshot], instance: this.instance, afterPosition: c.position }, { signal: c.abort.signal });
+        const stream = c.client.subscribe({ relayId: this.relayId, channelIds: [...snapshot], instance: this.instance, afterEpoch: c.epoch, afterPosition: c.position }, { signal: c.abort.signal });
         let first = true;
         for await (const res of stream) {
           if (first) {
@@ -168,8 +169,10 @@ export class Upstream {
             everConnected = true;
             if (this.connected === this.conns.length) for (const w of this.readyWaiters.splice(0)) w();
           }
-          c.position = res.position;
           if (res.events.length) this.onEvents(res.events);
+          // Only once handled: a throw above re-opens the stream before these, which come again.
+          c.epoch = res.epoch;
+          c.position = res.position;
         }
       } catch (err) {
         if (this.stopped) break;

@@ -2,23 +2,24 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { SubscribeResponseSchema, type SubscribeRequest, type SubscribeResponse } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./context";
-import { channelIds, position, relayId, relayInstance } from "./validate";
+import { channelIds, position, relayId, relayInstance, streamEpoch } from "./validate";
 
 /** Streams a relay's traffic until the call is aborted or the relay falls too far behind. */
 export async function* subscribe(rpc: RpcContext, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
-  const stream = rpc.hub.open(relayId(req.relayId), channelIds(req.channelIds), relayInstance(req.instance), position(req.afterPosition));
+  const stream = rpc.hub.open(relayId(req.relayId), channelIds(req.channelIds), relayInstance(req.instance), { epoch: streamEpoch(req.afterEpoch), position: position(req.afterPosition) });
+  const at = () => ({ epoch: stream.recent.epoch, position: BigInt(stream.position) });
   rpc.metrics.relayStreams.set(rpc.hub.relayCount);
   rpc.logger.info("relay subscribed", { relay_id: stream.relayId, channels: stream.interest.size, replayed: stream.replayed?.events });
   if (stream.replayed?.incomplete) rpc.logger.warn("more events were routed to a cut-off relay than the hub keeps; it reads back from the store only channels it has a seq of", { relay_id: stream.relayId });
   try {
     // Every response says how far the relay has this stream's log events (where it starts, first).
-    yield create(SubscribeResponseSchema, { events: [], position: BigInt(stream.position) });
+    yield create(SubscribeResponseSchema, { events: [], ...at() });
     // Presence first: a relay whose streams were all down may have missed changes; whole states repair that.
     const presence = rpc.ephemeral.snapshot();
-    if (presence.length) yield create(SubscribeResponseSchema, { events: presence, position: BigInt(stream.position) });
+    if (presence.length) yield create(SubscribeResponseSchema, { events: presence, ...at() });
     for (;;) {
       const events = await stream.next(ctx.signal);
-      if (events.length) yield create(SubscribeResponseSchema, { events, position: BigInt(stream.position) });
+      if (events.length) yield create(SubscribeResponseSchema, { events, ...at() });
       else if (stream.closedReason || ctx.signal.aborted) break;
     }
   } finally {

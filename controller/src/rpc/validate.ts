@@ -26,6 +26,11 @@ export function position(v: bigint): number {
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("after_position");
   return Number(v);
 }
+/** The epoch a relay got with its last response (Subscribe): empty, or an id as the hub makes them. */
+export function streamEpoch(v: string): string {
+  if (v !== "" && !RELAY_ID.test(v)) throw invalid("after_epoch");
+  return v;
+}
 /** A relay process's random id (Subscribe): empty, or what RELAY_ID allows. */
 export function relayInstance(v: string): string {
   if (v !== "" && !RELAY_ID.test(v)) throw invalid("instance");
