@@ -1,6 +1,6 @@
 import type { Server } from "bun";
 import type { Metrics } from "@chat/common/metrics";
-import { broadcastTopic, directTopic, type SocketData, type WS } from "./socket";
+import { broadcastTopic, directTopic, topicChannel, type SocketData, type WS } from "./socket";
 
 /**
  * Every open socket of this relay, by user, and the one way to write to them: Bun topics for
@@ -13,6 +13,11 @@ export class SocketRegistry {
   private readonly byUser = new Map<string, Set<WS>>();
   /** Upgrades accepted but not yet open, per user, so that concurrent handshakes cannot pass the cap together. */
   private readonly reserved = new Map<string, { n: number; at: number }>();
+  /** Sockets on each channel's topics, and each socket's channels: what a publish can have filled. */
+  private readonly byChannel = new Map<string, Set<WS>>();
+  private readonly channelsOf = new WeakMap<WS, Set<string>>();
+  /** Channels published to since the last sweep. */
+  private published = new Set<string>();
   private sweepTimer: Timer | undefined;
 
   constructor(
@@ -77,6 +82,8 @@ export class SocketRegistry {
 
   remove(ws: WS): void {
     this.sockets.delete(ws);
+    for (const ch of this.channelsOf.get(ws) ?? []) this.unindex(ws, ch);
+    this.channelsOf.delete(ws);
     const mine = this.byUser.get(ws.data.user);
     mine?.delete(ws);
     if (mine?.size === 0) this.byUser.delete(ws.data.user);
@@ -86,15 +93,30 @@ export class SocketRegistry {
   subscribe(ws: WS, ch: string): void {
     ws.subscribe(broadcastTopic(ch));
     ws.subscribe(directTopic(ch, ws.data.user));
+    let sockets = this.byChannel.get(ch);
+    if (!sockets) this.byChannel.set(ch, (sockets = new Set()));
+    sockets.add(ws);
+    let channels = this.channelsOf.get(ws);
+    if (!channels) this.channelsOf.set(ws, (channels = new Set()));
+    channels.add(ch);
   }
 
   unsubscribe(ws: WS, ch: string): void {
     ws.unsubscribe(broadcastTopic(ch));
     ws.unsubscribe(directTopic(ch, ws.data.user));
+    this.unindex(ws, ch);
+    this.channelsOf.get(ws)?.delete(ch);
+  }
+
+  private unindex(ws: WS, ch: string): void {
+    const sockets = this.byChannel.get(ch);
+    sockets?.delete(ws);
+    if (sockets?.size === 0) this.byChannel.delete(ch);
   }
 
   publish(topic: string, frame: string): void {
     if (this.server!.publish(topic, frame) > 0) this.metrics.framesOut.inc();
+    this.published.add(topicChannel(topic));
   }
 
   /** Sends one frame; a client that cannot keep up is closed with 1013 rather than buffered without bound. */
@@ -110,8 +132,17 @@ export class SocketRegistry {
     ws.close(1013, "client too slow");
   }
 
-  /** Topic publishes do not report per socket: a socket over the limit is found here within 50 ms. */
-  private sweep(): void {
-    for (const ws of this.sockets) if (ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
+  /**
+   * Topic publishes do not report per socket: a socket over the limit is found here within 50 ms (run
+   * by the timer). Only sockets of channels published to since the last sweep can have grown (what
+   * `send` writes is checked as it goes), so idle sockets cost nothing however many there are.
+   */
+  sweep(): void {
+    if (this.published.size === 0) return;
+    const channels = this.published;
+    this.published = new Set();
+    for (const ch of channels) {
+      for (const ws of this.byChannel.get(ch) ?? []) if (!ws.data.closed && ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
+    }
   }
 }

@@ -36,6 +36,11 @@ export type WS = ServerWebSocket<SocketData>;
 /** Bun topics: every member socket of a team, and the sockets of one user in a team (for DMs). */
 export const broadcastTopic = (ch: string) => `c:${ch}`;
 export const directTopic = (ch: string, user: string) => `d:${ch}:${user}`;
+/** The channel of a topic above (channel ids never contain ':'). */
+export const topicChannel = (topic: string) => {
+  const end = topic.indexOf(":", 2);
+  return end < 0 ? topic.slice(2) : topic.slice(2, end);
+};
 
 /** Events routed like messages: to "*" (the team), else only to their `to` and `from` (a DM's two users; a read's reader). */
 export const ROUTED_BY_AUDIENCE = new Set([

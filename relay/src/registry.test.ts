@@ -1,0 +1,70 @@
+import { expect, test } from "bun:test";
+import type { Server } from "bun";
+import { createMetrics } from "@chat/common/metrics";
+import { SocketRegistry } from "./registry";
+import { broadcastTopic, directTopic, type SocketData, type WS } from "./socket";
+
+// The slow-consumer sweep against stand-in sockets: what it reads, and whom it closes.
+const LIMIT = 1000;
+
+function fakeSocket(user: string, buffered = 0) {
+  const ws = {
+    data: { user, closed: false } as unknown as SocketData,
+    buffered,
+    reads: 0,
+    closedWith: undefined as number | undefined,
+    subscribe() {},
+    unsubscribe() {},
+    getBufferedAmount() {
+      ws.reads++;
+      return ws.buffered;
+    },
+    close(code: number) {
+      ws.closedWith = code;
+    },
+  };
+  return ws;
+}
+
+function registry() {
+  const r = new SocketRegistry(LIMIT, createMetrics());
+  const published: string[] = [];
+  (r as unknown as { server: Pick<Server<SocketData>, "publish"> }).server = { publish: (topic: string) => (published.push(topic), 1) } as never;
+  return { r, published };
+}
+
+test("the sweep reads only sockets of channels published to since the last sweep, and closes those over the limit with 1013", () => {
+  const { r } = registry();
+  const [idle, slow, fine, dm] = [fakeSocket("a@x.dev", 5 * LIMIT), fakeSocket("b@x.dev", 5 * LIMIT), fakeSocket("c@x.dev"), fakeSocket("d@x.dev", 5 * LIMIT)];
+  for (const s of [idle, slow, fine, dm]) r.add(s as unknown as WS);
+  r.subscribe(idle as unknown as WS, "A");
+  r.subscribe(slow as unknown as WS, "B");
+  r.subscribe(fine as unknown as WS, "B");
+  r.subscribe(dm as unknown as WS, "C");
+
+  r.sweep(); // nothing published: nothing read
+  expect([idle.reads, slow.reads, fine.reads, dm.reads]).toEqual([0, 0, 0, 0]);
+
+  r.publish(broadcastTopic("B"), "{}");
+  r.publish(directTopic("C", "d@x.dev"), "{}");
+  r.sweep();
+  expect([idle.reads, slow.reads, fine.reads, dm.reads]).toEqual([0, 1, 1, 1]);
+  expect([idle.closedWith, slow.closedWith, fine.closedWith, dm.closedWith]).toEqual([undefined, 1013, undefined, 1013]);
+
+  r.sweep(); // each publish is swept once
+  expect([slow.reads, fine.reads]).toEqual([1, 1]);
+});
+
+test("a socket that left a channel, or closed, is no longer read for it", () => {
+  const { r } = registry();
+  const [left, gone, stays] = [fakeSocket("a@x.dev"), fakeSocket("b@x.dev"), fakeSocket("c@x.dev")];
+  for (const s of [left, gone, stays]) {
+    r.add(s as unknown as WS);
+    r.subscribe(s as unknown as WS, "A");
+  }
+  r.unsubscribe(left as unknown as WS, "A");
+  r.remove(gone as unknown as WS);
+  r.publish(broadcastTopic("A"), "{}");
+  r.sweep();
+  expect([left.reads, gone.reads, stays.reads]).toEqual([0, 0, 1]);
+});
