@@ -32,6 +32,7 @@ export class Lifecycle {
   private ready(ws: WS): void {
     if (ws.data.closed) return;
     this.sockets.send(ws, readyFrame(ws.data.user, ws.data.channels, ws.data.expiresAt));
+    if (ws.data.closed) return; // the send found it too slow and closed it
     this.tokens.track(ws);
     for (const ch of ws.data.channels) {
       const after = ws.data.since.get(ch);

@@ -16,8 +16,9 @@ export class SocketRegistry {
   /** Sockets on each channel's topics, and each socket's channels: what a publish can have filled. */
   private readonly byChannel = new Map<string, Set<WS>>();
   private readonly channelsOf = new WeakMap<WS, Set<string>>();
-  /** Channels published to since the last sweep. */
+  /** Channels published to since the last sweep, and in the round before it. */
   private published = new Set<string>();
+  private publishedBefore = new Set<string>();
   private sweepTimer: Timer | undefined;
 
   constructor(
@@ -91,6 +92,7 @@ export class SocketRegistry {
   }
 
   subscribe(ws: WS, ch: string): void {
+    if (ws.data.closed) return; // closed meanwhile (a send can close it): nothing to index
     ws.subscribe(broadcastTopic(ch));
     ws.subscribe(directTopic(ch, ws.data.user));
     let sockets = this.byChannel.get(ch);
@@ -133,16 +135,21 @@ export class SocketRegistry {
   }
 
   /**
-   * Topic publishes do not report per socket: a socket over the limit is found here within 50 ms (run
-   * by the timer). Only sockets of channels published to since the last sweep can have grown (what
-   * `send` writes is checked as it goes), so idle sockets cost nothing however many there are.
+   * Topic publishes do not report per socket: a socket over the limit is found here within 100 ms (run
+   * by the timer every 50). Only sockets of channels published to lately can have grown (what `send`
+   * writes is checked as it goes; a socket leaving a channel is sent `channel_left` that way), so idle
+   * sockets cost nothing however many there are. A channel is swept in the two rounds after its
+   * publish: Bun adds a publish to the sockets' buffers only on a later turn of the event loop, so a
+   * sweep in the same turn reads them as they were.
    */
   sweep(): void {
-    if (this.published.size === 0) return;
-    const channels = this.published;
+    const before = this.publishedBefore;
+    this.publishedBefore = this.published;
     this.published = new Set();
-    for (const ch of channels) {
-      for (const ws of this.byChannel.get(ch) ?? []) if (!ws.data.closed && ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
+    for (const channels of [before, this.publishedBefore]) {
+      for (const ch of channels) {
+        for (const ws of this.byChannel.get(ch) ?? []) if (!ws.data.closed && ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
+      }
     }
   }
 }
