@@ -154,7 +154,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
   const websocket: WebSocketHandler<SocketData> = {
     maxPayloadLength: Math.max(limits.frameBytes * 4, 64 * 1024), // larger frames get a too_large error, not a close
     // Past twice our limit Bun drops what is published to a socket (a gap its client recovers with
-    // ?since on reconnect); the sweep closes such a socket with 1013 within 50 ms of crossing the limit.
+    // ?since on reconnect); the sweep closes such a socket with 1013 within 100 ms of crossing the limit.
     backpressureLimit: limits.wsBufferBytes * 2,
     closeOnBackpressureLimit: false,
     idleTimeout: 120,
