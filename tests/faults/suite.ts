@@ -225,6 +225,10 @@ async function scenario(key: string, secret: string): Promise<Row> {
   const killedAt = Date.now();
   process.kill(pid, "SIGKILL");
   await Bun.sleep(OUTAGE_MS);
+  // Readiness must report the outage (checked below). Detection takes 5 s of refusals plus a dead database's
+  // server selection, which on a loaded machine came close to the short form's 8 s: the dependency stays down
+  // until every watched URL has said so, at most 10 s more, instead of racing the fixed outage.
+  for (const until = Date.now() + 10_000; fault.notReady.some((u) => !watch.wentDown.has(u)) && Date.now() < until; ) await Bun.sleep(100);
   log(`${key}: restarting ${fault.name}`);
   await sh(fault.restart);
   const restartedAt = Date.now();
