@@ -31,7 +31,7 @@ afterEach(async () => {
 
 interface Side {
   peer?: Socket<Side>;
-  /** Bytes not yet taken by the socket (written on drain). */
+  /** Bytes not yet taken by this socket (written on drain); on the client side, until upstream connects, the client's bytes held for it. */
   out: Uint8Array[];
 }
 

@@ -45,7 +45,7 @@ test("a stream re-opened by the same instance after a cut replays what was route
   expect(frames(await taken(again))).toEqual(["a7"]);
 });
 
-test("nothing the relay received is replayed, however old the kept events (a channel dropped and joined again, a message deleted since)", async () => {
+test("nothing the relay received is replayed, however old the kept events", async () => {
   const hub = new Hub();
   const first = hub.open("r1", [A], "i1");
   hub.publish([msg(A, 1), msg(A, 2)]);
@@ -113,7 +113,7 @@ test("streams the hub closed itself are not kept: a relay too slow, or shutting 
   expect(hub.open("r1", [A], "i1", none).replayed).toBeUndefined(); // re-opened before the handler released it
   const slower = hub.open("r3", [A], "i3");
   hub.publish([msg(A, 3), msg(A, 4)]);
-  hub.release(slower); // released first
+  hub.release(slower); // released before re-opening
   expect(hub.parkedCount).toBe(0);
   expect(hub.open("r3", [A], "i3", none).replayed).toBeUndefined();
   const s = hub.open("r2", [A], "i2");
@@ -123,8 +123,8 @@ test("streams the hub closed itself are not kept: a relay too slow, or shutting 
   expect(hub.open("r2", [A], "i2", none).replayed).toBeUndefined();
 });
 
-test("at most `recent` events (and `recentChars` of frames) are kept; a replay that lacks some says it is incomplete", async () => {
-  const hub = new Hub({ recent: 2 });
+test("at most `recentEvents` events (and `recentChars` of frames) are kept; a replay that lacks some says it is incomplete", async () => {
+  const hub = new Hub({ recentEvents: 2 });
   hub.release(hub.open("r1", [A], "i1"));
   hub.publish([msg(A, 1), msg(A, 2), msg(A, 3)]);
   const again = hub.open("r1", [A], "i1", none);

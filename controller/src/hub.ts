@@ -67,8 +67,8 @@ export class RelayStream {
     channels: Iterable<string>,
     private readonly maxQueue: number,
     /** The relay process's random id ("" = unknown): a stream it re-opens gets what it missed replayed. */
-    readonly instance = "",
-    readonly recent = new Recent(0),
+    readonly instance: string,
+    readonly recent: Recent,
     /** Where this stream starts: what the relay had from the stream it replaces, or the ring's newest. */
     startsAfter = recent.last,
   ) {
@@ -83,9 +83,10 @@ export class RelayStream {
 
   /** Queues what this relay instance's earlier stream routed after what it received (`recent.after`). */
   replay(events: Event[]): number {
-    for (const ev of events) if (this.routes(ev)) this.queue.push(ev);
+    let n = 0;
+    for (const ev of events) if (this.routes(ev)) n = this.queue.push(ev);
     this.queuedTo = this.recent.last;
-    return this.queue.length;
+    return n;
   }
 
   push(ev: Event): void {
@@ -143,7 +144,7 @@ export interface HubOptions {
   /** Events queued for one relay at most; past it its stream is closed (it recovers from the store). */
   maxQueue?: number;
   /** Log events kept per relay instance for a re-opened stream to replay (5,000: a few seconds at 1,000 events/s for that relay). */
-  recent?: number;
+  recentEvents?: number;
   /** ...and at most this many characters of their frames (4 Mi; the events are shared with every stream that has them). */
   recentChars?: number;
   /** How long a cut stream's relay instance has to re-open it and get what it missed. */
@@ -174,13 +175,13 @@ export class Hub {
   private readonly streams = new Map<string, RelayStream>();
   private readonly parked = new Map<string, Parked>();
   private readonly maxQueue: number;
-  private readonly recentMax: number;
+  private readonly recentEvents: number;
   private readonly recentChars: number;
   private readonly parkMs: number;
 
   constructor(opts: HubOptions = {}) {
     this.maxQueue = opts.maxQueue ?? 100_000;
-    this.recentMax = opts.recent ?? 5_000;
+    this.recentEvents = opts.recentEvents ?? 5_000;
     this.recentChars = opts.recentChars ?? 4 * 1024 * 1024;
     this.parkMs = opts.parkMs ?? 30_000;
   }
@@ -200,7 +201,7 @@ export class Hub {
     const from = (handover ?? (instance && parked?.instance === instance ? parked : undefined))?.recent;
     if (!from) {
       // A new instance, or one we have nothing of (restarted, too slow, cut too long ago): a new count.
-      const s = new RelayStream(relayId, channels, this.maxQueue, instance, new Recent(instance ? this.recentMax : 0, this.recentChars));
+      const s = new RelayStream(relayId, channels, this.maxQueue, instance, new Recent(instance ? this.recentEvents : 0, this.recentChars));
       this.streams.set(relayId, s);
       return s;
     }

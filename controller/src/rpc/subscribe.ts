@@ -2,11 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { SubscribeResponseSchema, type SubscribeRequest, type SubscribeResponse } from "@chat/proto/chat/v1/controller_pb";
 import type { RpcContext } from "./context";
-import { channelIds, position, relayId, relayInstance, streamEpoch } from "./validate";
+import { afterPosition, channelIds, relayId, relayInstance, streamEpoch } from "./validate";
 
 /** Streams a relay's traffic until the call is aborted or the relay falls too far behind. */
 export async function* subscribe(rpc: RpcContext, req: SubscribeRequest, ctx: HandlerContext): AsyncGenerator<SubscribeResponse> {
-  const stream = rpc.hub.open(relayId(req.relayId), channelIds(req.channelIds), relayInstance(req.instance), { epoch: streamEpoch(req.afterEpoch), position: position(req.afterPosition) });
+  const stream = rpc.hub.open(relayId(req.relayId), channelIds(req.channelIds), relayInstance(req.instance), { epoch: streamEpoch(req.afterEpoch), position: afterPosition(req.afterPosition) });
   const at = () => ({ epoch: stream.recent.epoch, position: BigInt(stream.position) });
   rpc.metrics.relayStreams.set(rpc.hub.relayCount);
   rpc.logger.info("relay subscribed", { relay_id: stream.relayId, channels: stream.interest.size, replayed: stream.replayed?.events });

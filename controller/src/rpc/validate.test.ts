@@ -8,7 +8,7 @@ import { ControllerService } from "@chat/proto/chat/v1/controller_pb";
 import { Hub } from "../hub";
 import { controllerRoutes, errorInterceptor, tokenInterceptor } from "../routes";
 import type { RpcContext } from "./context";
-import { channelId, position, relayId, relayInstance, streamEpoch, userId } from "./validate";
+import { afterPosition, channelId, relayId, relayInstance, streamEpoch, userId } from "./validate";
 
 test("validators accept exactly the common grammar and refuse with the catalog's validation error", () => {
   for (const v of USER_IDS.valid) expect(userId(v)).toBe(v);
@@ -27,8 +27,8 @@ test("validators accept exactly the common grammar and refuse with the catalog's
   expect(() => relayId("a b")).toThrow("relay_id is invalid");
   expect(() => relayInstance("x".repeat(129))).toThrow("instance is invalid");
   expect(relayInstance("")).toBe(""); // an older relay: no replay
-  expect(() => position(2n ** 53n)).toThrow("after_position is invalid");
-  expect(position(42n)).toBe(42);
+  expect(() => afterPosition(2n ** 53n)).toThrow("after_position is invalid");
+  expect(afterPosition(42n)).toBe(42);
   expect(() => streamEpoch("a b")).toThrow("after_epoch is invalid");
   expect(relayInstance("0b5e4c7e-1f2a-4c3d-9e8f-0a1b2c3d4e5f")).toBe("0b5e4c7e-1f2a-4c3d-9e8f-0a1b2c3d4e5f");
 });

@@ -22,20 +22,19 @@ export function relayId(v: string): string {
   return v;
 }
 /** A position in a relay instance's stream (Subscribe): 0 … 2^53 − 1. */
-export function position(v: bigint): number {
+export function afterPosition(v: bigint): number {
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("after_position");
   return Number(v);
 }
-/** The epoch a relay got with its last response (Subscribe): empty, or an id as the hub makes them. */
-export function streamEpoch(v: string): string {
-  if (v !== "" && !RELAY_ID.test(v)) throw invalid("after_epoch");
+/** An optional id of the RELAY_ID grammar: empty, or 1–128 of [A-Za-z0-9_.:-] (a relay instance, an epoch). */
+function optionalId(v: string, field: string): string {
+  if (v !== "" && !RELAY_ID.test(v)) throw invalid(field);
   return v;
 }
-/** A relay process's random id (Subscribe): empty, or what RELAY_ID allows. */
-export function relayInstance(v: string): string {
-  if (v !== "" && !RELAY_ID.test(v)) throw invalid("instance");
-  return v;
-}
+/** The epoch a relay got with its last response (Subscribe). */
+export const streamEpoch = (v: string) => optionalId(v, "after_epoch");
+/** A relay process's random id (Subscribe). */
+export const relayInstance = (v: string) => optionalId(v, "instance");
 
 /** A page request over a channel's events (FetchSince, FetchUnstored): `viewer` undefined = every event. */
 export function channelPage(req: { channelId: string; viewer: string; afterSeq: bigint; limit: number }, maxPage: number) {

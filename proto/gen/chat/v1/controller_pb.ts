@@ -30,21 +30,23 @@ export type SubscribeRequest = Message<"chat.v1.SubscribeRequest"> & {
    * A random id of the relay process. A stream re-opened by the same instance (a connection cut
    * while both ends lived on) first receives the events routed to it after `after_position` (those
    * it never got: sent as the connection died, or published while it was cut), within bounds, so a
-   * channel the relay had seen nothing of is not left with a gap. Empty: none.
+   * channel the relay had seen nothing of is not left with a gap. Empty: no replay.
    *
    * @generated from field: string instance = 3;
    */
   instance: string;
 
   /**
-   * The `epoch` and `position` of the last response this instance received from this controller
-   * (empty and 0: none).
+   * The `position` of the last response this instance received from this controller (0: none).
    *
    * @generated from field: uint64 after_position = 4;
    */
   afterPosition: bigint;
 
   /**
+   * The `epoch` of that response. Another epoch than the controller's count for this instance means
+   * the relay has none of it: everything kept is replayed.
+   *
    * @generated from field: string after_epoch = 5;
    */
   afterEpoch: string;
