@@ -68,17 +68,18 @@ export interface TeamQuery {
   limit: number;
 }
 
+/** How a store's `synced()` is asked (TeamStore, MessageStore). */
+export interface SyncOptions {
+  /** Somebody waits for the answer (a REST change): sync at once rather than batching with later callers. */
+  now?: boolean;
+}
+
 /**
  * Teams: a header document per team and one membership row per (team, user). No operation
  * needs a transaction (FerretDB has none): a change commits the header with one conditional
  * write on `version`, carrying its row writes as `pending`; the rows are then written with
  * version stamps, by the change or by any later reader (membership.ts holds the protocol).
  */
-export interface SyncOptions {
-  /** Somebody waits for the answer (a REST change): sync at once rather than batching with later callers. */
-  now?: boolean;
-}
-
 export interface TeamStore {
   /** Writes the header (with its `pending` creator row, not yet the row); conflict if the id exists. */
   create(team: Team): Promise<void>;
