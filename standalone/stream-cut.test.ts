@@ -31,18 +31,21 @@ afterEach(async () => {
 
 interface Side {
   peer?: Socket<Side>;
-  /** Bytes not yet taken by this socket (written on drain); on the client side, until upstream connects, the client's bytes held for it. */
+  /** Bytes not yet taken by this socket, written on drain. */
   out: Uint8Array[];
+  /** The client's bytes that arrived before its upstream connection opened (client side only). */
+  early: Uint8Array[];
 }
 
 /** Forwards loopback TCP to `port`; `cut()` drops every connection and refuses new ones until `restore()`. */
 function tcpProxy(port: number) {
   let refusing = false;
   const live = new Set<Socket<Side>>();
+  // Queued bytes are copied: a read buffer is the socket's only during its callback.
   const send = (s: Socket<Side>, chunk: Uint8Array) => {
-    if (s.data.out.length) return void s.data.out.push(chunk);
+    if (s.data.out.length) return void s.data.out.push(chunk.slice());
     const n = s.write(chunk);
-    if (n < chunk.length) s.data.out.push(chunk.subarray(Math.max(0, n)));
+    if (n < chunk.length) s.data.out.push(chunk.slice(Math.max(0, n)));
   };
   const drain = (s: Socket<Side>) => {
     while (s.data.out.length) {
@@ -52,7 +55,6 @@ function tcpProxy(port: number) {
       s.data.out.shift();
     }
   };
-  const relayTo = (from: Socket<Side>, chunk: Uint8Array) => (from.data.peer ? send(from.data.peer, chunk) : from.data.out.push(chunk));
   const closed = (s: Socket<Side>) => {
     live.delete(s);
     s.data.peer?.end();
@@ -62,7 +64,7 @@ function tcpProxy(port: number) {
     port: 0,
     socket: {
       open(client) {
-        client.data = { out: [] };
+        client.data = { out: [], early: [] };
         if (refusing) return void client.end();
         live.add(client);
         void Bun.connect<Side>({
@@ -70,11 +72,10 @@ function tcpProxy(port: number) {
           port,
           socket: {
             open(up) {
-              up.data = { peer: client, out: [] };
+              up.data = { peer: client, out: [], early: [] };
               live.add(up);
-              const early = client.data.out.splice(0);
               client.data.peer = up;
-              for (const chunk of early) send(up, chunk);
+              for (const chunk of client.data.early.splice(0)) send(up, chunk);
             },
             data(up, chunk) {
               send(client, chunk);
@@ -86,11 +87,10 @@ function tcpProxy(port: number) {
         }).catch(() => client.end());
       },
       data(client, chunk) {
-        relayTo(client, chunk);
+        if (client.data.peer) send(client.data.peer, chunk);
+        else client.data.early.push(chunk.slice());
       },
-      drain(client) {
-        if (client.data.peer) drain(client);
-      },
+      drain,
       close: closed,
       error: closed,
     },
