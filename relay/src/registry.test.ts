@@ -71,6 +71,24 @@ test("a publish whose bytes reach the socket's buffer only on a later turn is st
   expect(ws.closedWith).toBe(1013);
 });
 
+test("a channel sent a quarter of the limit is read on the next timer turn, not at the sweep", async () => {
+  const { r } = registry();
+  const [a, b] = [fakeSocket("a@x.dev"), fakeSocket("b@x.dev")];
+  for (const s of [a, b]) r.add(s as unknown as WS);
+  r.subscribe(a as unknown as WS, "A");
+  r.subscribe(b as unknown as WS, "B");
+  r.publish(broadcastTopic("A"), "x".repeat(LIMIT / 4 - 1));
+  r.publish(broadcastTopic("B"), "x".repeat(LIMIT / 8));
+  r.publish(broadcastTopic("B"), "x".repeat(LIMIT / 8));
+  [a.buffered, b.buffered] = [5 * LIMIT, 5 * LIMIT]; // as Bun fills them after this turn
+  await new Promise((resolve) => setTimeout(resolve, 0)); // runs after the registry's own timer of this turn
+  expect([a.reads, b.reads]).toEqual([0, 1]);
+  expect([a.closedWith, b.closedWith]).toEqual([undefined, 1013]);
+  r.publish(broadcastTopic("A"), "x"); // the quarter reached on A, counted since its last read
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(a.closedWith).toBe(1013);
+});
+
 test("a socket that left a channel, or closed, is no longer read for it", () => {
   const { r } = registry();
   const [left, gone, stays] = [fakeSocket("a@x.dev"), fakeSocket("b@x.dev"), fakeSocket("c@x.dev")];

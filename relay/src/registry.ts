@@ -3,6 +3,17 @@ import type { Metrics } from "@chat/common/metrics";
 import { broadcastTopic, directTopic, topicChannel, type SocketData, type WS } from "./socket";
 
 /**
+ * Bun's own bound on a socket's buffer, past ours: the sweep below closes a socket over `bufferLimit`
+ * with 1013 within 100 ms, so Bun's limit is met only by a burst of more than `bufferLimit` in less.
+ * There Bun drops what is published to the socket; closing it at that first drop (1006, no close
+ * frame, its last frame cut short) makes its client resume with `?since` and get them back. Left open,
+ * a socket that drained below our limit before the sweep would keep the gap, and nothing would say so.
+ */
+export function bufferOptions(bufferLimit: number): { backpressureLimit: number; closeOnBackpressureLimit: boolean } {
+  return { backpressureLimit: bufferLimit * 2, closeOnBackpressureLimit: true };
+}
+
+/**
  * Every open socket of this relay, by user, and the one way to write to them: Bun topics for
  * fan-out (one publish per event, whatever the audience) and `send` with back-pressure for
  * frames meant for one socket. A client that cannot keep up is closed with 1013.
@@ -20,6 +31,10 @@ export class SocketRegistry {
   private published = new Set<string>();
   private publishedBefore = new Set<string>();
   private sweepTimer: Timer | undefined;
+  /** Characters published to each channel since its sockets were last read, and channels due a read before the sweep. */
+  private readonly charsSince = new Map<string, number>();
+  private readonly due = new Set<string>();
+  private dueTimer: Timer | undefined;
 
   constructor(
     private readonly bufferLimit: number,
@@ -34,6 +49,7 @@ export class SocketRegistry {
 
   stop(): void {
     clearInterval(this.sweepTimer);
+    clearTimeout(this.dueTimer);
   }
 
   get size(): number {
@@ -113,12 +129,35 @@ export class SocketRegistry {
   private unindex(ws: WS, ch: string): void {
     const sockets = this.byChannel.get(ch);
     sockets?.delete(ws);
-    if (sockets?.size === 0) this.byChannel.delete(ch);
+    if (sockets?.size === 0) {
+      this.byChannel.delete(ch);
+      this.charsSince.delete(ch);
+    }
   }
 
+  /**
+   * Publishes to a topic. A channel that has been sent a quarter of the limit since its sockets were
+   * last read is read again as soon as Bun has written the frames (a timer, after this turn), not at
+   * the next sweep: however fast a burst, a socket grows by about a quarter of the limit between two
+   * reads, so it is closed with 1013 before Bun's own bound (twice the limit, `bufferOptions`) drops
+   * frames and closes it with 1006.
+   */
   publish(topic: string, frame: string): void {
     if (this.server!.publish(topic, frame) > 0) this.metrics.framesOut.inc();
-    this.published.add(topicChannel(topic));
+    const ch = topicChannel(topic);
+    this.published.add(ch);
+    const chars = (this.charsSince.get(ch) ?? 0) + frame.length;
+    if (chars < this.bufferLimit / 4) {
+      this.charsSince.set(ch, chars);
+      return;
+    }
+    this.charsSince.delete(ch);
+    this.due.add(ch);
+    this.dueTimer ??= setTimeout(() => {
+      this.dueTimer = undefined;
+      for (const due of this.due) this.closeSlowOf(due);
+      this.due.clear();
+    }, 0);
   }
 
   /** Sends one frame; a client that cannot keep up is closed with 1013 rather than buffered without bound. */
@@ -147,9 +186,11 @@ export class SocketRegistry {
     this.publishedBefore = this.published;
     this.published = new Set();
     for (const channels of [before, this.publishedBefore]) {
-      for (const ch of channels) {
-        for (const ws of this.byChannel.get(ch) ?? []) if (!ws.data.closed && ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
-      }
+      for (const ch of channels) this.closeSlowOf(ch);
     }
+  }
+
+  private closeSlowOf(ch: string): void {
+    for (const ws of this.byChannel.get(ch) ?? []) if (!ws.data.closed && ws.getBufferedAmount() > this.bufferLimit) this.closeSlow(ws);
   }
 }

@@ -18,7 +18,7 @@ import { Lifecycle } from "./lifecycle";
 import { Membership } from "./membership";
 import { MessageOps } from "./ops/message-ops";
 import { Presence } from "./presence";
-import { SocketRegistry } from "./registry";
+import { bufferOptions, SocketRegistry } from "./registry";
 import { Resumer } from "./resume";
 import type { SocketData } from "./socket";
 import { DeliveryLag } from "./backpressure";
@@ -153,10 +153,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
 
   const websocket: WebSocketHandler<SocketData> = {
     maxPayloadLength: Math.max(limits.frameBytes * 4, 64 * 1024), // larger frames get a too_large error, not a close
-    // Past twice our limit Bun drops what is published to a socket (a gap its client recovers with
-    // ?since on reconnect); the sweep closes such a socket with 1013 within 100 ms of crossing the limit.
-    backpressureLimit: limits.wsBufferBytes * 2,
-    closeOnBackpressureLimit: false,
+    ...bufferOptions(limits.wsBufferBytes), // the sweep closes at the limit with 1013, Bun at twice it with 1006
     idleTimeout: 120,
     sendPings: true,
     perMessageDeflate: false,
