@@ -120,3 +120,39 @@ test("after a refusal, a check still unanswered once the refusals have lasted do
   await m.stop();
   expect(lines.filter((l) => l.level !== "debug").map((l) => l.msg)).toEqual(["dependency down", "dependency back"]);
 });
+
+test("a check hung on a connection that died is hedged: the second check's refusal makes it down long before the timeout", async () => {
+  const { logger } = recorder();
+  let mode: "ok" | "dead" = "ok";
+  let hung = false;
+  const check = async () => {
+    if (mode === "ok") return;
+    if (!hung) {
+      hung = true;
+      await new Promise(() => {}); // in flight when the database died: never answered
+    }
+    throw new Error("ECONNREFUSED"); // any new call: refused
+  };
+  const m = new DependencyMonitor({ mongodb: check }, logger, undefined, { intervalMs: 10, timeoutMs: 5000, failuresToDown: 3, downAfterMs: 300, hungDownAfterMs: 5000, hedgeAfterMs: 100 }).start();
+  await waitFor(() => m.states().mongodb === "up");
+  mode = "dead";
+  const t0 = Date.now();
+  await waitFor(() => m.states().mongodb === "down", 3000); // unhedged: not before the 5 s timeout
+  expect(Date.now() - t0).toBeLessThan(1500);
+  expect(hung).toBe(true);
+  await m.stop();
+});
+
+test("a slow dependency stays up when hedged: both calls slow, the first answer counts", async () => {
+  const { logger, lines } = recorder();
+  let calls = 0;
+  const check = async () => {
+    calls++;
+    if (calls > 1) await Bun.sleep(150);
+  };
+  const m = new DependencyMonitor({ database: check }, logger, undefined, { intervalMs: 10, timeoutMs: 300, downAfterMs: 100, hungDownAfterMs: 3000, hedgeAfterMs: 50 }).start();
+  await waitFor(() => calls >= 10);
+  expect(m.states().database).toBe("up");
+  await m.stop();
+  expect(lines.filter((l) => l.level !== "debug")).toEqual([]);
+});

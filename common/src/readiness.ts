@@ -16,9 +16,19 @@ export interface MonitorOptions {
   hungDownAfterMs?: number;
   /** While down, one "still down" line this often. */
   logEveryMs?: number;
+  /** A check unanswered this long gets a second one beside it; the first of the two to settle counts. */
+  hedgeAfterMs?: number;
 }
 
-const DEFAULTS: Required<MonitorOptions> = { intervalMs: 1000, timeoutMs: 10_000, failuresToDown: 3, downAfterMs: 5000, hungDownAfterMs: 30_000, logEveryMs: 10_000 };
+const DEFAULTS: Required<MonitorOptions> = {
+  intervalMs: 1000,
+  timeoutMs: 10_000,
+  failuresToDown: 3,
+  downAfterMs: 5000,
+  hungDownAfterMs: 30_000,
+  logEveryMs: 10_000,
+  hedgeAfterMs: 2000,
+};
 
 type State = "starting" | "up" | "down";
 
@@ -105,7 +115,7 @@ export class DependencyMonitor {
           ? setTimeout(() => this.down(d, Date.now(), "no answer since the last refusal"), Math.max(0, d.failingSince! + this.opts.downAfterMs - t0))
           : undefined;
       try {
-        const answered = d.check().catch((err: unknown) => {
+        const answered = this.probe(d).catch((err: unknown) => {
           throw new Refused(err);
         });
         await withTimeout(answered, this.opts.timeoutMs, d.name);
@@ -117,6 +127,22 @@ export class DependencyMonitor {
       }
       await sleep(this.opts.intervalMs, signal);
     }
+  }
+
+  /**
+   * One check, hedged: a call can hang on a connection the client never noticed die (a database
+   * SIGKILLed while management's ping was in flight waited out the 10 s timeout, counted as slow, and
+   * was reported down only after 16 s). A second call beside it, past `hedgeAfterMs`, is refused at
+   * once by a dead dependency and answers from a live one; a slow one keeps both slow.
+   */
+  private probe(d: Dependency): Promise<void> {
+    const first = d.check();
+    if (this.opts.hedgeAfterMs >= this.opts.timeoutMs) return first;
+    let timer: Timer | undefined;
+    const second = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => d.check().then(resolve, reject), this.opts.hedgeAfterMs);
+    });
+    return Promise.race([first, second]).finally(() => clearTimeout(timer));
   }
 
   private succeeded(d: Dependency, ms: number): void {
