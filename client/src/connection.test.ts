@@ -61,23 +61,29 @@ describe("ChatConnection against a scripted server", () => {
     expect(s2.received.filter((f) => f.data === "hello")).toHaveLength(1);
   });
 
-  test("our own echo settles a send whose ack was lost: nothing is resent", async () => {
+  test("our own echo shows the message but settles nothing: only an ack does, after a resend if the socket closed first", async () => {
     client = createChatClient({ baseUrl: server.baseUrl, token: () => fakeToken(ME, Date.now() + HOUR), ...fast });
     void client.connection.connect();
     const s1 = await server.socket(0);
     s1.push(ready());
     await client.connection.connect();
-    const acked = client.store.send(TEAM, { data: "hi" });
+    let settled = false;
+    const acked = client.store.send(TEAM, { data: "hi" }).finally(() => (settled = true));
     const sent = await s1.frame((f) => f.data === "hi");
-    s1.push(msg(3, { from: ME, data: "hi", client_msg_id: sent.client_msg_id }));
-    expect((await acked).seq).toBe(3);
+    const id = "0000000000000000000000bb";
+    s1.push(msg(3, { id, from: ME, data: "hi", client_msg_id: sent.client_msg_id }));
+    await until(() => client!.store.timeline(TEAM).length === 1); // shown, no longer pending
+    expect(client.store.pendingIn(TEAM)).toHaveLength(0);
+    expect(settled).toBe(false); // delivered is not durable (standalone delivers before its fsync)
     s1.close();
     const s2 = await server.socket(1);
     expect(s2.since).toEqual([`${TEAM}:3`]);
     s2.push(ready());
-    await Bun.sleep(100);
-    expect(s2.received).toHaveLength(0);
-    expect(client.store.timeline(TEAM)).toHaveLength(1);
+    const resent = await s2.frame((f) => f.data === "hi");
+    expect(resent.client_msg_id).toBe(sent.client_msg_id); // the server's dedupe answers it
+    s2.push({ event: "ack", client_msg_id: sent.client_msg_id, id, seq: 3, ts: new Date().toISOString() });
+    expect((await acked).id).toBe(id);
+    expect(client.store.timeline(TEAM).map((m) => m.id)).toEqual([id]);
   });
 
   test("a resume resends `since` per channel and drops what it already had, by seq", async () => {

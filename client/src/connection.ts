@@ -256,7 +256,8 @@ export class ChatConnection extends Emitter<ConnectionEvents> {
     if (isChannelEvent(f)) {
       if (!this.resume.accept(f)) return; // already had it: a resume overlapping what we saw
       if (f.event === "member_joined" && f.user === this.user) this.channels.add(f.channel_id);
-      if (f.event === "message" && f.from === this.user) this.outbox.echo(f);
+      // Our own echo does not settle a send: it can come before the message is durable (standalone
+      // delivers a commit before its fsync); only the ack says so, or the resend's after a reconnect.
     }
     this.emit(f.event, f as never);
     this.emit("frame", f);

@@ -1,4 +1,4 @@
-import type { ClientFrame, ErrorEvent, MessageEvent } from "../protocol";
+import type { ClientFrame, ErrorEvent } from "../protocol";
 import { SendError, type Ack } from "./types";
 
 interface Outgoing {
@@ -52,13 +52,6 @@ export class Outbox {
   ack(ack: Ack): void {
     const o = this.pending.get(ack.client_msg_id);
     if (o) this.settle(ack.client_msg_id, o, ack);
-  }
-
-  /** Our own echo proves a send durable even if its ack was lost with the socket. */
-  echo(f: MessageEvent): void {
-    const id = f.client_msg_id;
-    const o = id ? this.pending.get(id) : undefined;
-    if (id && o && !("op" in o.frame)) this.settle(id, o, { event: "ack", client_msg_id: id, id: f.id, seq: f.seq, ts: f.ts });
   }
 
   refused(f: ErrorEvent): void {
