@@ -1,19 +1,34 @@
-// The embedded log's only writer, on a thread of its own: appends are group-committed with an fsync
-// (synchronous=FULL) here, so the event loop that serves sockets never waits for the disk.
+// The embedded log's only writer, on a thread of its own, so the event loop that serves sockets
+// never waits for the disk. Appends are group-committed in one transaction written to the WAL
+// without a sync (synchronous=NORMAL: it survives a killed process), announced as `written` so
+// consumers can deliver it, then made durable with an fdatasync of the WAL and only then
+// `appended` (acked). Seqs are never handed out twice, power loss or not: see `reserved` below.
 import { Database } from "bun:sqlite";
+import { closeSync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 
 export type WriterRequest =
+  | { type: "open"; path: string; reserve: number; syncGate?: Int32Array }
   | { type: "append"; id: number; records: [channelId: string, value: string][][] }
   | { type: "commit"; group: string; seq: number; trimBelow?: number }
   | { type: "close" };
-export type WriterReply = { type: "appended"; id: number; seqs: number[][]; last: number } | { type: "failed"; id: number; error: string } | { type: "closed" };
+export type WriterReply =
+  /** Everything up to `last` is on disk: consumers may read it. `error`: the log could not open (every append fails). */
+  | { type: "opened"; last: number; error?: string }
+  /** Committed up to `last` but not yet fsync'd: consumers may deliver it, nobody is acked yet. */
+  | { type: "written"; last: number }
+  /** One request's records are on disk (fsync'd): it may be acked. */
+  | { type: "appended"; id: number; seqs: number[][]; last: number }
+  /** `broken`: the log refuses every later append (a failed fsync), and readiness reports it. */
+  | { type: "failed"; id: number; error: string; broken?: boolean }
+  | { type: "closed" };
 
 /** This thread's side of the channel to the log (the worker's global scope). */
 const port = globalThis as unknown as { postMessage(m: WriterReply): void; onmessage: ((e: MessageEvent) => void) | null };
 let db: Database | undefined;
-let insert: ReturnType<Database["query"]> | undefined;
 let appendTx: ((batches: [string, string][][]) => number[][]) | undefined;
 let commitTx: (() => void) | undefined;
+let closeTx: (() => void) | undefined;
 /**
  * Consumer positions waiting to be written: they ride in the next append's transaction (or one of
  * their own if no append comes within COMMIT_DELAY_MS), so committing costs no fsync of its own. A
@@ -24,15 +39,60 @@ let trimBelow: number | undefined;
 let commitTimer: ReturnType<typeof setTimeout> | undefined;
 const COMMIT_DELAY_MS = 50;
 
-function open(path: string): void {
-  db = new Database(path, { create: true, strict: true });
+/**
+ * Seqs up to `reserved` may be delivered before they are durable; the bound itself is durable
+ * before any seq above it is delivered (the batch that crosses it is announced only once fsync'd,
+ * and moves it `reserve` further). After a power loss the log starts again above it, so a seq
+ * delivered and then lost is never given to another message. A clean close lowers it to the last
+ * seq (all durable then), so restarts leave no gap; a crash leaves one of up to `reserve`.
+ */
+let reserved = 0;
+let reserve = 100_000;
+/** Set by the first failed fsync and kept: after one, pages the kernel could not write may count as clean. */
+let broken: string | undefined;
+let walPath = "";
+/** The WAL, opened once and kept: a write-back error is reported once per open file, so a fresh descriptor could miss it. */
+let walFd: number | undefined;
+let dirSynced = false;
+/**
+ * Tests only (a slow disk): while its first element is 0, fsyncs wait; its second counts the fsyncs
+ * that reached the gate (each after its commit), notified.
+ */
+let syncGate: Int32Array | undefined;
+
+/** Makes every commit so far durable: the WAL's data, and once the directory entry of the WAL. */
+function durable(): void {
+  if (syncGate) {
+    Atomics.add(syncGate, 1, 1);
+    Atomics.notify(syncGate, 1);
+    while (Atomics.load(syncGate, 0) === 0) Atomics.wait(syncGate, 0, 0);
+  }
+  walFd ??= openSync(walPath, "r");
+  fdatasyncSync(walFd);
+  if (!dirSynced) {
+    const dir = openSync(dirname(walPath), "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    dirSynced = true;
+  }
+}
+
+function open(m: Extract<WriterRequest, { type: "open" }>): void {
+  walPath = `${m.path}-wal`;
+  reserve = m.reserve;
+  syncGate = m.syncGate;
+  db = new Database(m.path, { create: true, strict: true });
   db.run("PRAGMA journal_mode=WAL");
-  db.run("PRAGMA synchronous=FULL");
+  db.run("PRAGMA synchronous=NORMAL"); // durable() syncs, after `written`
   db.run("PRAGMA busy_timeout=5000");
   const ins = db.query<{ seq: number }, [string, string]>("INSERT INTO log (channel_id, value) VALUES (?, ?) RETURNING seq");
-  insert = ins;
   const setOffset = db.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq");
   const trim = db.query("DELETE FROM log WHERE seq < ?");
+  const setReserved = db.query("INSERT INTO reserved (k, seq) VALUES (0, ?) ON CONFLICT(k) DO UPDATE SET seq = excluded.seq");
+  const top = () => db!.query<{ seq: number }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get()?.seq ?? 0;
   const writeCommits = () => {
     for (const [grp, seq] of commits) setOffset.run(grp, seq);
     commits.clear();
@@ -43,39 +103,79 @@ function open(path: string): void {
   };
   appendTx = db.transaction((batches: [string, string][][]) => {
     writeCommits();
-    return batches.map((records) => records.map(([ch, v]) => ins.get(ch, v)!.seq));
+    const seqs = batches.map((records) => records.map(([ch, v]) => ins.get(ch, v)!.seq));
+    const last = seqs.at(-1)!.at(-1)!;
+    if (last > reserved) setReserved.run(last + reserve);
+    return seqs;
   });
   commitTx = db.transaction(writeCommits);
+  closeTx = db.transaction(() => {
+    writeCommits();
+    setReserved.run(top());
+  });
+  // Start above every seq that may have been delivered before a crash.
+  const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
+  const highest = top();
+  if (bound > highest) db.run(highest ? "UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'" : "INSERT INTO sqlite_sequence (name, seq) VALUES ('log', ?)", [bound]);
+  reserved = Math.max(bound, highest);
+  // What a crashed predecessor wrote is delivered only once it is on disk.
+  try {
+    durable();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // no WAL yet: nothing written
+  }
+  port.postMessage({ type: "opened", last: db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0 });
 }
 
 // Requests that arrive while a commit runs wait in the worker's queue: the next commit takes them all.
 let queue: Extract<WriterRequest, { type: "append" }>[] = [];
 let scheduled = false;
 
+function fail(batch: typeof queue, error: string, fatal: boolean): void {
+  for (const r of batch) port.postMessage({ type: "failed", id: r.id, error, broken: fatal || undefined });
+}
+
 function flush(): void {
   scheduled = false;
   const batch = queue;
   queue = [];
+  if (broken) return fail(batch, broken, true);
+  let seqs: number[][];
   try {
-    const seqs = appendTx!(batch.flatMap((r) => r.records));
-    let i = 0;
-    for (const r of batch) {
-      const mine = seqs.slice(i, i + r.records.length);
-      i += r.records.length;
-      const last = mine.at(-1)?.at(-1) ?? 0;
-      port.postMessage({ type: "appended", id: r.id, seqs: mine, last });
-    }
+    seqs = appendTx!(batch.flatMap((r) => r.records));
   } catch (err) {
-    for (const r of batch) port.postMessage({ type: "failed", id: r.id, error: String(err) });
+    return fail(batch, String(err), false);
+  }
+  const last = seqs.at(-1)!.at(-1)!;
+  const crossed = last > reserved;
+  if (crossed) reserved = last + reserve;
+  else port.postMessage({ type: "written", last });
+  try {
+    durable();
+  } catch (err) {
+    // Written and maybe delivered, but not known to be durable: refused, and so is everything after.
+    broken = `log fsync failed: ${String(err)}`;
+    return fail(batch, broken, true);
+  }
+  let i = 0;
+  for (const r of batch) {
+    const mine = seqs.slice(i, i + r.records.length);
+    i += r.records.length;
+    port.postMessage({ type: "appended", id: r.id, seqs: mine, last: mine.at(-1)?.at(-1) ?? 0 });
   }
 }
 
 if (!Bun.isMainThread) {
-  port.onmessage = (e: MessageEvent<WriterRequest | { type: "open"; path: string }>) => {
+  port.onmessage = (e: MessageEvent<WriterRequest>) => {
     const m = e.data;
     switch (m.type) {
       case "open":
-        open(m.path);
+        try {
+          open(m);
+        } catch (err) {
+          broken = `log open failed: ${String(err)}`;
+          port.postMessage({ type: "opened", last: 0, error: broken });
+        }
         break;
       case "append":
         queue.push(m);
@@ -91,8 +191,15 @@ if (!Bun.isMainThread) {
         break;
       case "close":
         if (queue.length) flush();
-        if (commits.size || trimBelow !== undefined) commitTx!();
-        insert = undefined;
+        if (!broken && closeTx) {
+          try {
+            closeTx();
+            durable();
+          } catch {
+            // positions not written are consumed again; the bound stays where it was
+          }
+        }
+        if (walFd !== undefined) closeSync(walFd);
         db?.close();
         port.postMessage({ type: "closed" });
         break;

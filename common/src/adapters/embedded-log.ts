@@ -14,10 +14,12 @@ interface Pending {
 
 /**
  * The standalone stand-in for Kafka: one SQLite file, one partition. Appends made in the same tick
- * go to a writer thread in one message and are group-committed there in one fsync'd transaction
- * (synchronous=FULL): a message is acked only once it is on disk, and the event loop that serves
- * sockets never waits for the disk. Consumers read through their own connection (WAL: readers never
- * block the writer) and wake on each commit instead of polling.
+ * go to a writer thread in one message and are group-committed there in one transaction; the event
+ * loop that serves sockets never waits for the disk. Consumers read through their own connection
+ * (WAL: readers never block the writer) and wake on each commit instead of polling. A commit may be
+ * consumed (delivered) as soon as it is written, like a Kafka record once the broker has it in its
+ * page cache; an append resolves (is acked) only once its commit is fsync'd. A power loss can take
+ * what was delivered but never acked; never a seq: the writer reserves them durably ahead of use.
  */
 export class EmbeddedLog implements MessageLog {
   readonly groupsAppends = true;
@@ -32,11 +34,17 @@ export class EmbeddedLog implements MessageLog {
   private commitsSinceTrim = 0;
   /** Positions committed through the writer, which writes them with its next transaction. */
   private readonly committed = new Map<string, number>();
+  /** The highest seq consumers may read: written (and within the writer's reservation) or fsync'd. */
+  private deliverable = 0;
+  /** Why the log refuses appends for good (a failed fsync, a log that could not open); readiness reports it. */
+  private failure: string | undefined;
+  private readonly retain: number;
 
-  constructor(
-    dir: string,
-    private readonly opts: { retain: number } = { retain: 100_000 },
-  ) {
+  /**
+   * `retain`: entries kept behind the slowest consumer. `reserve`: how far ahead seqs are reserved
+   * (the gap a crash can leave). `syncGate` (tests): fsyncs wait while its first element is 0; the second counts those that reached it.
+   */
+  constructor(dir: string, opts: { retain?: number; reserve?: number; syncGate?: Int32Array } = {}) {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "log.db");
     this.db = new Database(path, { create: true, strict: true });
@@ -44,17 +52,20 @@ export class EmbeddedLog implements MessageLog {
     this.db.run("PRAGMA busy_timeout=5000");
     this.db.run("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
     this.db.run("CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+    this.db.run("CREATE TABLE IF NOT EXISTS reserved (k INTEGER PRIMARY KEY CHECK (k = 0), seq INTEGER NOT NULL)");
     // Standalone used to consume as "controllers"; it now uses KAFKA_GROUP's default like every mode.
     this.db.run("UPDATE OR IGNORE offsets SET grp = 'chat-controllers' WHERE grp = 'controllers'");
     this.db.run("DELETE FROM offsets WHERE grp = 'controllers'");
     this.writer = new Worker(new URL("./embedded-log-writer.ts", import.meta.url).href);
     this.writer.unref();
-    this.writer.postMessage({ type: "open", path });
+    this.retain = opts.retain ?? 100_000;
+    this.writer.postMessage({ type: "open", path, reserve: opts.reserve ?? 100_000, syncGate: opts.syncGate } satisfies WriterRequest);
     this.writer.onmessage = (e: MessageEvent<WriterReply>) => this.onReply(e.data);
   }
 
   append(records: LogRecord[]): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error("log closed"));
+    if (this.failure) return Promise.reject(new Error(this.failure));
     if (records.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.pending.push({ records, resolve, reject });
@@ -77,15 +88,26 @@ export class EmbeddedLog implements MessageLog {
 
   private onReply(m: WriterReply): void {
     if (m.type === "closed") return this.onClosed?.();
+    if (m.type === "opened" || m.type === "written") {
+      if (m.type === "opened" && m.error) this.failure = m.error;
+      return this.readable(m.last);
+    }
     const batch = this.inFlight.get(m.id);
     if (!batch) return;
     this.inFlight.delete(m.id);
     if (m.type === "failed") {
+      if (m.broken) this.failure ??= m.error;
       const err = new Error(`log append failed: ${m.error}`);
       for (const p of batch) p.reject(err);
       return;
     }
     batch.forEach((p, i) => p.resolve(m.seqs[i]!));
+    this.readable(m.last);
+  }
+
+  /** Consumers may read up to `last`: wakes them. */
+  private readable(last: number): void {
+    if (last > this.deliverable) this.deliverable = last;
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const w of waiters) w();
@@ -93,7 +115,9 @@ export class EmbeddedLog implements MessageLog {
   private onClosed: (() => void) | undefined;
 
   async consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
-    const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number]>("SELECT seq, channel_id, value FROM log WHERE seq > ? ORDER BY seq LIMIT 1000");
+    const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number, number]>(
+      "SELECT seq, channel_id, value FROM log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1000",
+    );
     const newest = this.db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log");
     const stored = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
     let position = Math.max(stored, this.committed.get(opts.group) ?? 0);
@@ -119,7 +143,7 @@ export class EmbeddedLog implements MessageLog {
     };
     try {
       while (!opts.signal.aborted && !this.closed) {
-        const rows = read.all(position);
+        const rows = read.all(position, this.deliverable);
         if (rows.length === 0) {
           await new Promise<void>((resolve) => {
             const wake = () => {
@@ -154,11 +178,12 @@ export class EmbeddedLog implements MessageLog {
     this.commitsSinceTrim = 0;
     const others = this.db.query<{ m: number | null }, [string]>("SELECT MIN(seq) AS m FROM offsets WHERE grp != ?").get(group)?.m;
     const min = Math.min(committing, others ?? committing);
-    return min - this.opts.retain > 0 ? min - this.opts.retain + 1 : undefined;
+    return min - this.retain > 0 ? min - this.retain + 1 : undefined;
   }
 
   async ping(): Promise<void> {
     if (this.closed) throw new Error("log closed");
+    if (this.failure) throw new Error(this.failure);
     this.db.query("SELECT 1").get();
   }
 

@@ -1,0 +1,158 @@
+import { Database } from "bun:sqlite";
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EmbeddedLog } from "./embedded-log";
+
+// What the embedded log promises beyond the MessageLog contract (embedded.test.ts): consumers may
+// read a commit before its fsync, appends resolve only after it, and no seq is handed out twice.
+// A gate held by the test stands for a slow disk: the writer's fsyncs wait while it is 0.
+
+const logs: EmbeddedLog[] = [];
+const stops: AbortController[] = [];
+afterEach(async () => {
+  for (const s of stops.splice(0)) s.abort();
+  for (const l of logs.splice(0)) await l.close();
+});
+
+function setup(opts: { reserve?: number; dir?: string } = {}) {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "chat-elog-"));
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const open = () => {
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+  };
+  const hold = () => Atomics.store(gate, 0, 0);
+  open();
+  const log = new EmbeddedLog(dir, { reserve: opts.reserve, syncGate: gate });
+  logs.push(log);
+  /** Resolves once the writer's next fsync is waiting at the gate (its commit written). */
+  const atGate = async () => {
+    const n = Atomics.load(gate, 1);
+    const r = Atomics.waitAsync(gate, 1, n);
+    if (r.async) await r.value;
+  };
+  /** Each consumed batch's seqs, and a promise for the next batch; `busy` keeps the handler from returning. */
+  const consumed: number[][] = [];
+  let next: (seqs: number[]) => void = () => {};
+  let busy: Promise<void> | undefined;
+  const stop = new AbortController();
+  stops.push(stop);
+  void log.consume({
+    group: "g",
+    signal: stop.signal,
+    handle: async (batch) => {
+      const seqs = batch.map((r) => r.seq);
+      consumed.push(seqs);
+      next(seqs);
+      await busy;
+      return undefined;
+    },
+  });
+  const nextBatch = () => new Promise<number[]>((r) => (next = r));
+  const keepBusy = () => {
+    let done!: () => void;
+    busy = new Promise((r) => (done = r));
+    return () => {
+      busy = undefined;
+      done();
+    };
+  };
+  return { dir, log, open, hold, atGate, consumed, nextBatch, keepBusy };
+}
+
+const rec = (value: string) => ({ channelId: "c1", value });
+
+test("a commit within the reservation is consumed before its fsync; its append resolves only after", async () => {
+  const { log, open, hold, nextBatch } = setup({ reserve: 100 });
+  let batch = nextBatch();
+  expect(await log.append([rec("first")])).toEqual([1]); // crosses the (empty) reservation
+  expect(await batch).toEqual([1]);
+
+  hold();
+  const order: string[] = [];
+  batch = nextBatch();
+  const appended = log.append([rec("a"), rec("b")]).then((seqs) => {
+    order.push("acked");
+    return seqs;
+  });
+  expect(await batch).toEqual([2, 3]); // while the fsync waits
+  order.push("consumed");
+  open();
+  expect(await appended).toEqual([2, 3]);
+  expect(order).toEqual(["consumed", "acked"]);
+});
+
+test("the batch that crosses the reservation is consumed only once it (and the new bound) is on disk", async () => {
+  const { log, open, hold, nextBatch } = setup({ reserve: 3 });
+  let batch = nextBatch();
+  await log.append([rec("1")]); // seq 1, reserved up to 4
+  await batch;
+  hold();
+  const order: string[] = [];
+  batch = nextBatch().then((seqs) => {
+    order.push("consumed");
+    return seqs;
+  });
+  const appended = log.append([rec("2"), rec("3"), rec("4"), rec("5")]).then(() => order.push("acked"));
+  // Released right away; the order below shows the consumer was not woken before the fsync.
+  open();
+  await appended;
+  expect(await batch).toEqual([2, 3, 4, 5]);
+  expect(order).toEqual(["acked", "consumed"]);
+});
+
+test("a consumer still busy with a batch does not read on into a crossing commit before its fsync", async () => {
+  const { log, open, hold, atGate, nextBatch, keepBusy } = setup({ reserve: 3 });
+  let batch = nextBatch();
+  await log.append([rec("1")]); // seq 1, reserved up to 4
+  await batch;
+  const release = keepBusy();
+  batch = nextBatch();
+  await log.append([rec("2")]);
+  expect(await batch).toEqual([2]); // the handler has it and has not returned
+  hold();
+  const arrived = atGate();
+  const order: string[] = [];
+  const appended = log.append([rec("3"), rec("4"), rec("5")]).then(() => order.push("acked"));
+  await arrived; // committed (readable through any connection), its fsync held
+  batch = nextBatch().then((seqs) => {
+    order.push("consumed");
+    return seqs;
+  });
+  release(); // the consumer goes on at once and reads again
+  await new Promise((r) => setImmediate(r)); // every microtask of that has run
+  open();
+  await appended;
+  expect(await batch).toEqual([3, 4, 5]);
+  expect(order).toEqual(["acked", "consumed"]);
+});
+
+test("after a power loss that took delivered commits, seqs start above every one that was handed out", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-elog-"));
+  const first = setup({ dir, reserve: 10 });
+  await first.log.append([rec("1")]); // reserved up to 11, durable
+  await first.log.append([rec("2"), rec("3")]); // delivered from the page cache, then (below) lost
+  await first.log.close();
+  logs.splice(logs.indexOf(first.log), 1);
+  // The disk as a power loss would leave it: the commit of 2 and 3 gone, the bound from the commit of 1 kept.
+  const db = new Database(join(dir, "log.db"));
+  db.run("DELETE FROM log WHERE seq > 1");
+  db.run("UPDATE sqlite_sequence SET seq = 1 WHERE name = 'log'");
+  db.run("UPDATE reserved SET seq = 11");
+  db.close();
+
+  const again = setup({ dir, reserve: 10 });
+  expect(await again.log.append([rec("after")])).toEqual([12]);
+});
+
+test("a clean close leaves no gap: the next run goes on from the last seq", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-elog-"));
+  const first = setup({ dir, reserve: 1000 });
+  await first.log.append([rec("1"), rec("2")]);
+  await first.log.close();
+  logs.splice(logs.indexOf(first.log), 1);
+  const again = setup({ dir, reserve: 1000 });
+  expect(await again.log.append([rec("3")])).toEqual([3]);
+});
