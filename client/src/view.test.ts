@@ -127,9 +127,24 @@ describe("ChatStore", () => {
     expect(store.channel(TEAM).left).toBe(true);
   });
 
-  test("a second copy of one send (same sender and client_msg_id, new id) is shown once", () => {
+  test("a second copy of one send (same sender and client_msg_id, new id) is shown once: the later one, which the server kept", () => {
     const { store, feed } = storeWith();
-    feed(message(1, { client_msg_id: "c-1" }), message(2, { client_msg_id: "c-1" }));
-    expect(store.timeline(TEAM)).toHaveLength(1);
+    feed(message(1, { client_msg_id: "c-1" }), message(2, { client_msg_id: "c-1" }), message(1, { client_msg_id: "c-1" }));
+    expect(store.timeline(TEAM).map((m) => m.id)).toEqual([id(2)]);
+  });
+
+  test("a send whose echo the server lost (power loss before its fsync) shows the message of its ack", async () => {
+    const { store, feed, connection } = storeWith();
+    const acks: ((a: { client_msg_id: string; id: string; seq: number; ts: string }) => void)[] = [];
+    connection.send = ((frame: object) => {
+      const clientMsgId = "c-9";
+      return { clientMsgId, acked: new Promise((resolve) => acks.push(resolve as never)), frame };
+    }) as never;
+    const sent = store.send(TEAM, { data: "hi" });
+    feed(message(5, { from: ME, data: "hi", client_msg_id: "c-9" })); // the echo of the lost message
+    expect(store.timeline(TEAM).map((m) => m.id)).toEqual([id(5)]);
+    acks[0]!({ client_msg_id: "c-9", id: id(9), seq: 9, ts }); // the resend's ack: a new message
+    await sent;
+    expect(store.timeline(TEAM).map((m) => [m.id, m.data])).toEqual([[id(9), "hi"]]);
   });
 });

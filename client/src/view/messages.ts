@@ -76,8 +76,12 @@ export function addMessage(c: ChannelState, f: MessageEvent, live: boolean, me: 
   clearTyping(c, f.from);
   if (c.messages.has(f.id)) return;
   if (f.client_msg_id) {
-    // The same send accepted twice (a resend that reached another relay): show it once.
-    if (findByClientId(c, f.from, f.client_msg_id)) return;
+    // One send shown once. The server keeps one message per key, so a second one under the same key
+    // and a later seq means the first is gone: a standalone server lost it to a power loss after
+    // delivering it (before its fsync, never acked), and took the resend as a new message.
+    const same = findByClientId(c, f.from, f.client_msg_id);
+    if (same && same.seq >= f.seq) return;
+    if (same) c.messages.delete(same.id);
     if (f.from === me) c.pending.delete(f.client_msg_id);
   }
   c.messages.set(f.id, {

@@ -60,7 +60,11 @@ let dirSynced = false;
  */
 let syncGate: Int32Array | undefined;
 
-/** Makes every commit so far durable: the WAL's data, and once the directory entry of the WAL. */
+/**
+ * Makes every commit so far durable: the WAL's data, and once the directory entry of the WAL. The WAL
+ * stays one file while the log is open (SQLite deletes it only when the last connection closes, and
+ * the main thread's outlives this one; checkpoints restart it in place), so the kept descriptor holds.
+ */
 function durable(): void {
   if (syncGate) {
     Atomics.add(syncGate, 1, 1);
@@ -81,6 +85,7 @@ function durable(): void {
 }
 
 function open(m: Extract<WriterRequest, { type: "open" }>): void {
+  if (!Number.isSafeInteger(m.reserve) || m.reserve < 1) throw new Error(`reserve must be a positive integer, not ${m.reserve}`);
   walPath = `${m.path}-wal`;
   reserve = m.reserve;
   syncGate = m.syncGate;
@@ -116,9 +121,15 @@ function open(m: Extract<WriterRequest, { type: "open" }>): void {
   // Start above every seq that may have been delivered before a crash.
   const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
   const highest = top();
-  if (bound > highest) db.run(highest ? "UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'" : "INSERT INTO sqlite_sequence (name, seq) VALUES ('log', ?)", [bound]);
+  if (bound > highest && db.run("UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'", [bound]).changes === 0) {
+    db.run("INSERT INTO sqlite_sequence (name, seq) VALUES ('log', ?)", [bound]);
+  }
   reserved = Math.max(bound, highest);
-  // What a crashed predecessor wrote is delivered only once it is on disk.
+  // What a crashed predecessor wrote is delivered only once it is on disk. A checkpoint copies the
+  // WAL into the database file and syncs that: it holds even if the predecessor died after a failed
+  // fsync (the kernel may then keep those WAL pages in its cache as clean, and a descriptor opened
+  // now would not hear of the error).
+  db.run("PRAGMA wal_checkpoint(TRUNCATE)");
   try {
     durable();
   } catch (err) {
@@ -196,7 +207,8 @@ if (!Bun.isMainThread) {
             closeTx();
             durable();
           } catch {
-            // positions not written are consumed again; the bound stays where it was
+            // Every append was fsync'd before; what may not be on disk is the last positions (consumed
+            // again) and the lowered bound (the higher one stays, a gap at the next start).
           }
         }
         if (walFd !== undefined) closeSync(walFd);

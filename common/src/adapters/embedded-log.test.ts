@@ -11,7 +11,9 @@ import { EmbeddedLog } from "./embedded-log";
 
 const logs: EmbeddedLog[] = [];
 const stops: AbortController[] = [];
+const gates: (() => void)[] = [];
 afterEach(async () => {
+  for (const open of gates.splice(0)) open(); // a test that failed while holding one: let the writer close
   for (const s of stops.splice(0)) s.abort();
   for (const l of logs.splice(0)) await l.close();
 });
@@ -25,6 +27,7 @@ function setup(opts: { reserve?: number; dir?: string } = {}) {
   };
   const hold = () => Atomics.store(gate, 0, 0);
   open();
+  gates.push(open);
   const log = new EmbeddedLog(dir, { reserve: opts.reserve, syncGate: gate });
   logs.push(log);
   /** Resolves once the writer's next fsync is waiting at the gate (its commit written). */
@@ -127,6 +130,26 @@ test("a consumer still busy with a batch does not read on into a crossing commit
   await appended;
   expect(await batch).toEqual([3, 4, 5]);
   expect(order).toEqual(["acked", "consumed"]);
+});
+
+test("the commit that crosses the bound moves it, durably, before anything above the old bound is delivered", async () => {
+  const { dir, log, nextBatch } = setup({ reserve: 10 });
+  const bound = () => {
+    const db = new Database(join(dir, "log.db"), { readonly: true });
+    try {
+      return db.query<{ seq: number }, []>("SELECT seq FROM reserved").get()?.seq;
+    } finally {
+      db.close();
+    }
+  };
+  let batch = nextBatch();
+  await log.append([rec("1"), rec("2")]);
+  await batch;
+  expect(bound()).toBe(12); // in the acked (fsync'd) commit of 1 and 2
+  batch = nextBatch();
+  await log.append([rec("3")]); // within the bound: not moved
+  await batch;
+  expect(bound()).toBe(12);
 });
 
 test("after a power loss that took delivered commits, seqs start above every one that was handed out", async () => {

@@ -61,6 +61,15 @@ export class EmbeddedLog implements MessageLog {
     this.retain = opts.retain ?? 100_000;
     this.writer.postMessage({ type: "open", path, reserve: opts.reserve ?? 100_000, syncGate: opts.syncGate } satisfies WriterRequest);
     this.writer.onmessage = (e: MessageEvent<WriterReply>) => this.onReply(e.data);
+    // A writer that died answers nothing: fail who waits and every later append, and say so in readiness.
+    const died = (why: string) => {
+      if (this.closed) return;
+      this.failure ??= `log writer ${why}`;
+      for (const [, batch] of this.inFlight) for (const p of batch) p.reject(new Error(this.failure));
+      this.inFlight.clear();
+    };
+    this.writer.addEventListener("error", (e) => died(`failed: ${(e as ErrorEvent).message}`));
+    this.writer.addEventListener("close", () => died("exited"));
   }
 
   append(records: LogRecord[]): Promise<number[]> {
@@ -93,21 +102,21 @@ export class EmbeddedLog implements MessageLog {
       return this.readable(m.last);
     }
     const batch = this.inFlight.get(m.id);
-    if (!batch) return;
     this.inFlight.delete(m.id);
     if (m.type === "failed") {
       if (m.broken) this.failure ??= m.error;
       const err = new Error(`log append failed: ${m.error}`);
-      for (const p of batch) p.reject(err);
+      for (const p of batch ?? []) p.reject(err);
       return;
     }
-    batch.forEach((p, i) => p.resolve(m.seqs[i]!));
+    batch?.forEach((p, i) => p.resolve(m.seqs[i]!));
     this.readable(m.last);
   }
 
-  /** Consumers may read up to `last`: wakes them. */
+  /** Consumers may read up to `last`: wakes them if that is further than before. */
   private readable(last: number): void {
-    if (last > this.deliverable) this.deliverable = last;
+    if (last <= this.deliverable) return;
+    this.deliverable = last;
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const w of waiters) w();
