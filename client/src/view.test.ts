@@ -133,6 +133,25 @@ describe("ChatStore", () => {
     expect(store.timeline(TEAM).map((m) => m.id)).toEqual([id(2)]);
   });
 
+  test("a send that fails after its echo was shown stays shown, marked unconfirmed; a failed one never shown is a failed pending send", async () => {
+    const { store, feed, connection } = storeWith();
+    const fails: ((e: Error) => void)[] = [];
+    let n = 0;
+    connection.send = ((frame: object) => {
+      const clientMsgId = `c-${++n}`;
+      return { clientMsgId, acked: new Promise((_, reject) => fails.push(reject)), frame };
+    }) as never;
+    const shown = store.send(TEAM, { data: "hi" }).catch((e: Error) => e);
+    const hidden = store.send(TEAM, { data: "lost" }).catch((e: Error) => e);
+    feed(message(5, { from: ME, data: "hi", client_msg_id: "c-1" }));
+    fails[0]!(new Error("not acknowledged within the dedupe window"));
+    fails[1]!(new Error("closed"));
+    await Promise.all([shown, hidden]);
+    expect(store.timeline(TEAM).map((m) => [m.data, m.unconfirmed])).toEqual([["hi", "not acknowledged within the dedupe window"]]);
+    expect(store.pendingIn(TEAM).map((p) => [p.data, p.status])).toEqual([["lost", "failed"]]);
+    expect([store.delivered(TEAM, "c-1"), store.delivered(TEAM, "c-2")]).toEqual([true, false]);
+  });
+
   test("a send whose echo the server lost (power loss before its fsync) shows the message of its ack", async () => {
     const { store, feed, connection } = storeWith();
     const acks: ((a: { client_msg_id: string; id: string; seq: number; ts: string }) => void)[] = [];

@@ -5,7 +5,7 @@ import type { Role, Team } from "./rest-shapes";
 import { conversationOf, newChannelState, type ChannelState, type ConversationKey, type MessageView, type PendingView } from "./view/channel-state";
 import { applyDelete, applyEdit, applyReaction } from "./view/lifecycle";
 import { applyMembership, applyTeam } from "./view/members";
-import { ackPending, addHistoryPage, addMessage, addPending, addStored, failPending, pendingIn, thread, timeline } from "./view/messages";
+import { ackPending, addHistoryPage, addMessage, addPending, addStored, failPending, findByClientId, pendingIn, thread, timeline } from "./view/messages";
 import { applyPresence, noteTyping, TypingExpiry, typingIn } from "./view/typing-presence";
 import { applyRead, markReadLocally, unreadCount } from "./view/unread";
 
@@ -189,9 +189,15 @@ export class ChatStore {
     this.changed();
     acked.then(
       (ack) => (ackPending(c, clientMsgId, frame, ack, this.me), this.changed()),
-      (err: Error) => (failPending(c, clientMsgId, err.message), this.changed()),
+      (err: Error) => (failPending(c, clientMsgId, err.message, this.me), this.changed()),
     );
     return acked;
+  }
+
+  /** Whether our send with this client_msg_id reached the team (its echo is shown), whatever its ack. */
+  delivered(channelId: string, clientMsgId: string | undefined): boolean {
+    const c = this.channels.get(channelId);
+    return !!(c && clientMsgId && this.me && findByClientId(c, this.me, clientMsgId));
   }
 
   /** Drops a failed send from view, or sends it again as a new message. */

@@ -1,4 +1,4 @@
-import { attachmentTypeOf, type ChatClient, type MessageView, type PendingView, type Team } from "@chat/client";
+import { attachmentTypeOf, type ChatClient, type MessageView, type PendingView, type SendError, type Team } from "@chat/client";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Selection } from "./app";
 import { displayName } from "./hooks";
@@ -172,7 +172,8 @@ export function Composer({ client, teamId, conv, replyTo, onError, label, id }: 
     const data = text.trim();
     if (!data) return;
     setText("");
-    store.send(teamId, { to: conv, data, reply_to: replyTo }).catch((err: Error) => onError(`Not sent: ${err.message}`));
+    // A send whose echo was shown is marked on the message instead (MessageView.unconfirmed).
+    store.send(teamId, { to: conv, data, reply_to: replyTo }).catch((err: SendError) => store.delivered(teamId, err.clientMsgId) || onError(`Not sent: ${err.message}`));
   };
   const upload = async (file: File) => {
     setUploading(file.name);

@@ -22,6 +22,11 @@ export function Message({ client, m, onThread, onError }: { client: ChatClient; 
         {m.to !== "*" && <span class="dm"> → {displayName(m.to)}</span>}
         <time dateTime={m.ts}>{shortTime(m.ts)}</time>
         {m.edited_at && !m.deleted && <span class="edited">(edited)</span>}
+        {m.unconfirmed && (
+          <span class="unconfirmed" title={m.unconfirmed}>
+            (delivered, not confirmed saved)
+          </span>
+        )}
       </div>
       {m.deleted ? (
         <p class="body deleted">This message was deleted.</p>

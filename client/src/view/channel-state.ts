@@ -19,6 +19,11 @@ export interface MessageView {
   reactions: Reaction[];
   reply_count: number;
   last_reply_seq?: number;
+  /**
+   * Our own message, shown from its echo, whose send then failed without an ack (why): it reached the
+   * team, but the server never confirmed it stored (a standalone server delivers before its fsync).
+   */
+  unconfirmed?: string;
 }
 
 /** A send not acknowledged yet (shown after the timeline), or one the server refused. */

@@ -113,7 +113,10 @@ export function ackPending(c: ChannelState, clientMsgId: string, frame: Omit<Sen
     addMessage(c, { event: "message", id: ack.id, seq: ack.seq, ts: ack.ts ?? new Date().toISOString(), from: me, client_msg_id: clientMsgId, ...frame }, false, me);
 }
 
-export function failPending(c: ChannelState, clientMsgId: string, error: string): void {
+/** A refused send shows as failed; one whose echo was already shown stays, marked unconfirmed. */
+export function failPending(c: ChannelState, clientMsgId: string, error: string, me: string | undefined): void {
   const p = c.pending.get(clientMsgId);
-  if (p) c.pending.set(clientMsgId, { ...p, status: "failed", error });
+  if (p) return void c.pending.set(clientMsgId, { ...p, status: "failed", error });
+  const shown = me ? findByClientId(c, me, clientMsgId) : undefined;
+  if (shown) c.messages.set(shown.id, { ...shown, unconfirmed: error });
 }
