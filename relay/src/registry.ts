@@ -31,7 +31,7 @@ export class SocketRegistry {
   private published = new Set<string>();
   private publishedBefore = new Set<string>();
   private sweepTimer: Timer | undefined;
-  /** Characters published to each channel since its sockets were last read, and channels due a read before the sweep. */
+  /** Characters published to each channel since its last early read (below), and channels due one. */
   private readonly charsSince = new Map<string, number>();
   private readonly due = new Set<string>();
   private dueTimer: Timer | undefined;
@@ -136,11 +136,11 @@ export class SocketRegistry {
   }
 
   /**
-   * Publishes to a topic. A channel that has been sent a quarter of the limit since its sockets were
-   * last read is read again as soon as Bun has written the frames (a timer, after this turn), not at
-   * the next sweep: however fast a burst, a socket grows by about a quarter of the limit between two
-   * reads, so it is closed with 1013 before Bun's own bound (twice the limit, `bufferOptions`) drops
-   * frames and closes it with 1006.
+   * Publishes to a topic. A channel sent a quarter of the limit since its last early read has its
+   * sockets read again as soon as Bun has written the frames (a timer, after this turn), not at the
+   * next sweep: between two reads a socket grows by a quarter of the limit plus what one turn of the
+   * event loop publishes, so it is closed with 1013 before Bun's own bound (twice the limit,
+   * `bufferOptions`) drops frames and closes it with 1006 — unless one turn publishes most of the limit.
    */
   publish(topic: string, frame: string): void {
     if (this.server!.publish(topic, frame) > 0) this.metrics.framesOut.inc();
