@@ -56,7 +56,7 @@ test("a socket Bun drops frames for is closed at once (1006), so its client resu
   let sent = 0;
   while (closedWith === undefined && sent < 3000) {
     for (let k = 0; k < 10; k++, sent++) server.publish(broadcastTopic("ch"), String(sent).padStart(8, "0") + "x".repeat(FRAME - 8));
-    await new Promise((r) => setImmediate(r)); // Bun writes topic publishes on a later turn
+    await new Promise((r) => setImmediate(r)); // a turn for Bun to write (and close) in
   }
   expect(closedWith).toBe(1006); // left open (closeOnBackpressureLimit false), it would go on past the drops
   expect(sockets.size).toBe(0);

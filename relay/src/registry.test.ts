@@ -71,22 +71,34 @@ test("a publish whose bytes reach the socket's buffer only on a later turn is st
   expect(ws.closedWith).toBe(1013);
 });
 
-test("a channel sent a quarter of the limit is read on the next timer turn, not at the sweep", async () => {
+test("once a quarter of the limit is published, to whichever channels, their sockets are read on the next timer turn, not at the sweep", async () => {
   const { r } = registry();
-  const [a, b] = [fakeSocket("a@x.dev"), fakeSocket("b@x.dev")];
-  for (const s of [a, b]) r.add(s as unknown as WS);
+  const [a, b, idle] = [fakeSocket("a@x.dev"), fakeSocket("b@x.dev"), fakeSocket("c@x.dev")];
+  for (const s of [a, b, idle]) r.add(s as unknown as WS);
   r.subscribe(a as unknown as WS, "A");
   r.subscribe(b as unknown as WS, "B");
-  r.publish(broadcastTopic("A"), "x".repeat(LIMIT / 4 - 1));
-  r.publish(broadcastTopic("B"), "x".repeat(LIMIT / 8));
-  r.publish(broadcastTopic("B"), "x".repeat(LIMIT / 8));
-  [a.buffered, b.buffered] = [5 * LIMIT, 5 * LIMIT]; // as Bun fills them after this turn
-  await new Promise((resolve) => setTimeout(resolve, 0)); // runs after the registry's own timer of this turn
-  expect([a.reads, b.reads]).toEqual([0, 1]);
-  expect([a.closedWith, b.closedWith]).toEqual([undefined, 1013]);
-  r.publish(broadcastTopic("A"), "x"); // the quarter reached on A, counted since its last read
+  r.subscribe(idle as unknown as WS, "C");
+  r.publish(broadcastTopic("A"), "x".repeat(LIMIT / 8));
+  r.publish(broadcastTopic("B"), "x".repeat(LIMIT / 8 - 2));
+  [a.buffered, b.buffered, idle.buffered] = [5 * LIMIT, 5 * LIMIT, 5 * LIMIT]; // as Bun fills them
   await new Promise((resolve) => setTimeout(resolve, 0));
-  expect(a.closedWith).toBe(1013);
+  expect([a.reads, b.reads]).toEqual([0, 0]); // a quarter not reached yet
+  r.publish(broadcastTopic("B"), "é"); // two bytes: the quarter reached, counted in bytes
+  await new Promise((resolve) => setTimeout(resolve, 0)); // runs after the registry's own timer of this turn
+  expect([a.reads, b.reads, idle.reads]).toEqual([1, 1, 0]);
+  expect([a.closedWith, b.closedWith, idle.closedWith]).toEqual([1013, 1013, undefined]);
+});
+
+test("a socket in many channels is read early once they have been sent a quarter of the limit together", async () => {
+  const { r } = registry();
+  const ws = fakeSocket("a@x.dev");
+  r.add(ws as unknown as WS);
+  const channels = ["A", "B", "C", "D", "E", "F", "G", "H"];
+  for (const ch of channels) r.subscribe(ws as unknown as WS, ch);
+  for (const ch of channels) r.publish(broadcastTopic(ch), "x".repeat(LIMIT / 25)); // each far below a quarter
+  ws.buffered = 2 * LIMIT;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(ws.closedWith).toBe(1013);
 });
 
 test("a socket that left a channel, or closed, is no longer read for it", () => {

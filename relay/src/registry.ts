@@ -31,10 +31,10 @@ export class SocketRegistry {
   private published = new Set<string>();
   private publishedBefore = new Set<string>();
   private sweepTimer: Timer | undefined;
-  /** Characters published to each channel since its last early read (below), and channels due one. */
-  private readonly charsSince = new Map<string, number>();
-  private readonly due = new Set<string>();
-  private dueTimer: Timer | undefined;
+  /** Bytes published (to any channel) since the last early read (below), and the channels they went to. */
+  private bytesSince = 0;
+  private touched = new Set<string>();
+  private earlyTimer: Timer | undefined;
 
   constructor(
     private readonly bufferLimit: number,
@@ -49,7 +49,10 @@ export class SocketRegistry {
 
   stop(): void {
     clearInterval(this.sweepTimer);
-    clearTimeout(this.dueTimer);
+    clearTimeout(this.earlyTimer);
+    this.earlyTimer = undefined;
+    this.touched.clear();
+    this.bytesSince = 0;
   }
 
   get size(): number {
@@ -129,34 +132,31 @@ export class SocketRegistry {
   private unindex(ws: WS, ch: string): void {
     const sockets = this.byChannel.get(ch);
     sockets?.delete(ws);
-    if (sockets?.size === 0) {
-      this.byChannel.delete(ch);
-      this.charsSince.delete(ch);
-    }
+    if (sockets?.size === 0) this.byChannel.delete(ch);
   }
 
   /**
-   * Publishes to a topic. A channel sent a quarter of the limit since its last early read has its
-   * sockets read again as soon as Bun has written the frames (a timer, after this turn), not at the
-   * next sweep: between two reads a socket grows by a quarter of the limit plus what one turn of the
-   * event loop publishes, so it is closed with 1013 before Bun's own bound (twice the limit,
+   * Publishes to a topic. Once a quarter of the limit has been published since the last early read,
+   * to whichever channels, the sockets of those channels are read again as soon as Bun has written
+   * the frames (a timer, after this turn), not at the next sweep: between two reads a socket grows by
+   * at most a quarter of the limit plus what one turn of the event loop publishes, however many
+   * channels it is in, so it is closed with 1013 before Bun's own bound (twice the limit,
    * `bufferOptions`) drops frames and closes it with 1006 — unless one turn publishes most of the limit.
    */
   publish(topic: string, frame: string): void {
     if (this.server!.publish(topic, frame) > 0) this.metrics.framesOut.inc();
     const ch = topicChannel(topic);
     this.published.add(ch);
-    const chars = (this.charsSince.get(ch) ?? 0) + frame.length;
-    if (chars < this.bufferLimit / 4) {
-      this.charsSince.set(ch, chars);
-      return;
-    }
-    this.charsSince.delete(ch);
-    this.due.add(ch);
-    this.dueTimer ??= setTimeout(() => {
-      this.dueTimer = undefined;
-      for (const due of this.due) this.closeSlowOf(due);
-      this.due.clear();
+    if (!this.byChannel.has(ch)) return; // no socket here: nothing can grow
+    this.touched.add(ch);
+    this.bytesSince += Buffer.byteLength(frame);
+    if (this.bytesSince < this.bufferLimit / 4) return;
+    this.bytesSince = 0;
+    this.earlyTimer ??= setTimeout(() => {
+      this.earlyTimer = undefined;
+      const touched = this.touched;
+      this.touched = new Set();
+      for (const c of touched) this.closeSlowOf(c);
     }, 0);
   }
 
@@ -178,8 +178,9 @@ export class SocketRegistry {
    * by the timer every 50). Only sockets of channels published to lately can have grown (what `send`
    * writes is checked as it goes; a socket leaving a channel is sent `channel_left` that way), so idle
    * sockets cost nothing however many there are. A channel is swept in the two rounds after its
-   * publish: Bun adds a publish to the sockets' buffers only on a later turn of the event loop, so a
-   * sweep in the same turn reads them as they were.
+   * publish: Bun may add a publish to the sockets' buffers only at the end of the event loop's turn
+   * (measured with many publishes to a socket already holding a backlog; a lone publish is counted at
+   * once), so a sweep in the same turn can read them as they were.
    */
   sweep(): void {
     const before = this.publishedBefore;
