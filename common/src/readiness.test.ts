@@ -150,7 +150,8 @@ test("a slow dependency stays up when hedged: both calls slow, the first answer 
     calls++;
     if (calls > 1) await Bun.sleep(150);
   };
-  const m = new DependencyMonitor({ database: check }, logger, undefined, { intervalMs: 10, timeoutMs: 300, downAfterMs: 100, hungDownAfterMs: 3000, hedgeAfterMs: 50 }).start();
+  // hungDownAfterMs is short: probes that never settled (a hedge that broke them) would make it down.
+  const m = new DependencyMonitor({ database: check }, logger, undefined, { intervalMs: 10, timeoutMs: 300, downAfterMs: 100, hungDownAfterMs: 400, hedgeAfterMs: 50 }).start();
   await waitFor(() => calls >= 10);
   expect(m.states().database).toBe("up");
   await m.stop();

@@ -132,15 +132,16 @@ export class DependencyMonitor {
   /**
    * One check, hedged: a call can hang on a connection the client never noticed die (a database
    * SIGKILLed while management's ping was in flight waited out the 10 s timeout, counted as slow, and
-   * was reported down only after 16 s). A second call beside it, past `hedgeAfterMs`, is refused at
-   * once by a dead dependency and answers from a live one; a slow one keeps both slow.
+   * was reported down only after 16 s). A second call beside it, past `hedgeAfterMs`, is refused by a
+   * dead dependency and answers from a live one; a slow one keeps both slow. A dependency that is slow
+   * to answer but refuses new calls counts as refused: it cannot take new work either.
    */
   private probe(d: Dependency): Promise<void> {
     const first = d.check();
     if (this.opts.hedgeAfterMs >= this.opts.timeoutMs) return first;
     let timer: Timer | undefined;
     const second = new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => d.check().then(resolve, reject), this.opts.hedgeAfterMs);
+      timer = setTimeout(() => Promise.resolve().then(() => d.check()).then(resolve, reject), this.opts.hedgeAfterMs);
     });
     return Promise.race([first, second]).finally(() => clearTimeout(timer));
   }
