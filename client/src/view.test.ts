@@ -133,6 +133,19 @@ describe("ChatStore", () => {
     expect(store.timeline(TEAM).map((m) => m.id)).toEqual([id(2)]);
   });
 
+  test("the replaced copy leaves no trace (its reply count, its unread mark); a key reused past the dedupe window is another message", () => {
+    const { store, feed } = storeWith();
+    feed(message(1));
+    feed(message(2, { client_msg_id: "c-1", reply_to: id(1) }), message(3, { client_msg_id: "c-1", reply_to: id(1) }));
+    expect(store.thread(TEAM, id(1)).map((m) => m.id)).toEqual([id(1), id(3)]);
+    expect(store.timeline(TEAM)[0]!.reply_count).toBe(1);
+    expect(store.unread(TEAM)).toBe(2); // 1 and 3, not the dropped 2
+    const later = new Date(Date.parse(ts) + 301_000).toISOString();
+    feed(message(9, { client_msg_id: "c-1", ts: later }));
+    expect(store.timeline(TEAM).map((m) => m.id)).toEqual([id(1), id(9)]);
+    expect(store.thread(TEAM, id(1)).map((m) => m.id)).toEqual([id(1), id(3)]); // still there
+  });
+
   test("a send that fails after its echo was shown stays shown, marked unconfirmed; a failed one never shown is a failed pending send", async () => {
     const { store, feed, connection } = storeWith();
     const fails: ((e: Error) => void)[] = [];

@@ -33,7 +33,7 @@ export function findByClientId(c: ChannelState, from: string, clientMsgId: strin
 /** A message from history, in its current state; false if the channel already had it. */
 export function addStored(c: ChannelState, m: StoredMessage): boolean {
   if (c.messages.has(m.id)) return false;
-  if (m.client_msg_id && findByClientId(c, m.from, m.client_msg_id)) return false;
+  if (m.client_msg_id && !sameKeyMakesRoom(c, m.from, m.client_msg_id, m.seq, m.ts)) return false;
   c.messages.set(m.id, {
     id: m.id,
     seq: m.seq,
@@ -70,18 +70,39 @@ export function addHistoryPage(c: ChannelState, page: Page<StoredMessage>): { ad
   return { added, newest: first ? (seqs.length ? Math.max(...seqs) : 0) : undefined };
 }
 
+/** The server's default dedupe window (PROTOCOL §3): a key reused later is another message. */
+const DEDUPE_WINDOW_MS = 300_000;
+
+/**
+ * One send is shown once. Within the dedupe window the server keeps one message per key, so of two
+ * under the same key the later seq is the one that exists: a standalone server lost the earlier to a
+ * power loss after delivering it (before its fsync, never acked) and took the resend as new. Returns
+ * whether the incoming one is to be added (an earlier copy dropped); past the window a key may name
+ * another message, and both stay.
+ */
+function sameKeyMakesRoom(c: ChannelState, from: string, clientMsgId: string, seq: number, ts: string): boolean {
+  const same = findByClientId(c, from, clientMsgId);
+  if (!same || Math.abs(Date.parse(ts) - Date.parse(same.ts)) >= DEDUPE_WINDOW_MS) return true;
+  if (same.seq >= seq) return false;
+  dropMessage(c, same);
+  return true;
+}
+
+/** Takes a message out as if it had never come: its count on its thread root, its unread mark. */
+function dropMessage(c: ChannelState, m: MessageView): void {
+  c.messages.delete(m.id);
+  const root = m.reply_to ? c.messages.get(m.reply_to) : undefined;
+  if (root) c.messages.set(root.id, { ...root, reply_count: Math.max(0, root.reply_count - 1) });
+  c.liveUnread = c.liveUnread.filter((u) => u.seq !== m.seq);
+}
+
 /** A message pushed by the server (`live`) or known from an ack whose echo was lost. */
 export function addMessage(c: ChannelState, f: MessageEvent, live: boolean, me: string | undefined): void {
   bumpSeq(c, f.seq);
   clearTyping(c, f.from);
   if (c.messages.has(f.id)) return;
   if (f.client_msg_id) {
-    // One send shown once. The server keeps one message per key, so a second one under the same key
-    // and a later seq means the first is gone: a standalone server lost it to a power loss after
-    // delivering it (before its fsync, never acked), and took the resend as a new message.
-    const same = findByClientId(c, f.from, f.client_msg_id);
-    if (same && same.seq >= f.seq) return;
-    if (same) c.messages.delete(same.id);
+    if (!sameKeyMakesRoom(c, f.from, f.client_msg_id, f.seq, f.ts)) return;
     if (f.from === me) c.pending.delete(f.client_msg_id);
   }
   c.messages.set(f.id, {
