@@ -19,7 +19,7 @@ export KAFKA_PORT=$((19092 + O)) KAFKA_CONTROLLER_PORT=$((19093 + O)) FERRETDB_P
 CONTROLLER_PORTS=($((15051 + O)) $((15052 + O))) OPS_PORTS=($((9051 + O)) $((9052 + O)))
 RELAY_PORTS=($((8181 + O)) $((8182 + O))) MANAGEMENT_PORT=$((8190 + O))
 EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$FERRETDB_PORT" "$S3_PORT" "$NGINX_PORT" "${CONTROLLER_PORTS[@]}" "${OPS_PORTS[@]}" "${RELAY_PORTS[@]}" "$MANAGEMENT_PORT"; do
+[ "${1:-}" = start ] && for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$FERRETDB_PORT" "$S3_PORT" "$NGINX_PORT" "${CONTROLLER_PORTS[@]}" "${OPS_PORTS[@]}" "${RELAY_PORTS[@]}" "$MANAGEMENT_PORT"; do
   ((p < EPHEMERAL_LOW)) || die "DIST_PORT_OFFSET=$O puts port $p in the ephemeral range (from $EPHEMERAL_LOW); pick a smaller offset"
 done
 export RELAY_UPSTREAMS="127.0.0.1:${RELAY_PORTS[0]},127.0.0.1:${RELAY_PORTS[1]}" MANAGEMENT_UPSTREAMS="127.0.0.1:$MANAGEMENT_PORT"
