@@ -157,3 +157,18 @@ test("a slow dependency stays up when hedged: both calls slow, the first answer 
   await m.stop();
   expect(lines.filter((l) => l.level !== "debug")).toEqual([]);
 });
+
+test("a hedged call that throws synchronously counts as a refusal", async () => {
+  const { logger } = recorder();
+  let calls = 0;
+  // Not async: a second call throws before returning a promise.
+  const check = (): Promise<void> => {
+    calls++;
+    if (calls === 1) return Promise.resolve();
+    if (calls === 2) return new Promise(() => {}); // hangs
+    throw new Error("ECONNREFUSED");
+  };
+  const m = new DependencyMonitor({ kafka: check }, logger, undefined, { intervalMs: 10, timeoutMs: 5000, failuresToDown: 3, downAfterMs: 300, hungDownAfterMs: 5000, hedgeAfterMs: 50 }).start();
+  await waitFor(() => m.states().kafka === "down", 3000);
+  await m.stop();
+});
