@@ -4,8 +4,7 @@
 // consumers can deliver it, then made durable with an fdatasync of the WAL and only then
 // `appended` (acked). Seqs are never handed out twice, power loss or not: see `reserved` below.
 import { Database } from "bun:sqlite";
-import { closeSync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
-import { dirname } from "node:path";
+import { WalFile } from "./wal-file";
 
 export type WriterRequest =
   | { type: "open"; path: string; reserve: number; syncGate?: Int32Array }
@@ -50,43 +49,26 @@ let reserved = 0;
 let reserve = 100_000;
 /** Set by the first failed fsync and kept: after one, pages the kernel could not write may count as clean. */
 let broken: string | undefined;
-let walPath = "";
-/** The WAL, opened once and kept: a write-back error is reported once per open file, so a fresh descriptor could miss it. */
-let walFd: number | undefined;
-let dirSynced = false;
+let wal: WalFile | undefined;
 /**
  * Tests only (a slow disk): while its first element is 0, fsyncs wait; its second counts the fsyncs
  * that reached the gate (each after its commit), notified.
  */
 let syncGate: Int32Array | undefined;
 
-/**
- * Makes every commit so far durable: the WAL's data, and once the directory entry of the WAL. The WAL
- * stays one file while the log is open (SQLite deletes it only when the last connection closes, and
- * the main thread's outlives this one; checkpoints restart it in place), so the kept descriptor holds.
- */
-function durable(): void {
+/** Makes every commit so far durable (the WAL, `WalFile`); `missingOk`: before anything was written. */
+function durable(missingOk = false): void {
   if (syncGate) {
     Atomics.add(syncGate, 1, 1);
     Atomics.notify(syncGate, 1);
     while (Atomics.load(syncGate, 0) === 0) Atomics.wait(syncGate, 0, 0);
   }
-  walFd ??= openSync(walPath, "r");
-  fdatasyncSync(walFd);
-  if (!dirSynced) {
-    const dir = openSync(dirname(walPath), "r");
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-    dirSynced = true;
-  }
+  if (!wal!.sync() && !missingOk) throw new Error("no WAL after a commit");
 }
 
 function open(m: Extract<WriterRequest, { type: "open" }>): void {
   if (!Number.isSafeInteger(m.reserve) || m.reserve < 1) throw new Error(`reserve must be a positive integer, not ${m.reserve}`);
-  walPath = `${m.path}-wal`;
+  wal = new WalFile(m.path);
   reserve = m.reserve;
   syncGate = m.syncGate;
   db = new Database(m.path, { create: true, strict: true });
@@ -130,11 +112,7 @@ function open(m: Extract<WriterRequest, { type: "open" }>): void {
   // fsync (the kernel may then keep those WAL pages in its cache as clean, and a descriptor opened
   // now would not hear of the error).
   db.run("PRAGMA wal_checkpoint(TRUNCATE)");
-  try {
-    durable();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // no WAL yet: nothing written
-  }
+  durable(true);
   port.postMessage({ type: "opened", last: db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0 });
 }
 
@@ -211,7 +189,7 @@ if (!Bun.isMainThread) {
             // again) and the lowered bound (the higher one stays, a gap at the next start).
           }
         }
-        if (walFd !== undefined) closeSync(walFd);
+        wal?.close();
         db?.close();
         port.postMessage({ type: "closed" });
         break;

@@ -4,7 +4,7 @@
 // instead, on its own connection, every CHECKPOINT_MS (PASSIVE: it never blocks readers or the writer),
 // and on request fsyncs the WAL, after which every commit made before the request survives a power loss.
 import { Database } from "bun:sqlite";
-import { closeSync, fdatasyncSync, openSync } from "node:fs";
+import { WalFile } from "./wal-file";
 
 const CHECKPOINT_MS = 1000;
 /**
@@ -115,9 +115,7 @@ interface Waiter {
 if (!Bun.isMainThread) {
   const port = globalThis as unknown as { postMessage(m: Reply): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
   let db: Database | undefined;
-  let walPath = "";
-  /** The WAL, opened once and kept: a write-back error is reported once per open file, so a fresh descriptor could miss it. */
-  let walFd: number | undefined;
+  let wal: WalFile | undefined;
   /**
    * Set by the first failed fsync or checkpoint I/O error and kept: after one, pages the kernel
    * could not write may count as clean, so no later sync can vouch for earlier commits.
@@ -135,7 +133,7 @@ if (!Bun.isMainThread) {
       if (/I\/O|IOERR/i.test(String(err))) broken ??= `checkpoint: ${String(err)}`;
     }
   };
-  /** fsyncs the WAL file (an fsync covers the file's pages whoever wrote them) and answers who asked before. */
+  /** Syncs the WAL (absent until the first commit in WAL mode: nothing to sync) and answers who asked before. */
   const sync = () => {
     syncTimer = undefined;
     lastSync = performance.now();
@@ -143,11 +141,9 @@ if (!Bun.isMainThread) {
     waiting = [];
     if (!broken) {
       try {
-        // Absent until the first commit in WAL mode; once there it stays while the store is open.
-        walFd ??= openSync(walPath, "r");
-        fdatasyncSync(walFd);
+        wal?.sync();
       } catch (err) {
-        if (walFd !== undefined || (err as NodeJS.ErrnoException).code !== "ENOENT") broken = `WAL sync: ${String(err)}`;
+        broken = `WAL sync: ${String(err)}`;
       }
     }
     for (const id of ids) port.postMessage({ type: "synced", id, error: broken });
@@ -160,7 +156,7 @@ if (!Bun.isMainThread) {
   port.onmessage = (e) => {
     const m = e.data;
     if (m.type === "open") {
-      walPath = `${m.path}-wal`;
+      wal = new WalFile(m.path);
       try {
         db = new Database(m.path, { strict: true });
         db.run("PRAGMA busy_timeout=1000");
@@ -181,7 +177,7 @@ if (!Bun.isMainThread) {
         sync();
       }
       checkpoint("PASSIVE");
-      if (walFd !== undefined) closeSync(walFd);
+      wal?.close();
       db?.close();
       db = undefined;
       port.postMessage({ type: "closed" });
