@@ -146,8 +146,8 @@ export class SocketRegistry {
   publish(topic: string, frame: string): void {
     if (this.server!.publish(topic, frame) > 0) this.metrics.framesOut.inc();
     const ch = topicChannel(topic);
-    this.published.add(ch);
     if (!this.byChannel.has(ch)) return; // no socket here: nothing can grow
+    this.published.add(ch);
     this.touched.add(ch);
     this.bytesSince += Buffer.byteLength(frame);
     if (this.bytesSince < this.bufferLimit / 4) return;
