@@ -179,3 +179,14 @@ test("a clean close leaves no gap: the next run goes on from the last seq", asyn
   const again = setup({ dir, reserve: 1000 });
   expect(await again.log.append([rec("3")])).toEqual([3]);
 });
+
+test("appends made as the writer thread dies fail instead of waiting forever", async () => {
+  const { log } = setup();
+  expect(await log.append([rec("1")])).toEqual([1]);
+  // The thread, stopped as a crash would stop it (the log's own handle: nothing else reaches it).
+  const writer = (log as unknown as { writer: Worker }).writer;
+  writer.terminate();
+  const results = await Promise.allSettled([log.append([rec("2")]), new Promise((r) => writer.addEventListener("close", r)).then(() => log.append([rec("3")]))]);
+  expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+  await expect(log.ping()).rejects.toThrow("log writer exited");
+});

@@ -39,6 +39,8 @@ export class EmbeddedLog implements MessageLog {
   /** Why the log refuses appends for good (a failed fsync, a log that could not open); readiness reports it. */
   private failure: string | undefined;
   private readonly retain: number;
+  /** The writer thread has exited (or failed): nothing it was sent will be answered. */
+  private writerGone = false;
 
   /**
    * `retain`: entries kept behind the slowest consumer. `reserve`: how far ahead seqs are reserved
@@ -63,6 +65,8 @@ export class EmbeddedLog implements MessageLog {
     this.writer.onmessage = (e: MessageEvent<WriterReply>) => this.onReply(e.data);
     // A writer that died answers nothing: fail who waits and every later append, and say so in readiness.
     const died = (why: string) => {
+      this.writerGone = true;
+      this.onClosed?.(); // a close() waiting for the writer's answer
       if (this.closed) return;
       this.failure ??= `log writer ${why}`;
       for (const [, batch] of this.inFlight) for (const p of batch) p.reject(new Error(this.failure));
@@ -90,6 +94,12 @@ export class EmbeddedLog implements MessageLog {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    if (this.failure) {
+      // Accepted before the log broke (a writer that died answers nothing): failed, never posted.
+      const err = new Error(this.failure);
+      for (const p of batch) p.reject(err);
+      return;
+    }
     const id = this.nextId++;
     this.inFlight.set(id, batch);
     this.writer.postMessage({ type: "append", id, records: batch.map((p) => p.records.map((r) => [r.channelId, r.value])) } satisfies WriterRequest);
@@ -202,10 +212,12 @@ export class EmbeddedLog implements MessageLog {
     this.closed = true;
     for (const w of this.waiters) w();
     // Everything posted so far is committed (or failed) before the writer closes: requests run in order.
-    await new Promise<void>((resolve) => {
-      this.onClosed = resolve;
-      this.writer.postMessage({ type: "close" } satisfies WriterRequest);
-    });
+    if (!this.writerGone) {
+      await new Promise<void>((resolve) => {
+        this.onClosed = resolve;
+        this.writer.postMessage({ type: "close" } satisfies WriterRequest);
+      });
+    }
     for (const [, batch] of this.inFlight) for (const p of batch) p.reject(new Error("log closed"));
     this.inFlight.clear();
     this.writer.terminate();
