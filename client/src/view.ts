@@ -21,6 +21,8 @@ export interface StoreOptions {
  * The in-memory view model of every channel the user is in, fed by the connection's events and
  * REST pages: messages in seq order with edits, deletes, reactions, threads, unread counts, typing
  * and presence. A UI subscribes and renders `channel(id)` directly; every change bumps `version`.
+ * One file although past 300 lines: it is the one surface a UI holds, and each method only routes to
+ * the per-concern modules under view/ (messages, lifecycle, unread, members, typing and presence).
  */
 export class ChatStore {
   readonly channels = new Map<string, ChannelState>();
