@@ -1,9 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** Default metrics whose collection costs O(heap) under Bun. */
+export const HEAP_WALKING = ["nodejs_heap_space_size_total_bytes", "nodejs_heap_space_size_used_bytes", "nodejs_heap_space_size_available_bytes"];
+
 /** Every metric of every service, on one registry per process (standalone shares one). */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "chat_" });
+  // Under Bun, v8.getHeapSpaceStatistics() walks the whole heap on the thread that serves sockets: ~95 ms
+  // a scrape at a million objects (bench/README.md, "Scrapes that stopped the event loop"). The heap's
+  // size stays, from process.memoryUsage() (chat_nodejs_heap_size_*_bytes).
+  for (const m of HEAP_WALKING) registry.removeSingleMetric(`chat_${m}`);
   const registers = [registry];
   return {
     registry,
