@@ -39,7 +39,8 @@ export interface MessageLog {
   append(records: LogRecord[]): Promise<number[]>;
   /**
    * True when appends may be issued back to back, each without waiting for the one before: the log
-   * keeps their order and groups what arrives while it writes (the embedded log's writer thread).
+   * keeps their order and groups them (the embedded log: one commit per event-loop turn, one fsync for
+   * every commit made while the previous one ran).
    * Otherwise callers send one append at a time and group what arrives meanwhile themselves.
    */
   readonly groupsAppends?: boolean;

@@ -7,7 +7,7 @@ import { EmbeddedLog } from "./embedded-log";
 
 // What the embedded log promises beyond the MessageLog contract (embedded.test.ts): consumers may
 // read a commit before its fsync, appends resolve only after it, and no seq is handed out twice.
-// A gate held by the test stands for a slow disk: the writer's fsyncs wait while it is 0.
+// A gate held by the test stands for a slow disk: the log's fsyncs (on its sync thread) wait while it is 0.
 
 const logs: EmbeddedLog[] = [];
 const stops: AbortController[] = [];
@@ -18,7 +18,7 @@ afterEach(async () => {
   for (const l of logs.splice(0)) await l.close();
 });
 
-function setup(opts: { reserve?: number; dir?: string } = {}) {
+function setup(opts: { reserve?: number; dir?: string; retain?: number } = {}) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "chat-elog-"));
   const gate = new Int32Array(new SharedArrayBuffer(8));
   const open = () => {
@@ -28,9 +28,9 @@ function setup(opts: { reserve?: number; dir?: string } = {}) {
   const hold = () => Atomics.store(gate, 0, 0);
   open();
   gates.push(open);
-  const log = new EmbeddedLog(dir, { reserve: opts.reserve, syncGate: gate });
+  const log = new EmbeddedLog(dir, { reserve: opts.reserve, retain: opts.retain, syncGate: gate });
   logs.push(log);
-  /** Resolves once the writer's next fsync is waiting at the gate (its commit written). */
+  /** Resolves once the next fsync is waiting at the gate (its commit written). */
   const atGate = async () => {
     const n = Atomics.load(gate, 1);
     const r = Atomics.waitAsync(gate, 1, n);
@@ -180,13 +180,33 @@ test("a clean close leaves no gap: the next run goes on from the last seq", asyn
   expect(await again.log.append([rec("3")])).toEqual([3]);
 });
 
-test("appends made as the writer thread dies fail instead of waiting forever", async () => {
+test("appends made as the sync thread dies fail instead of waiting forever", async () => {
   const { log } = setup();
   expect(await log.append([rec("1")])).toEqual([1]);
   // The thread, stopped as a crash would stop it (the log's own handle: nothing else reaches it).
-  const writer = (log as unknown as { writer: Worker }).writer;
+  const writer = (log as unknown as { syncer: { thread: Worker } }).syncer.thread;
   writer.terminate();
   const results = await Promise.allSettled([log.append([rec("2")]), new Promise((r) => writer.addEventListener("close", r)).then(() => log.append([rec("3")]))]);
   expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
-  await expect(log.ping()).rejects.toThrow("log writer exited");
+  await expect(log.ping()).rejects.toThrow("log sync thread exited");
+});
+
+test("entries more than `retain` behind the consumers are trimmed from the log", async () => {
+  const { dir, log, nextBatch } = setup({ retain: 10 });
+  for (let i = 1; i <= 150; i++) {
+    const batch = nextBatch();
+    await log.append([rec(String(i))]);
+    await batch;
+  }
+  await log.close(); // writes the last positions, and the trim they asked for
+  logs.splice(logs.indexOf(log), 1);
+  const db = new Database(join(dir, "log.db"), { readonly: true });
+  try {
+    const { lo, hi } = db.query<{ lo: number; hi: number }, []>("SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM log").get()!;
+    // Trimmed at the 100th committed position (100 - 10 + 1); nothing of the last `retain` is gone.
+    expect(lo).toBe(91);
+    expect(hi).toBe(150);
+  } finally {
+    db.close();
+  }
 });

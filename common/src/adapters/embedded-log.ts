@@ -1,10 +1,13 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ConsumedRecord, ConsumeHandler, LogRecord, MessageLog } from "../ports";
-import type { WriterReply, WriterRequest } from "./embedded-log-writer";
+import type { ConsumeHandler, LogRecord, MessageLog } from "../ports";
+import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 
-const COMMIT_EVERY_MS = 20;
+/** Consumer positions are written at most this often (in the next append's transaction, or one of their own). */
+const POSITIONS_EVERY_MS = 50;
+/** Log rows deleted per transaction when trimming: the event loop never waits for a large delete. */
+const TRIM_PAGE = 1000;
 
 interface Pending {
   records: LogRecord[];
@@ -14,66 +17,111 @@ interface Pending {
 
 /**
  * The standalone stand-in for Kafka: one SQLite file, one partition. Appends made in the same tick
- * go to a writer thread in one message and are group-committed there in one transaction; the event
- * loop that serves sockets never waits for the disk. Consumers read through their own connection
- * (WAL: readers never block the writer) and wake on each commit instead of polling. A commit may be
- * consumed (delivered) as soon as it is written, like a Kafka record once the broker has it in its
- * page cache; an append resolves (is acked) only once its commit is fsync'd. A power loss can take
- * what was delivered but never acked; never a seq: the writer reserves them durably ahead of use.
+ * are group-committed in one transaction, on the event loop, to the WAL without a sync
+ * (synchronous=NORMAL: it survives a killed process; tens of microseconds). Consumers on this
+ * thread are woken at once and may deliver it, like a Kafka record once the broker has it in its
+ * page cache. A thread of its own (sqlite-checkpointer.ts) then fdatasyncs the WAL — the event loop
+ * never waits for the disk — and only then do the appends resolve (are acked). A power loss can
+ * take what was delivered but never acked; never a seq: they are reserved durably ahead of use.
  */
 export class EmbeddedLog implements MessageLog {
   readonly groupsAppends = true;
   private readonly db: Database;
-  private readonly writer: Worker;
+  /** Syncs the WAL and checkpoints it, off the event loop. */
+  private readonly syncer: Checkpointer;
+  private readonly appendTx: (batches: LogRecord[][]) => number[][];
+  private readonly positionsTx: () => void;
+  private readonly closeTx: () => void;
   private pending: Pending[] = [];
   private flushScheduled = false;
-  private readonly inFlight = new Map<number, Pending[]>();
-  private nextId = 1;
   private waiters = new Set<() => void>();
   private closed = false;
   private commitsSinceTrim = 0;
-  /** Positions committed through the writer, which writes them with its next transaction. */
+  /** Positions committed by consumers (what a consumer starting again resumes from). */
   private readonly committed = new Map<string, number>();
-  /** The highest seq consumers may read: written (and within the writer's reservation) or fsync'd. */
+  /** Positions not yet written: they ride in the next transaction (a lost one only means a batch is consumed again). */
+  private readonly positions = new Map<string, number>();
+  private positionsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Log rows below this are deleted, TRIM_PAGE per transaction, until none is left. */
+  private trimTarget: number | undefined;
+  /** The highest seq consumers may read: committed (and within the reservation) or fsync'd. */
   private deliverable = 0;
-  /** Why the log refuses appends for good (a failed fsync, a log that could not open); readiness reports it. */
+  /**
+   * Seqs up to `reserved` may be delivered before they are durable; the bound itself is durable
+   * before any seq above it is delivered (the commit that crosses it is delivered only once
+   * fsync'd, and moves it `reserve` further). After a power loss the log starts again above it, so
+   * a seq delivered and then lost is never given to another message. A clean close lowers it to
+   * the last seq (all durable then), so restarts leave no gap; a crash leaves one of up to `reserve`.
+   */
+  private reserved = 0;
+  private readonly reserve: number;
+  /** Why the log refuses appends for good (a failed fsync, a dead sync thread); readiness reports it. */
   private failure: string | undefined;
   private readonly retain: number;
-  /** The writer thread has exited (or failed): nothing it was sent will be answered. */
-  private writerGone = false;
 
   /**
    * `retain`: entries kept behind the slowest consumer. `reserve`: how far ahead seqs are reserved
    * (the gap a crash can leave). `syncGate` (tests): fsyncs wait while its first element is 0; the second counts those that reached it.
    */
   constructor(dir: string, opts: { retain?: number; reserve?: number; syncGate?: Int32Array } = {}) {
+    const reserve = opts.reserve ?? 100_000;
+    if (!Number.isSafeInteger(reserve) || reserve < 1) throw new Error(`reserve must be a positive integer, not ${reserve}`);
+    this.reserve = reserve;
+    this.retain = opts.retain ?? 100_000;
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "log.db");
-    this.db = new Database(path, { create: true, strict: true });
-    this.db.run("PRAGMA journal_mode=WAL");
-    this.db.run("PRAGMA busy_timeout=5000");
-    this.db.run("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
-    this.db.run("CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
-    this.db.run("CREATE TABLE IF NOT EXISTS reserved (k INTEGER PRIMARY KEY CHECK (k = 0), seq INTEGER NOT NULL)");
+    const db = (this.db = new Database(path, { create: true, strict: true }));
+    db.run("PRAGMA journal_mode=WAL");
+    db.run("PRAGMA synchronous=NORMAL"); // the sync thread makes commits durable, after they are delivered
+    db.run("PRAGMA busy_timeout=5000");
+    // Checkpoints (the only fsyncs SQLite does at synchronous=NORMAL) run on the sync thread, never inside a commit here.
+    db.run("PRAGMA wal_autocheckpoint=0");
+    db.run("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
+    db.run("CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+    db.run("CREATE TABLE IF NOT EXISTS reserved (k INTEGER PRIMARY KEY CHECK (k = 0), seq INTEGER NOT NULL)");
     // Standalone used to consume as "controllers"; it now uses KAFKA_GROUP's default like every mode.
-    this.db.run("UPDATE OR IGNORE offsets SET grp = 'chat-controllers' WHERE grp = 'controllers'");
-    this.db.run("DELETE FROM offsets WHERE grp = 'controllers'");
-    this.writer = new Worker(new URL("./embedded-log-writer.ts", import.meta.url).href);
-    this.writer.unref();
-    this.retain = opts.retain ?? 100_000;
-    this.writer.postMessage({ type: "open", path, reserve: opts.reserve ?? 100_000, syncGate: opts.syncGate } satisfies WriterRequest);
-    this.writer.onmessage = (e: MessageEvent<WriterReply>) => this.onReply(e.data);
-    // A writer that died answers nothing: fail who waits and every later append, and say so in readiness.
-    const died = (why: string) => {
-      this.writerGone = true;
-      this.onClosed?.(); // a close() waiting for the writer's answer
-      if (this.closed) return;
-      this.failure ??= `log writer ${why}`;
-      for (const [, batch] of this.inFlight) for (const p of batch) p.reject(new Error(this.failure));
-      this.inFlight.clear();
+    db.run("UPDATE OR IGNORE offsets SET grp = 'chat-controllers' WHERE grp = 'controllers'");
+    db.run("DELETE FROM offsets WHERE grp = 'controllers'");
+
+    const ins = db.query<{ seq: number }, [string, string]>("INSERT INTO log (channel_id, value) VALUES (?, ?) RETURNING seq");
+    const setOffset = db.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq");
+    const trim = db.query("DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE seq < ? ORDER BY seq LIMIT ?)");
+    const setReserved = db.query("INSERT INTO reserved (k, seq) VALUES (0, ?) ON CONFLICT(k) DO UPDATE SET seq = excluded.seq");
+    const top = () => db.query<{ seq: number }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get()?.seq ?? 0;
+    const writePositions = () => {
+      for (const [grp, seq] of this.positions) setOffset.run(grp, seq);
+      this.positions.clear();
+      if (this.trimTarget !== undefined && trim.run(this.trimTarget, TRIM_PAGE).changes < TRIM_PAGE) this.trimTarget = undefined;
+      clearTimeout(this.positionsTimer);
+      this.positionsTimer = undefined;
     };
-    this.writer.addEventListener("error", (e) => died(`failed: ${(e as ErrorEvent).message}`));
-    this.writer.addEventListener("close", () => died("exited"));
+    this.appendTx = db.transaction((batches: LogRecord[][]) => {
+      writePositions();
+      const seqs = batches.map((records) => records.map((r) => ins.get(r.channelId, r.value)!.seq));
+      const last = seqs.at(-1)!.at(-1)!;
+      if (last > this.reserved) setReserved.run(last + this.reserve);
+      return seqs;
+    });
+    this.positionsTx = db.transaction(writePositions);
+    this.closeTx = db.transaction(() => {
+      writePositions();
+      setReserved.run(top());
+    });
+
+    // Start above every seq that may have been delivered before a crash.
+    const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
+    const highest = top();
+    if (bound > highest && db.run("UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'", [bound]).changes === 0) {
+      db.run("INSERT INTO sqlite_sequence (name, seq) VALUES ('log', ?)", [bound]);
+    }
+    this.reserved = Math.max(bound, highest);
+    // What a crashed predecessor wrote is delivered only once it is on disk. A checkpoint copies the
+    // WAL into the database file and syncs that (once, at start): it holds even if the predecessor
+    // died after a failed fsync (the kernel may then keep those WAL pages in its cache as clean, and
+    // a descriptor opened now would not hear of the error).
+    db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    this.deliverable = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
+    this.syncer = startCheckpointer(path, { syncGate: opts.syncGate, name: "log" });
   }
 
   append(records: LogRecord[]): Promise<number[]> {
@@ -89,38 +137,45 @@ export class EmbeddedLog implements MessageLog {
     });
   }
 
+  /** Commits what this tick appended, delivers it (within the reservation), and acks it once fsync'd. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    if (this.failure) {
-      // Accepted before the log broke (a writer that died answers nothing): failed, never posted.
-      const err = new Error(this.failure);
+    const failure = this.failure ?? this.syncer.failure;
+    if (failure) {
+      // Accepted before the log broke: failed, never written.
+      const err = new Error(failure);
       for (const p of batch) p.reject(err);
       return;
     }
-    const id = this.nextId++;
-    this.inFlight.set(id, batch);
-    this.writer.postMessage({ type: "append", id, records: batch.map((p) => p.records.map((r) => [r.channelId, r.value])) } satisfies WriterRequest);
-  }
-
-  private onReply(m: WriterReply): void {
-    if (m.type === "closed") return this.onClosed?.();
-    if (m.type === "opened" || m.type === "written") {
-      if (m.type === "opened" && m.error) this.failure = m.error;
-      return this.readable(m.last);
-    }
-    const batch = this.inFlight.get(m.id);
-    this.inFlight.delete(m.id);
-    if (m.type === "failed") {
-      if (m.broken) this.failure ??= m.error;
-      const err = new Error(`log append failed: ${m.error}`);
-      for (const p of batch ?? []) p.reject(err);
+    let seqs: number[][];
+    try {
+      seqs = this.appendTx(batch.map((p) => p.records));
+    } catch (err) {
+      // Rolled back: nothing of it was written or delivered.
+      const e = new Error(`log append failed: ${String(err)}`);
+      for (const p of batch) p.reject(e);
       return;
     }
-    batch?.forEach((p, i) => p.resolve(m.seqs[i]!));
-    this.readable(m.last);
+    const last = seqs.at(-1)!.at(-1)!;
+    const crossed = last > this.reserved;
+    if (crossed) this.reserved = last + this.reserve;
+    else this.readable(last);
+    // Syncs are answered in order: one that resolves covers every commit made before it was asked.
+    this.syncer.sync(true).then(
+      () => {
+        batch.forEach((p, i) => p.resolve(seqs[i]!));
+        this.readable(last);
+      },
+      (err: Error) => {
+        // Written and maybe delivered, but not known to be durable: refused, and so is everything after.
+        this.failure ??= `log fsync failed: ${err.message}`;
+        const e = new Error(this.failure);
+        for (const p of batch) p.reject(e);
+      },
+    );
   }
 
   /** Consumers may read up to `last`: wakes them if that is further than before. */
@@ -131,7 +186,6 @@ export class EmbeddedLog implements MessageLog {
     this.waiters = new Set();
     for (const w of waiters) w();
   }
-  private onClosed: (() => void) | undefined;
 
   async consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number, number]>(
@@ -142,67 +196,61 @@ export class EmbeddedLog implements MessageLog {
     let position = Math.max(stored, this.committed.get(opts.group) ?? 0);
     // Commits in log order, each once its batch is settled; a batch that never settles stops the later ones.
     let commits: Promise<void> = Promise.resolve();
-    // Positions go to the writer at most every COMMIT_EVERY_MS (a message to a worker is not free);
-    // a crash loses at most that much position, i.e. those batches are consumed again.
-    let latest = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const post = () => {
-      timer = undefined;
-      if (this.closed || latest === 0) return;
-      const seq = latest;
-      latest = 0;
-      const trim = ++this.commitsSinceTrim >= 100 ? this.trimBelow(opts.group, seq) : undefined;
-      this.writer.postMessage({ type: "commit", group: opts.group, seq, trimBelow: trim } satisfies WriterRequest);
-    };
     const commit = (seq: number) => {
       if (this.closed) return;
       this.committed.set(opts.group, seq);
-      latest = seq;
-      timer ??= setTimeout(post, COMMIT_EVERY_MS);
+      this.positions.set(opts.group, seq);
+      if (++this.commitsSinceTrim >= 100) this.trimBelow(opts.group, seq);
+      this.positionsTimer ??= setTimeout(() => this.writePositions(), POSITIONS_EVERY_MS);
     };
-    try {
-      while (!opts.signal.aborted && !this.closed) {
-        const rows = read.all(position, this.deliverable);
-        if (rows.length === 0) {
-          await new Promise<void>((resolve) => {
-            const wake = () => {
-              opts.signal.removeEventListener("abort", wake);
-              this.waiters.delete(wake);
-              resolve();
-            };
-            this.waiters.add(wake);
-            opts.signal.addEventListener("abort", wake, { once: true });
-          });
-          continue;
-        }
-        const last = rows[rows.length - 1]!.seq;
-        const accepted = await opts.handle(
-          rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })),
-          { partition: "0", lag: (newest.get()?.m ?? last) - last, assignment: 0 },
-        );
-        position = last;
-        if (this.closed) break;
-        commits = accepted ? commits.then(() => accepted.settled).then(() => commit(last)) : commits.then(() => commit(last));
-        commits.catch(() => undefined); // observed below; a rejection only stops later commits
+    while (!opts.signal.aborted && !this.closed) {
+      const rows = read.all(position, this.deliverable);
+      if (rows.length === 0) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            opts.signal.removeEventListener("abort", wake);
+            this.waiters.delete(wake);
+            resolve();
+          };
+          this.waiters.add(wake);
+          opts.signal.addEventListener("abort", wake, { once: true });
+        });
+        continue;
       }
-    } finally {
-      await commits.catch(() => undefined);
-      clearTimeout(timer);
-      post();
+      const last = rows[rows.length - 1]!.seq;
+      const accepted = await opts.handle(
+        rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })),
+        { partition: "0", lag: (newest.get()?.m ?? last) - last, assignment: 0 },
+      );
+      position = last;
+      if (this.closed) break;
+      commits = accepted ? commits.then(() => accepted.settled).then(() => commit(last)) : commits.then(() => commit(last));
+      commits.catch(() => undefined); // a rejection only stops later commits
+    }
+    await commits.catch(() => undefined);
+  }
+
+  private writePositions(): void {
+    if (this.closed) return;
+    try {
+      this.positionsTx();
+    } catch {
+      // Busy or full: kept in memory and written with the next transaction; at worst a batch is consumed again.
     }
   }
 
   /** Keeps `retain` entries behind the slowest consumer; older ones live in the message store. */
-  private trimBelow(group: string, committing: number): number | undefined {
+  private trimBelow(group: string, committing: number): void {
     this.commitsSinceTrim = 0;
     const others = this.db.query<{ m: number | null }, [string]>("SELECT MIN(seq) AS m FROM offsets WHERE grp != ?").get(group)?.m;
     const min = Math.min(committing, others ?? committing);
-    return min - this.retain > 0 ? min - this.retain + 1 : undefined;
+    if (min - this.retain > 0) this.trimTarget = Math.max(this.trimTarget ?? 0, min - this.retain + 1);
   }
 
   async ping(): Promise<void> {
     if (this.closed) throw new Error("log closed");
-    if (this.failure) throw new Error(this.failure);
+    const failure = this.failure ?? this.syncer.failure;
+    if (failure) throw new Error(failure);
     this.db.query("SELECT 1").get();
   }
 
@@ -211,16 +259,20 @@ export class EmbeddedLog implements MessageLog {
     this.flush();
     this.closed = true;
     for (const w of this.waiters) w();
-    // Everything posted so far is committed (or failed) before the writer closes: requests run in order.
-    if (!this.writerGone) {
-      await new Promise<void>((resolve) => {
-        this.onClosed = resolve;
-        this.writer.postMessage({ type: "close" } satisfies WriterRequest);
-      });
+    clearTimeout(this.positionsTimer);
+    if (!this.failure && !this.syncer.failure) {
+      try {
+        // The last positions, and the bound lowered to the last seq (every append is durable once
+        // the sync below returns), so the next start leaves no gap.
+        this.closeTx();
+        // Answered after every sync asked before it: the appends above are settled too.
+        await this.syncer.sync(true);
+      } catch {
+        // What may not be on disk is the last positions (consumed again) and the lowered bound (the
+        // higher one stays: a gap at the next start).
+      }
     }
-    for (const [, batch] of this.inFlight) for (const p of batch) p.reject(new Error("log closed"));
-    this.inFlight.clear();
-    this.writer.terminate();
+    await this.syncer.close();
     this.db.close();
   }
 }

@@ -13,7 +13,7 @@ const CHECKPOINT_MS = 1000;
  */
 const SYNC_GAP_MS = 200;
 
-type Request = { type: "open"; path: string } | { type: "sync"; id: number; now: boolean } | { type: "hurry" } | { type: "close" };
+type Request = { type: "open"; path: string; syncGate?: Int32Array } | { type: "sync"; id: number; now: boolean } | { type: "hurry" } | { type: "close" };
 type Reply = { type: "synced"; id: number; error?: string } | { type: "closed" };
 
 export interface Checkpointer {
@@ -25,13 +25,19 @@ export interface Checkpointer {
   /** Why syncs fail for good (a failed fsync, a dead thread), once one has; readiness reports it. */
   readonly failure: string | undefined;
   close(): Promise<void>;
+  /** The thread itself (tests stop it as a crash would). */
+  readonly thread: Worker;
 }
 
-/** Starts the checkpoint thread for `path` (whose connection must set `wal_autocheckpoint=0`). */
-export function startCheckpointer(path: string): Checkpointer {
+/**
+ * Starts the checkpoint thread for `path` (whose connection must set `wal_autocheckpoint=0`).
+ * `name`: what its errors call the file's owner ("store", "log"). `syncGate` (tests: a slow disk): WAL syncs wait while its first element is 0; its second counts those that reached it.
+ */
+export function startCheckpointer(path: string, opts: { syncGate?: Int32Array; name?: string } = {}): Checkpointer {
+  const name = opts.name ?? "store";
   const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url).href);
   worker.unref();
-  worker.postMessage({ type: "open", path } satisfies Request);
+  worker.postMessage({ type: "open", path, syncGate: opts.syncGate } satisfies Request);
   let closing: Promise<void> | undefined;
   let stopped = false;
   let dead = false;
@@ -58,9 +64,9 @@ export function startCheckpointer(path: string): Checkpointer {
   };
   // A thread that died answers nothing: fail who waits, and every later caller, instead of hanging them.
   const died = (why: string) => {
-    if (!stopped) failure ??= `store sync thread ${why}`;
+    if (!stopped) failure ??= `${name} sync thread ${why}`;
     dead = stopped = true;
-    rejectAll(new Error(`store sync thread ${why}`));
+    rejectAll(new Error(`${name} sync thread ${why}`));
     onClosed?.();
   };
   worker.addEventListener("error", (e) => died(`failed: ${(e as ErrorEvent).message}`));
@@ -76,11 +82,12 @@ export function startCheckpointer(path: string): Checkpointer {
     send();
   };
   return {
+    thread: worker,
     get failure() {
       return failure;
     },
     sync(now) {
-      if (stopped) return Promise.reject(new Error("store closed"));
+      if (stopped) return Promise.reject(new Error(`${name} closed`));
       return new Promise<void>((resolve, reject) => {
         queued.push({ resolve, reject });
         if (now) {
@@ -99,7 +106,7 @@ export function startCheckpointer(path: string): Checkpointer {
         worker.postMessage({ type: "close" } satisfies Request);
       }).then(() => {
         // Requests run in order: a sync asked before close was answered before "closed".
-        rejectAll(new Error("store closed"));
+        rejectAll(new Error(`${name} closed`));
         worker.terminate();
       });
       return closing;
@@ -116,6 +123,7 @@ if (!Bun.isMainThread) {
   const port = globalThis as unknown as { postMessage(m: Reply): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
   let db: Database | undefined;
   let wal: WalFile | undefined;
+  let syncGate: Int32Array | undefined;
   /**
    * Set by the first failed fsync or checkpoint I/O error and kept: after one, pages the kernel
    * could not write may count as clean, so no later sync can vouch for earlier commits.
@@ -141,6 +149,11 @@ if (!Bun.isMainThread) {
     waiting = [];
     if (!broken) {
       try {
+        if (syncGate) {
+          Atomics.add(syncGate, 1, 1);
+          Atomics.notify(syncGate, 1);
+          while (Atomics.load(syncGate, 0) === 0) Atomics.wait(syncGate, 0, 0);
+        }
         wal?.sync();
       } catch (err) {
         broken = `WAL sync: ${String(err)}`;
@@ -148,15 +161,20 @@ if (!Bun.isMainThread) {
     }
     for (const id of ids) port.postMessage({ type: "synced", id, error: broken });
   };
-  /** The pending sync, if any, runs as soon as this thread is free. */
+  /**
+   * The pending sync runs now. Not on a timer: a 0 ms one fires a millisecond or more later, which
+   * every ack of the embedded log would wait for. Requests never pile up here: the other side has
+   * one out at a time.
+   */
   const hurry = () => {
     clearTimeout(syncTimer);
-    syncTimer = setTimeout(sync, 0);
+    sync();
   };
   port.onmessage = (e) => {
     const m = e.data;
     if (m.type === "open") {
       wal = new WalFile(m.path);
+      syncGate = m.syncGate;
       try {
         db = new Database(m.path, { strict: true });
         db.run("PRAGMA busy_timeout=1000");
