@@ -13,7 +13,7 @@ const logs: EmbeddedLog[] = [];
 const stops: AbortController[] = [];
 const gates: (() => void)[] = [];
 afterEach(async () => {
-  for (const open of gates.splice(0)) open(); // a test that failed while holding one: let the writer close
+  for (const open of gates.splice(0)) open(); // a test that failed while holding one: let the sync thread close
   for (const s of stops.splice(0)) s.abort();
   for (const l of logs.splice(0)) await l.close();
 });
@@ -130,6 +130,26 @@ test("a consumer still busy with a batch does not read on into a crossing commit
   await appended;
   expect(await batch).toEqual([3, 4, 5]);
   expect(order).toEqual(["acked", "consumed"]);
+});
+
+test("a commit after the crossing one does not deliver it (or itself) before the crossing commit's fsync", async () => {
+  const { log, open, hold, atGate, consumed, nextBatch } = setup({ reserve: 3 });
+  const batch = nextBatch();
+  await log.append([rec("1")]); // seq 1, bound 4 on disk
+  await batch;
+  hold();
+  const arrived = atGate();
+  const crossing = log.append([rec("2"), rec("3"), rec("4"), rec("5")]); // writes bound 8, not yet on disk
+  await arrived; // its fsync is held
+  const later = log.append([rec("6")]); // below the new bound, above the one on disk
+  // Two turns of the event loop: the later append is committed (setImmediate) and any consumer woken by it has read.
+  for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+  expect(consumed).toEqual([[1]]);
+  open();
+  expect(await crossing).toEqual([2, 3, 4, 5]);
+  expect(await later).toEqual([6]);
+  while (consumed.flat().length < 6) await nextBatch();
+  expect(consumed.flat()).toEqual([1, 2, 3, 4, 5, 6]);
 });
 
 test("the commit that crosses the bound moves it, durably, before anything above the old bound is delivered", async () => {

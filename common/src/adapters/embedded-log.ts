@@ -6,8 +6,8 @@ import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 
 /** Consumer positions are written at most this often (in the next append's transaction, or one of their own). */
 const POSITIONS_EVERY_MS = 50;
-/** Log rows deleted per transaction when trimming: the event loop never waits for a large delete. */
-const TRIM_PAGE = 1000;
+/** Log rows deleted per transaction when trimming (~0.15 ms): the event loop never waits for a large delete. */
+const TRIM_PAGE = 250;
 
 interface Pending {
   records: LogRecord[];
@@ -30,7 +30,8 @@ export class EmbeddedLog implements MessageLog {
   /** Syncs the WAL and checkpoints it, off the event loop. */
   private readonly syncer: Checkpointer;
   private readonly appendTx: (batches: LogRecord[][]) => number[][];
-  private readonly positionsTx: () => void;
+  /** Writes the consumers' positions and one page of the trim; true while more is left to trim. */
+  private readonly positionsTx: (positions: [string, number][]) => boolean;
   private readonly closeTx: () => void;
   private pending: Pending[] = [];
   private flushScheduled = false;
@@ -44,16 +45,21 @@ export class EmbeddedLog implements MessageLog {
   private positionsTimer: ReturnType<typeof setTimeout> | undefined;
   /** Log rows below this are deleted, TRIM_PAGE per transaction, until none is left. */
   private trimTarget: number | undefined;
+  /** The highest seq committed (written to the WAL, perhaps not yet fsync'd). */
+  private top = 0;
   /** The highest seq consumers may read: committed (and within the reservation) or fsync'd. */
   private deliverable = 0;
   /**
-   * Seqs up to `reserved` may be delivered before they are durable; the bound itself is durable
-   * before any seq above it is delivered (the commit that crosses it is delivered only once
-   * fsync'd, and moves it `reserve` further). After a power loss the log starts again above it, so
-   * a seq delivered and then lost is never given to another message. A clean close lowers it to
-   * the last seq (all durable then), so restarts leave no gap; a crash leaves one of up to `reserve`.
+   * Seqs up to `reserved` may be delivered before they are durable: it is the bound on disk. The
+   * commit that crosses it writes a new one (`reserve` further, `reserving`), and nothing above the
+   * old bound is delivered until that commit is fsync'd (later commits included). After a power loss
+   * the log starts again above the bound, so a seq delivered and then lost is never given to another
+   * message. A clean close lowers it to the last seq (all durable then), so restarts leave no gap; a
+   * crash leaves one of up to `reserve`.
    */
   private reserved = 0;
+  /** The bound as last written, perhaps not yet fsync'd (≥ `reserved`). */
+  private reserving = 0;
   private readonly reserve: number;
   /** Why the log refuses appends for good (a failed fsync, a dead sync thread); readiness reports it. */
   private failure: string | undefined;
@@ -88,23 +94,20 @@ export class EmbeddedLog implements MessageLog {
     const trim = db.query("DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE seq < ? ORDER BY seq LIMIT ?)");
     const setReserved = db.query("INSERT INTO reserved (k, seq) VALUES (0, ?) ON CONFLICT(k) DO UPDATE SET seq = excluded.seq");
     const top = () => db.query<{ seq: number }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get()?.seq ?? 0;
-    const writePositions = () => {
-      for (const [grp, seq] of this.positions) setOffset.run(grp, seq);
-      this.positions.clear();
-      if (this.trimTarget !== undefined && trim.run(this.trimTarget, TRIM_PAGE).changes < TRIM_PAGE) this.trimTarget = undefined;
-      clearTimeout(this.positionsTimer);
-      this.positionsTimer = undefined;
-    };
+    // Positions and trims go in transactions of their own, never in an append's: a commit costs no
+    // fsync here (the sync thread's one covers them all), and the delivery of appends never waits for a trim.
+    this.positionsTx = db.transaction((positions: [string, number][]) => {
+      for (const [grp, seq] of positions) setOffset.run(grp, seq);
+      return this.trimTarget !== undefined && trim.run(this.trimTarget, TRIM_PAGE).changes === TRIM_PAGE;
+    });
     this.appendTx = db.transaction((batches: LogRecord[][]) => {
-      writePositions();
       const seqs = batches.map((records) => records.map((r) => ins.get(r.channelId, r.value)!.seq));
       const last = seqs.at(-1)!.at(-1)!;
-      if (last > this.reserved) setReserved.run(last + this.reserve);
+      if (last > this.reserving) setReserved.run(last + this.reserve);
       return seqs;
     });
-    this.positionsTx = db.transaction(writePositions);
     this.closeTx = db.transaction(() => {
-      writePositions();
+      this.positionsTx([...this.positions]);
       setReserved.run(top());
     });
 
@@ -114,13 +117,14 @@ export class EmbeddedLog implements MessageLog {
     if (bound > highest && db.run("UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'", [bound]).changes === 0) {
       db.run("INSERT INTO sqlite_sequence (name, seq) VALUES ('log', ?)", [bound]);
     }
-    this.reserved = Math.max(bound, highest);
+    this.reserved = this.reserving = Math.max(bound, highest);
     // What a crashed predecessor wrote is delivered only once it is on disk. A checkpoint copies the
     // WAL into the database file and syncs that (once, at start): it holds even if the predecessor
     // died after a failed fsync (the kernel may then keep those WAL pages in its cache as clean, and
     // a descriptor opened now would not hear of the error).
-    db.run("PRAGMA wal_checkpoint(TRUNCATE)");
-    this.deliverable = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
+    const cp = db.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get();
+    if (cp?.busy) throw new Error(`log: ${path} is in use by another process (its WAL could not be checkpointed)`);
+    this.deliverable = this.top = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
     this.syncer = startCheckpointer(path, { syncGate: opts.syncGate, name: "log" });
   }
 
@@ -160,19 +164,24 @@ export class EmbeddedLog implements MessageLog {
       return;
     }
     const last = seqs.at(-1)!.at(-1)!;
-    const crossed = last > this.reserved;
-    if (crossed) this.reserved = last + this.reserve;
-    else this.readable(last);
-    // Syncs are answered in order: one that resolves covers every commit made before it was asked.
+    this.top = last;
+    if (last > this.reserving) this.reserving = last + this.reserve;
+    const bound = this.reserving;
+    // Within the bound on disk: delivered now. Above it (the commit that crosses it, and any after
+    // it until that one is fsync'd): once fsync'd.
+    if (last <= this.reserved) this.readable(last);
+    // Syncs are answered in order: one that resolves covers every commit made before it was asked,
+    // the bound this one wrote or saw included.
     this.syncer.sync(true).then(
       () => {
         batch.forEach((p, i) => p.resolve(seqs[i]!));
-        this.readable(last);
+        if (bound > this.reserved) this.reserved = bound;
+        this.readable(Math.min(this.top, this.reserved));
       },
       (err: Error) => {
         // Written and maybe delivered, but not known to be durable: refused, and so is everything after.
-        this.failure ??= `log fsync failed: ${err.message}`;
-        const e = new Error(this.failure);
+        if (!this.closed) this.failure ??= `log fsync failed: ${err.message}`;
+        const e = new Error(this.failure ?? "log closed");
         for (const p of batch) p.reject(e);
       },
     );
@@ -199,7 +208,7 @@ export class EmbeddedLog implements MessageLog {
     const commit = (seq: number) => {
       if (this.closed) return;
       this.committed.set(opts.group, seq);
-      this.positions.set(opts.group, seq);
+      this.positions.set(opts.group, Math.max(this.positions.get(opts.group) ?? 0, seq));
       if (++this.commitsSinceTrim >= 100) this.trimBelow(opts.group, seq);
       this.positionsTimer ??= setTimeout(() => this.writePositions(), POSITIONS_EVERY_MS);
     };
@@ -230,13 +239,23 @@ export class EmbeddedLog implements MessageLog {
     await commits.catch(() => undefined);
   }
 
+  /** Writes the positions gathered, then trims a page at a time, a turn of the event loop between pages. */
   private writePositions(): void {
+    this.positionsTimer = undefined;
     if (this.closed) return;
+    const positions = [...this.positions];
+    let more: boolean;
     try {
-      this.positionsTx();
+      more = this.positionsTx(positions);
     } catch {
-      // Busy or full: kept in memory and written with the next transaction; at worst a batch is consumed again.
+      // Busy or full: kept, and tried again later; at worst a batch is consumed again after a crash.
+      this.positionsTimer = setTimeout(() => this.writePositions(), POSITIONS_EVERY_MS);
+      return;
     }
+    // Positions that moved on meanwhile stay for the next write.
+    for (const [grp, seq] of positions) if (this.positions.get(grp) === seq) this.positions.delete(grp);
+    if (!more) this.trimTarget = undefined;
+    else this.positionsTimer = setTimeout(() => this.writePositions(), 0);
   }
 
   /** Keeps `retain` entries behind the slowest consumer; older ones live in the message store. */
@@ -244,7 +263,10 @@ export class EmbeddedLog implements MessageLog {
     this.commitsSinceTrim = 0;
     const others = this.db.query<{ m: number | null }, [string]>("SELECT MIN(seq) AS m FROM offsets WHERE grp != ?").get(group)?.m;
     const min = Math.min(committing, others ?? committing);
-    if (min - this.retain > 0) this.trimTarget = Math.max(this.trimTarget ?? 0, min - this.retain + 1);
+    if (min - this.retain > 0) {
+      this.trimTarget = Math.max(this.trimTarget ?? 0, min - this.retain + 1);
+      this.positionsTimer ??= setTimeout(() => this.writePositions(), POSITIONS_EVERY_MS);
+    }
   }
 
   async ping(): Promise<void> {
@@ -260,6 +282,7 @@ export class EmbeddedLog implements MessageLog {
     this.closed = true;
     for (const w of this.waiters) w();
     clearTimeout(this.positionsTimer);
+    this.positionsTimer = undefined;
     if (!this.failure && !this.syncer.failure) {
       try {
         // The last positions, and the bound lowered to the last seq (every append is durable once
