@@ -1,11 +1,13 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ConsumeHandler, LogRecord, MessageLog } from "../ports";
+import type { ConsumedRecord, ConsumeHandler, LogRecord, MessageLog } from "../ports";
 import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 
 /** Consumer positions are written at most this often (in the next append's transaction, or one of their own). */
 const POSITIONS_EVERY_MS = 50;
+/** Records kept in memory as committed (at least this many), so that consumers keeping up never read them back from SQLite. */
+const TAIL = 4096;
 /** Log rows deleted per transaction when trimming (~0.15 ms): the event loop never waits for a large delete. */
 const TRIM_PAGE = 250;
 
@@ -47,6 +49,8 @@ export class EmbeddedLog implements MessageLog {
   private trimTarget: number | undefined;
   /** The highest seq committed (written to the WAL, perhaps not yet fsync'd). */
   private top = 0;
+  /** The latest records committed by this process, in seq order (TAIL to 2 × TAIL of them). */
+  private tail: ConsumedRecord[] = [];
   /** The highest seq consumers may read: committed (and within the reservation) or fsync'd. */
   private deliverable = 0;
   /**
@@ -165,6 +169,8 @@ export class EmbeddedLog implements MessageLog {
     }
     const last = seqs.at(-1)!.at(-1)!;
     this.top = last;
+    batch.forEach((p, i) => p.records.forEach((r, j) => this.tail.push({ seq: seqs[i]![j]!, channelId: r.channelId, value: r.value })));
+    if (this.tail.length > 2 * TAIL) this.tail = this.tail.slice(-TAIL);
     if (last > this.reserving) this.reserving = last + this.reserve;
     const bound = this.reserving;
     // Within the bound on disk: delivered now. Above it (the commit that crosses it, and any after
@@ -200,7 +206,6 @@ export class EmbeddedLog implements MessageLog {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number, number]>(
       "SELECT seq, channel_id, value FROM log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1000",
     );
-    const newest = this.db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log");
     const stored = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
     let position = Math.max(stored, this.committed.get(opts.group) ?? 0);
     // Commits in log order, each once its batch is settled; a batch that never settles stops the later ones.
@@ -213,7 +218,7 @@ export class EmbeddedLog implements MessageLog {
       this.positionsTimer ??= setTimeout(() => this.writePositions(), POSITIONS_EVERY_MS);
     };
     while (!opts.signal.aborted && !this.closed) {
-      const rows = read.all(position, this.deliverable);
+      const rows = this.fromTail(position, this.deliverable) ?? read.all(position, this.deliverable).map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value }));
       if (rows.length === 0) {
         await new Promise<void>((resolve) => {
           const wake = () => {
@@ -227,16 +232,26 @@ export class EmbeddedLog implements MessageLog {
         continue;
       }
       const last = rows[rows.length - 1]!.seq;
-      const accepted = await opts.handle(
-        rows.map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value })),
-        { partition: "0", lag: (newest.get()?.m ?? last) - last, assignment: 0 },
-      );
+      const accepted = await opts.handle(rows, { partition: "0", lag: Math.max(this.top, last) - last, assignment: 0 });
       position = last;
       if (this.closed) break;
       commits = accepted ? commits.then(() => accepted.settled).then(() => commit(last)) : commits.then(() => commit(last));
       commits.catch(() => undefined); // a rejection only stops later commits
     }
     await commits.catch(() => undefined);
+  }
+
+  /** Records after `after` up to `upTo` (at most 1,000) from memory; undefined when they are not all there (read them from the log). */
+  private fromTail(after: number, upTo: number): ConsumedRecord[] | undefined {
+    const tail = this.tail;
+    if (tail.length === 0 || after < tail[0]!.seq - 1) return undefined;
+    if (after >= upTo) return [];
+    // Seqs of one process's commits are consecutive; anything else goes to SQLite.
+    const i = after + 1 - tail[0]!.seq;
+    if (tail[i]?.seq !== after + 1) return undefined;
+    const end = Math.min(i + 1000, i + (upTo - after));
+    const rows = tail.slice(i, end);
+    return rows.at(-1)!.seq === after + rows.length ? rows : undefined;
   }
 
   /** Writes the positions gathered, then trims a page at a time, a turn of the event loop between pages. */
