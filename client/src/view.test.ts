@@ -165,6 +165,20 @@ describe("ChatStore", () => {
     expect([store.delivered(TEAM, "c-1"), store.delivered(TEAM, "c-2")]).toEqual([true, false]);
   });
 
+  test("an echo that arrives after its send failed replaces the failed send, marked unconfirmed", async () => {
+    const { store, feed, connection } = storeWith();
+    let fail!: (e: Error) => void;
+    connection.send = ((frame: object) => ({ clientMsgId: "c-1", acked: new Promise((_, reject) => (fail = reject)), frame })) as never;
+    const sent = store.send(TEAM, { data: "late" }).catch((e: Error) => e);
+    fail(new Error("not acknowledged within the dedupe window"));
+    await sent;
+    expect(store.pendingIn(TEAM).map((p) => p.status)).toEqual(["failed"]);
+    feed(message(7, { from: ME, data: "late", client_msg_id: "c-1" }));
+    expect(store.pendingIn(TEAM)).toEqual([]);
+    expect(store.timeline(TEAM).map((m) => [m.data, m.unconfirmed])).toEqual([["late", "not acknowledged within the dedupe window"]]);
+    expect(store.delivered(TEAM, "c-1")).toBe(true);
+  });
+
   test("a send whose echo the server lost (power loss before its fsync) shows the message of its ack", async () => {
     const { store, feed, connection } = storeWith();
     const acks: ((a: { client_msg_id: string; id: string; seq: number; ts: string }) => void)[] = [];

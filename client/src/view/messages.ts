@@ -101,9 +101,15 @@ export function addMessage(c: ChannelState, f: MessageEvent, live: boolean, me: 
   bumpSeq(c, f.seq);
   clearTyping(c, f.from);
   if (c.messages.has(f.id)) return;
+  let unconfirmed: string | undefined;
   if (f.client_msg_id) {
     if (!sameKeyMakesRoom(c, f.from, f.client_msg_id, f.seq, f.ts)) return;
-    if (f.from === me) c.pending.delete(f.client_msg_id);
+    if (f.from === me) {
+      // Our send failed (no ack) yet the server delivered it: shown, marked like a failure after the echo.
+      const p = c.pending.get(f.client_msg_id);
+      if (p?.status === "failed") unconfirmed = p.error ?? "not acknowledged";
+      c.pending.delete(f.client_msg_id);
+    }
   }
   c.messages.set(f.id, {
     id: f.id,
@@ -118,6 +124,7 @@ export function addMessage(c: ChannelState, f: MessageEvent, live: boolean, me: 
     reply_to: f.reply_to,
     reactions: [],
     reply_count: 0,
+    ...(unconfirmed ? { unconfirmed } : {}),
   });
   countReply(c, f);
   if (live) noteLiveUnread(c, f, me);
@@ -134,7 +141,7 @@ export function ackPending(c: ChannelState, clientMsgId: string, frame: Omit<Sen
     addMessage(c, { event: "message", id: ack.id, seq: ack.seq, ts: ack.ts ?? new Date().toISOString(), from: me, client_msg_id: clientMsgId, ...frame }, false, me);
 }
 
-/** A refused send shows as failed; one whose echo was already shown stays, marked unconfirmed. */
+/** A refused send shows as failed; one whose echo was already shown stays, marked unconfirmed (so does one whose echo comes after). */
 export function failPending(c: ChannelState, clientMsgId: string, error: string, me: string | undefined): void {
   const p = c.pending.get(clientMsgId);
   if (p) return void c.pending.set(clientMsgId, { ...p, status: "failed", error });
