@@ -230,3 +230,65 @@ test("entries more than `retain` behind the consumers are trimmed from the log",
     db.close();
   }
 });
+
+/** A consumer of its own group that collects every record and resolves once it has `n`. */
+function collect(log: EmbeddedLog, group: string, n: number) {
+  const got: { seq: number; value: string }[] = [];
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  const stop = new AbortController();
+  stops.push(stop);
+  void log.consume({
+    group,
+    signal: stop.signal,
+    handle: async (batch) => {
+      for (const r of batch) got.push({ seq: r.seq, value: r.value });
+      if (got.length >= n) done();
+      return undefined;
+    },
+  });
+  return { got, all };
+}
+
+test("a consumer far behind reads the log back, then the records kept in memory, without a gap", async () => {
+  const { log } = setup();
+  const n = 15_000; // more than the memory keeps
+  for (let k = 0; k < 3; k++) await log.append(Array.from({ length: n / 3 }, (_, i) => rec(String(k * (n / 3) + i + 1))));
+  const late = collect(log, "late", n + 1);
+  await log.append([rec(String(n + 1))]); // committed while it catches up
+  await late.all;
+  expect(late.got.length).toBe(n + 1);
+  expect(late.got.every((r, i) => r.seq === i + 1 && r.value === String(i + 1))).toBe(true);
+});
+
+test("after a restart above the bound, a consumer gets the old records, then the new ones, in order", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-elog-"));
+  const first = setup({ dir, reserve: 10 });
+  await first.log.append([rec("a"), rec("b")]);
+  await first.log.close();
+  logs.splice(logs.indexOf(first.log), 1);
+  const db = new Database(join(dir, "log.db"));
+  db.run("UPDATE reserved SET seq = 12"); // as a crash would leave it
+  db.close();
+  const again = setup({ dir, reserve: 10 });
+  const c = collect(again.log, "fresh", 5);
+  expect(await again.log.append([rec("c"), rec("d"), rec("e")])).toEqual([13, 14, 15]);
+  await c.all;
+  expect(c.got).toEqual([
+    { seq: 1, value: "a" },
+    { seq: 2, value: "b" },
+    { seq: 13, value: "c" },
+    { seq: 14, value: "d" },
+    { seq: 15, value: "e" },
+  ]);
+});
+
+test("close() called twice: both wait for the one shutdown", async () => {
+  const { log } = setup();
+  const seqs = log.append([rec("1")]);
+  const [a, b] = [log.close(), log.close()];
+  expect(a).toBe(b);
+  await a;
+  expect(await seqs).toEqual([1]);
+  logs.splice(logs.indexOf(log), 1);
+});

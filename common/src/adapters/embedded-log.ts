@@ -4,10 +4,14 @@ import { join } from "node:path";
 import type { ConsumedRecord, ConsumeHandler, LogRecord, MessageLog } from "../ports";
 import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 
-/** Consumer positions are written at most this often (in the next append's transaction, or one of their own). */
+/** Consumer positions are written this long after they move (in a transaction of their own); trimming goes on a page per turn. */
 const POSITIONS_EVERY_MS = 50;
-/** Records kept in memory as committed (at least this many), so that consumers keeping up never read them back from SQLite. */
+/**
+ * Records kept in memory as committed, so that consumers keeping up never read them back from
+ * SQLite: the newest ones, up to this many and this many bytes (about; 2 per character).
+ */
 const TAIL = 4096;
+const TAIL_BYTES = 8 * 1024 * 1024;
 /** Log rows deleted per transaction when trimming (~0.15 ms): the event loop never waits for a large delete. */
 const TRIM_PAGE = 250;
 
@@ -42,15 +46,16 @@ export class EmbeddedLog implements MessageLog {
   private commitsSinceTrim = 0;
   /** Positions committed by consumers (what a consumer starting again resumes from). */
   private readonly committed = new Map<string, number>();
-  /** Positions not yet written: they ride in the next transaction (a lost one only means a batch is consumed again). */
+  /** Positions not yet written (a lost one only means a batch is consumed again). */
   private readonly positions = new Map<string, number>();
   private positionsTimer: ReturnType<typeof setTimeout> | undefined;
   /** Log rows below this are deleted, TRIM_PAGE per transaction, until none is left. */
   private trimTarget: number | undefined;
   /** The highest seq committed (written to the WAL, perhaps not yet fsync'd). */
   private top = 0;
-  /** The latest records committed by this process, in seq order (TAIL to 2 × TAIL of them). */
+  /** The latest records committed by this process, in seq order (at most 2 × TAIL of them, 2 × TAIL_BYTES). */
   private tail: ConsumedRecord[] = [];
+  private tailBytes = 0;
   /** The highest seq consumers may read: committed (and within the reservation) or fsync'd. */
   private deliverable = 0;
   /**
@@ -169,8 +174,13 @@ export class EmbeddedLog implements MessageLog {
     }
     const last = seqs.at(-1)!.at(-1)!;
     this.top = last;
-    batch.forEach((p, i) => p.records.forEach((r, j) => this.tail.push({ seq: seqs[i]![j]!, channelId: r.channelId, value: r.value })));
-    if (this.tail.length > 2 * TAIL) this.tail = this.tail.slice(-TAIL);
+    batch.forEach((p, i) =>
+      p.records.forEach((r, j) => {
+        this.tail.push({ seq: seqs[i]![j]!, channelId: r.channelId, value: r.value });
+        this.tailBytes += 2 * (r.value.length + r.channelId.length) + 64;
+      }),
+    );
+    if (this.tail.length > 2 * TAIL || this.tailBytes > 2 * TAIL_BYTES) this.cutTail();
     if (last > this.reserving) this.reserving = last + this.reserve;
     const bound = this.reserving;
     // Within the bound on disk: delivered now. Above it (the commit that crosses it, and any after
@@ -186,8 +196,9 @@ export class EmbeddedLog implements MessageLog {
       },
       (err: Error) => {
         // Written and maybe delivered, but not known to be durable: refused, and so is everything after.
-        if (!this.closed) this.failure ??= `log fsync failed: ${err.message}`;
-        const e = new Error(this.failure ?? "log closed");
+        const why = `log fsync failed: ${err.message}`;
+        if (!this.closed) this.failure ??= why;
+        const e = new Error(this.failure ?? why);
         for (const p of batch) p.reject(e);
       },
     );
@@ -241,6 +252,21 @@ export class EmbeddedLog implements MessageLog {
     await commits.catch(() => undefined);
   }
 
+  /** Keeps the newest records, up to TAIL of them and TAIL_BYTES. */
+  private cutTail(): void {
+    let bytes = 0;
+    let from = this.tail.length;
+    while (from > 0 && this.tail.length - from < TAIL) {
+      const r = this.tail[from - 1]!;
+      const b = 2 * (r.value.length + r.channelId.length) + 64;
+      if (bytes + b > TAIL_BYTES) break;
+      bytes += b;
+      from--;
+    }
+    this.tail = this.tail.slice(from);
+    this.tailBytes = bytes;
+  }
+
   /** Records after `after` up to `upTo` (at most 1,000) from memory; undefined when they are not all there (read them from the log). */
   private fromTail(after: number, upTo: number): ConsumedRecord[] | undefined {
     const tail = this.tail;
@@ -291,24 +317,32 @@ export class EmbeddedLog implements MessageLog {
     this.db.query("SELECT 1").get();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  private closing: Promise<void> | undefined;
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.flush();
     this.closed = true;
     for (const w of this.waiters) w();
     clearTimeout(this.positionsTimer);
     this.positionsTimer = undefined;
-    if (!this.failure && !this.syncer.failure) {
-      try {
+    try {
+      if (!this.failure && !this.syncer.failure) {
         // The last positions, and the bound lowered to the last seq (every append is durable once
         // the sync below returns), so the next start leaves no gap.
         this.closeTx();
         // Answered after every sync asked before it: the appends above are settled too.
         await this.syncer.sync(true);
-      } catch {
-        // What may not be on disk is the last positions (consumed again) and the lowered bound (the
-        // higher one stays: a gap at the next start).
+      } else {
+        // Broken: the positions still (they need no fsync of their own), never a lower bound.
+        this.positionsTx([...this.positions]);
       }
+    } catch {
+      // What may not be on disk is the last positions (consumed again) and the lowered bound (the
+      // higher one stays: a gap at the next start).
     }
     await this.syncer.close();
     this.db.close();
