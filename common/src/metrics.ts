@@ -8,7 +8,7 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "chat_" });
   // Under Bun, v8.getHeapSpaceStatistics() walks the whole heap on the thread that serves sockets: ~95 ms
-  // a scrape at a million objects (bench/README.md, "Scrapes that stopped the event loop"). The heap's
+  // a scrape at a million objects (bench/README.md, "A scrape that stopped the event loop"). The heap's
   // size stays, from process.memoryUsage() (chat_nodejs_heap_size_*_bytes).
   for (const m of HEAP_WALKING) registry.removeSingleMetric(`chat_${m}`);
   const registers = [registry];

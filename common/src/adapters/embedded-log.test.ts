@@ -67,6 +67,14 @@ function setup(opts: { reserve?: number; dir?: string; retain?: number } = {}) {
 
 const rec = (value: string) => ({ channelId: "c1", value });
 
+/** A first run of the log in `dir`: `values` appended, then closed cleanly. */
+async function firstRun(dir: string, reserve: number, values: string[]): Promise<void> {
+  const first = setup({ dir, reserve });
+  await first.log.append(values.map(rec));
+  await first.log.close();
+  logs.splice(logs.indexOf(first.log), 1);
+}
+
 test("a commit within the reservation is consumed before its fsync; its append resolves only after", async () => {
   const { log, open, hold, nextBatch } = setup({ reserve: 100 });
   let batch = nextBatch();
@@ -192,10 +200,7 @@ test("after a power loss that took delivered commits, seqs start above every one
 
 test("a clean close leaves no gap: the next run goes on from the last seq", async () => {
   const dir = mkdtempSync(join(tmpdir(), "chat-elog-"));
-  const first = setup({ dir, reserve: 1000 });
-  await first.log.append([rec("1"), rec("2")]);
-  await first.log.close();
-  logs.splice(logs.indexOf(first.log), 1);
+  await firstRun(dir, 1000, ["1", "2"]);
   const again = setup({ dir, reserve: 1000 });
   expect(await again.log.append([rec("3")])).toEqual([3]);
 });
@@ -263,10 +268,7 @@ test("a consumer far behind reads the log back, then the records kept in memory,
 
 test("after a restart above the bound, a consumer gets the old records, then the new ones, in order", async () => {
   const dir = mkdtempSync(join(tmpdir(), "chat-elog-"));
-  const first = setup({ dir, reserve: 10 });
-  await first.log.append([rec("a"), rec("b")]);
-  await first.log.close();
-  logs.splice(logs.indexOf(first.log), 1);
+  await firstRun(dir, 10, ["a", "b"]);
   const db = new Database(join(dir, "log.db"));
   db.run("UPDATE reserved SET seq = 12"); // as a crash would leave it
   db.close();

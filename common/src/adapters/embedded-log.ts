@@ -1,17 +1,17 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ConsumedRecord, ConsumeHandler, LogRecord, MessageLog } from "../ports";
+import type { ConsumeHandler, LogRecord, MessageLog } from "../ports";
+import { RecordTail } from "./record-tail";
 import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 
 /** Consumer positions are written this long after they move (in a transaction of their own); trimming goes on a page per turn. */
 const POSITIONS_EVERY_MS = 50;
-/**
- * Records kept in memory as committed, so that consumers keeping up never read them back from
- * SQLite: the newest ones, up to this many and this many bytes (about; 2 per character).
- */
+/** Records kept in memory as committed (the newest, up to this many and bytes), so that consumers keeping up never read them back. */
 const TAIL = 4096;
 const TAIL_BYTES = 8 * 1024 * 1024;
+/** Records handed to a consumer at most at once. */
+const BATCH = 1000;
 /** Log rows deleted per transaction when trimming (~0.15 ms): the event loop never waits for a large delete. */
 const TRIM_PAGE = 250;
 
@@ -29,6 +29,8 @@ interface Pending {
  * page cache. A thread of its own (sqlite-checkpointer.ts) then fdatasyncs the WAL — the event loop
  * never waits for the disk — and only then do the appends resolve (are acked). A power loss can
  * take what was delivered but never acked; never a seq: they are reserved durably ahead of use.
+ * One class (~320 lines) because its parts share one connection and one set of bounds (seqs, the
+ * reservation, positions); the in-memory tail is record-tail.ts, the sync thread sqlite-checkpointer.ts.
  */
 export class EmbeddedLog implements MessageLog {
   readonly groupsAppends = true;
@@ -53,9 +55,7 @@ export class EmbeddedLog implements MessageLog {
   private trimTarget: number | undefined;
   /** The highest seq committed (written to the WAL, perhaps not yet fsync'd). */
   private top = 0;
-  /** The latest records committed by this process, in seq order (at most 2 × TAIL of them, 2 × TAIL_BYTES). */
-  private tail: ConsumedRecord[] = [];
-  private tailBytes = 0;
+  private readonly tail = new RecordTail(TAIL, TAIL_BYTES);
   /** The highest seq consumers may read: committed (and within the reservation) or fsync'd. */
   private deliverable = 0;
   /**
@@ -102,7 +102,8 @@ export class EmbeddedLog implements MessageLog {
     const setOffset = db.query("INSERT INTO offsets (grp, seq) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET seq = excluded.seq");
     const trim = db.query("DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE seq < ? ORDER BY seq LIMIT ?)");
     const setReserved = db.query("INSERT INTO reserved (k, seq) VALUES (0, ?) ON CONFLICT(k) DO UPDATE SET seq = excluded.seq");
-    const top = () => db.query<{ seq: number }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get()?.seq ?? 0;
+    /** The last seq handed out (AUTOINCREMENT's counter: above every row, deleted or not). */
+    const assigned = () => db.query<{ seq: number }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get()?.seq ?? 0;
     // Positions and trims go in transactions of their own, never in an append's: a commit costs no
     // fsync here (the sync thread's one covers them all), and the delivery of appends never waits for a trim.
     this.positionsTx = db.transaction((positions: [string, number][]) => {
@@ -117,12 +118,12 @@ export class EmbeddedLog implements MessageLog {
     });
     this.closeTx = db.transaction(() => {
       this.positionsTx([...this.positions]);
-      setReserved.run(top());
+      setReserved.run(assigned());
     });
 
     // Start above every seq that may have been delivered before a crash.
     const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
-    const highest = top();
+    const highest = assigned();
     if (bound > highest && db.run("UPDATE sqlite_sequence SET seq = ? WHERE name = 'log'", [bound]).changes === 0) {
       db.run("INSERT INTO sqlite_sequence (name, seq) VALUES ('log', ?)", [bound]);
     }
@@ -174,13 +175,7 @@ export class EmbeddedLog implements MessageLog {
     }
     const last = seqs.at(-1)!.at(-1)!;
     this.top = last;
-    batch.forEach((p, i) =>
-      p.records.forEach((r, j) => {
-        this.tail.push({ seq: seqs[i]![j]!, channelId: r.channelId, value: r.value });
-        this.tailBytes += 2 * (r.value.length + r.channelId.length) + 64;
-      }),
-    );
-    if (this.tail.length > 2 * TAIL || this.tailBytes > 2 * TAIL_BYTES) this.cutTail();
+    batch.forEach((p, i) => p.records.forEach((r, j) => this.tail.push({ seq: seqs[i]![j]!, channelId: r.channelId, value: r.value })));
     if (last > this.reserving) this.reserving = last + this.reserve;
     const bound = this.reserving;
     // Within the bound on disk: delivered now. Above it (the commit that crosses it, and any after
@@ -215,7 +210,7 @@ export class EmbeddedLog implements MessageLog {
 
   async consume(opts: { group: string; signal: AbortSignal; handle: ConsumeHandler }): Promise<void> {
     const read = this.db.query<{ seq: number; channel_id: string; value: string }, [number, number]>(
-      "SELECT seq, channel_id, value FROM log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1000",
+      `SELECT seq, channel_id, value FROM log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ${BATCH}`,
     );
     const stored = this.db.query<{ seq: number }, [string]>("SELECT seq FROM offsets WHERE grp = ?").get(opts.group)?.seq ?? 0;
     let position = Math.max(stored, this.committed.get(opts.group) ?? 0);
@@ -229,7 +224,9 @@ export class EmbeddedLog implements MessageLog {
       this.positionsTimer ??= setTimeout(() => this.writePositions(), POSITIONS_EVERY_MS);
     };
     while (!opts.signal.aborted && !this.closed) {
-      const rows = this.fromTail(position, this.deliverable) ?? read.all(position, this.deliverable).map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value }));
+      const rows =
+        this.tail.after(position, this.deliverable, BATCH) ??
+        read.all(position, this.deliverable).map((r) => ({ seq: r.seq, channelId: r.channel_id, value: r.value }));
       if (rows.length === 0) {
         await new Promise<void>((resolve) => {
           const wake = () => {
@@ -250,34 +247,6 @@ export class EmbeddedLog implements MessageLog {
       commits.catch(() => undefined); // a rejection only stops later commits
     }
     await commits.catch(() => undefined);
-  }
-
-  /** Keeps the newest records, up to TAIL of them and TAIL_BYTES. */
-  private cutTail(): void {
-    let bytes = 0;
-    let from = this.tail.length;
-    while (from > 0 && this.tail.length - from < TAIL) {
-      const r = this.tail[from - 1]!;
-      const b = 2 * (r.value.length + r.channelId.length) + 64;
-      if (bytes + b > TAIL_BYTES) break;
-      bytes += b;
-      from--;
-    }
-    this.tail = this.tail.slice(from);
-    this.tailBytes = bytes;
-  }
-
-  /** Records after `after` up to `upTo` (at most 1,000) from memory; undefined when they are not all there (read them from the log). */
-  private fromTail(after: number, upTo: number): ConsumedRecord[] | undefined {
-    const tail = this.tail;
-    if (tail.length === 0 || after < tail[0]!.seq - 1) return undefined;
-    if (after >= upTo) return [];
-    // Seqs of one process's commits are consecutive; anything else goes to SQLite.
-    const i = after + 1 - tail[0]!.seq;
-    if (tail[i]?.seq !== after + 1) return undefined;
-    const end = Math.min(i + 1000, i + (upTo - after));
-    const rows = tail.slice(i, end);
-    return rows.at(-1)!.seq === after + rows.length ? rows : undefined;
   }
 
   /** Writes the positions gathered, then trims a page at a time, a turn of the event loop between pages. */
