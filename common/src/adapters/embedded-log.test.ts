@@ -190,12 +190,33 @@ test("after a power loss that took delivered commits, seqs start above every one
   // The disk as a power loss would leave it: the commit of 2 and 3 gone, the bound from the commit of 1 kept.
   const db = new Database(join(dir, "log.db"));
   db.run("DELETE FROM log WHERE seq > 1");
-  db.run("UPDATE sqlite_sequence SET seq = 1 WHERE name = 'log'");
   db.run("UPDATE reserved SET seq = 11");
   db.close();
 
   const again = setup({ dir, reserve: 10 });
   expect(await again.log.append([rec("after")])).toEqual([12]);
+});
+
+test("a log written with AUTOINCREMENT seqs is rebuilt without them; no seq it handed out is given again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-elog-"));
+  const old = new Database(join(dir, "log.db"), { create: true });
+  old.run("PRAGMA journal_mode=WAL");
+  old.run("CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
+  for (let i = 1; i <= 8; i++) old.run("INSERT INTO log (channel_id, value) VALUES ('c', ?)", [String(i)]);
+  old.run("DELETE FROM log WHERE seq > 5"); // 6 to 8 handed out (delivered), then lost
+  old.close();
+
+  const { dir: d, log, consumed } = setup({ dir });
+  expect(consumed[0]).toEqual([1, 2, 3, 4, 5]); // what was in it is still there
+  expect(await log.append([rec("after")])).toEqual([9]);
+  await log.close();
+  logs.splice(logs.indexOf(log), 1);
+  const db = new Database(join(d, "log.db"), { readonly: true });
+  try {
+    expect(db.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE name = 'log'").get()!.sql).not.toContain("AUTOINCREMENT");
+  } finally {
+    db.close();
+  }
 });
 
 test("a clean close leaves no gap: the next run goes on from the last seq", async () => {
