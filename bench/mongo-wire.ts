@@ -17,7 +17,9 @@
  * history: one channel grown to each size (insertMany, --load-parallel inserters, bounded by
  *   --load-deadline seconds in all), then history() pages of 50 as a member: the first page and a deep
  *   one (before = seq 1001, the oldest thousand); the median of --reps runs (fewer if one page alone
- *   takes longer than --page-budget seconds). With --spread the paged channel holds 2000 messages and
+ *   takes longer than --page-budget seconds). Then the consumer's write at that size: applyBatch of
+ *   --batch new keyed messages (spread over the 1000 other channels, above their seqs), the median
+ *   of up to 200 batches. With --spread the paged channel holds 2000 messages and
  *   the rest of each size is spread over 1000 other channels (the collection grows, the channel not).
  * Prints a table and one JSON line per result. Every loop is bounded by a count and a deadline.
  */
@@ -206,6 +208,24 @@ async function history() {
   const others = Array.from({ length: 1000 }, () => objectId());
   const spread = o.spread ? 2000 : Infinity; // messages in the paged channel; the rest go to `others`
   const viewer = "b@x.dev"; // a member who did not send: sees `to: "*"` messages
+  const batch = num(o.batch);
+  let writeSeq = 0;
+  /** The consumer's write of `batch` new keyed messages, median ms of up to 200 (within the page budget). */
+  const write = async () => {
+    const times: number[] = [];
+    const tEnd = performance.now() + budget;
+    for (let i = 0; i < 200 && (i < 5 || performance.now() < tEnd); i++) {
+      const entries: Sequenced<StoreEntry>[] = Array.from({ length: batch }, () => {
+        writeSeq++;
+        const { seq, ...rest } = msg(others[writeSeq % others.length]!, 1e9 + writeSeq);
+        return { seq, entry: { kind: "message" as const, ...rest, client_msg_id: `k${seq}` } };
+      });
+      const t = performance.now();
+      await store.applyBatch(entries);
+      times.push(performance.now() - t);
+    }
+    return median(times);
+  };
   let loaded = 0;
   const rows: string[] = [];
   try {
@@ -249,10 +269,11 @@ async function history() {
       };
       const first = await page(undefined);
       const deep = await page(1001);
+      const writeMs = await write();
       rows.push(
-        `${String(size).padStart(8)}  first ${first.ms.toFixed(1).padStart(9)} ms  deep ${deep.ms.toFixed(1).padStart(9)} ms  (runs ${first.runs}/${deep.runs}; loaded +${size - (sizes[sizes.indexOf(size) - 1] ?? 0)} in ${loadSecs.toFixed(0)} s)`,
+        `${String(size).padStart(8)}  first ${first.ms.toFixed(1).padStart(9)} ms  deep ${deep.ms.toFixed(1).padStart(9)} ms  write ${batch} ${writeMs.toFixed(2).padStart(7)} ms  (runs ${first.runs}/${deep.runs}; loaded +${size - (sizes[sizes.indexOf(size) - 1] ?? 0)} in ${loadSecs.toFixed(0)} s)`,
       );
-      emit({ test: o.spread ? "history-spread" : "history", size, first_ms: first.ms, deep_ms: deep.ms, runs: [first.runs, deep.runs], load_secs: loadSecs });
+      emit({ test: o.spread ? "history-spread" : "history", size, first_ms: first.ms, deep_ms: deep.ms, runs: [first.runs, deep.runs], load_secs: loadSecs, batch, write_ms: writeMs });
     }
   } finally {
     await done();

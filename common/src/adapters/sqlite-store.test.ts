@@ -78,6 +78,26 @@ test("a data directory of the previous layout (members in the team document) ope
   await again.close();
 });
 
+test("a data directory with the full edited/deleted indexes opens with partial ones instead (written only for edited or deleted messages)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "chat-old-indexes-"));
+  await new SqliteStore(dir).close();
+  const old = new Database(join(dir, "chat.db"));
+  old.run("DROP INDEX messages_edited");
+  old.run("DROP INDEX messages_deleted");
+  old.run("CREATE INDEX messages_channel_edited ON messages (channel_id, edited_seq)");
+  old.run("CREATE INDEX messages_channel_deleted ON messages (channel_id, deleted_seq)");
+  old.close();
+  const s = new SqliteStore(dir);
+  const indexes = s.db.query<{ name: string; sql: string }, []>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'messages_%' ORDER BY name").all();
+  expect(indexes.map((i) => i.name)).not.toContain("messages_channel_edited");
+  expect(indexes.map((i) => i.name)).not.toContain("messages_channel_deleted");
+  expect(indexes.find((i) => i.name === "messages_edited")?.sql).toContain("WHERE edited_seq > 0");
+  expect(indexes.find((i) => i.name === "messages_deleted")?.sql).toContain("WHERE deleted_seq > 0");
+  const plan = s.db.query<{ detail: string }, []>("EXPLAIN QUERY PLAN SELECT * FROM messages WHERE channel_id = 'c' AND edited_seq > 0 AND edited_seq > 5 ORDER BY edited_seq").all();
+  expect(plan.map((p) => p.detail).join()).toContain("USING INDEX messages_edited");
+  await s.close();
+});
+
 // Commits are not fsync'd on the event loop (synchronous=NORMAL); synced() fsyncs the WAL on the checkpoint thread.
 test("synced(): every caller is answered (one fsync covers those waiting together), and none after close", async () => {
   const dir = mkdtempSync(join(tmpdir(), "chat-synced-"));
