@@ -111,22 +111,41 @@ function tcpProxy(port: number) {
   };
 }
 
-/** A controller served over HTTP/2, a relay connected to it through the proxy, a team of a@x.dev. */
-async function setup() {
+/** An HTTP/2 server for a controller's routes, and its port. */
+async function serveH2(controller: ReturnType<typeof createController>) {
+  const h2 = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors }));
+  await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+  return { h2, port: (h2.address() as { port: number }).port };
+}
+
+/**
+ * A controller served over HTTP/2, a relay connected to it through the proxy, a team of a@x.dev.
+ * `second`: the relay also has a second controller, reached directly, that owns nothing of the log
+ * (a log of its own, empty) but answers unary calls (membership) while the first is cut off.
+ */
+async function setup(opts: { second?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "chat-stream-cut-"));
   const log = new EmbeddedLog(join(dir, "log"));
   const store = new SqliteStore(dir);
   const config = loadConfig({ AUTH_JWT_SECRET: SECRET, RELAY_ID: "cut-relay" });
   const controller = createController(config, { log, teams: store, messages: store }, { logger: quiet, onFatal: () => {} });
   controller.start();
-  const h2 = http2.createServer(connectNodeAdapter({ routes: controller.routes, interceptors: controller.interceptors }));
-  await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
-  const proxy = tcpProxy((h2.address() as { port: number }).port);
-  const relay = createRelay(
-    config,
-    { log, controllers: [{ name: "over-proxy", client: createClient(ControllerService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${proxy.port}` })) }] },
-    { logger: quiet },
-  );
+  const { h2, port } = await serveH2(controller);
+  const proxy = tcpProxy(port);
+  const controllers = [{ name: "over-proxy", client: createClient(ControllerService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${proxy.port}` })) }];
+  if (opts.second) {
+    const otherLog = new EmbeddedLog(join(dir, "other-log"));
+    const other = createController(config, { log: otherLog, teams: store, messages: store }, { logger: quiet, onFatal: () => {} });
+    other.start();
+    const served = await serveH2(other);
+    controllers.push({ name: "direct", client: createClient(ControllerService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${served.port}` })) });
+    cleanup.push(async () => {
+      await other.stop();
+      served.h2.close();
+      await otherLog.close();
+    });
+  }
+  const relay = createRelay(config, { log, controllers }, { logger: quiet });
   const server = Bun.serve<SocketData>({ port: 0, hostname: "127.0.0.1", fetch: (req, s) => relay.fetch(req, s), websocket: relay.websocket });
   relay.start(server);
   cleanup.push(async () => {
@@ -196,4 +215,19 @@ test("after a cut nothing the relay had received is delivered again, even to a s
   await send("after");
   await waitFor(() => second.messages().includes("after"), "the message after the cut");
   expect(second.messages()).toEqual(["after"]);
+}, 30_000);
+
+test("a channel the relay took up during the cut (a socket admitted through another controller) gets, live, what it received after that", async () => {
+  const { store, team, connect, interested, send, cut } = await setup({ second: true });
+  expect(interested()).toBe(false); // no socket of the team yet: not among the relay's channels at the cut
+  let socket!: Awaited<ReturnType<typeof connect>>;
+  await cut(async () => {
+    socket = await connect(); // admitted while the stream is down: the controller does not know the relay wants the team
+    await send("while cut");
+    await waitFor(async () => (await store.since(team.id, undefined, 0, 10)).length === 1, "the message to be stored");
+  });
+  await waitFor(() => socket.messages().includes("while cut"), "the message published while cut, delivered live");
+  await send("after");
+  await waitFor(() => socket.messages().includes("after"), "the next message");
+  expect(socket.messages()).toEqual(["while cut", "after"]);
 }, 30_000);

@@ -65,6 +65,35 @@ test("the replay follows the new stream's channels", async () => {
   expect(frames(await taken(again))).toEqual(["b2"]);
 });
 
+test("a channel the relay takes up while cut gets what it received meanwhile, numbered like the rest", async () => {
+  const hub = new Hub();
+  const first = hub.open("r1", [A], "i1");
+  hub.publish([msg(A, 1)]);
+  await taken(first);
+  hub.release(first);
+  hub.publish([msg(B, 2), msg(A, 3), typing(B), msg(C, 4)]); // B and C were not its channels then
+  const again = hub.open("r1", [A, B], "i1", had(first)); // a socket of B was admitted during the cut
+  expect(again.replayed).toEqual({ events: 2, incomplete: false });
+  expect(frames(await taken(again))).toEqual(["a3", "b2"]); // per channel in publish order; C is not its channel
+  expect(again.position).toBe(3);
+  // Cut again at once: what it received of B is not replayed a second time.
+  hub.release(again);
+  hub.publish([msg(B, 5)]);
+  const third = hub.open("r1", [A, B], "i1", had(again));
+  expect(frames(await taken(third))).toEqual(["b5"]);
+});
+
+test("the events kept for channels taken up while cut are bounded too; a replay that lacks some says so", async () => {
+  const hub = new Hub({ recentEvents: 3 });
+  hub.release(hub.open("r1", [A], "i1"));
+  hub.publish([1, 2, 3, 4, 5].map((seq) => msg(B, seq)));
+  const again = hub.open("r1", [A, B], "i1", none);
+  expect(again.replayed?.incomplete).toBe(true);
+  const got = frames(await taken(again));
+  expect(got.length).toBeLessThanOrEqual(3);
+  expect(got).toEqual(["b1", "b2", "b3", "b4", "b5"].slice(5 - got.length)); // the newest, in order
+});
+
 test("a stream replaced by a newer one of the same instance hands over what the relay did not have", async () => {
   const hub = new Hub();
   const first = hub.open("r1", [A], "i1");

@@ -81,10 +81,19 @@ export class RelayStream {
     return routed(this.interest, ev);
   }
 
-  /** Queues what this relay instance's earlier stream routed after what it received (`recent.after`). */
-  replay(events: Event[]): number {
+  /**
+   * Queues what this relay instance's earlier stream routed after what it received (`recent.after`),
+   * then the events kept during a cut for channels it was not in then (`unrouted`: numbered now, if
+   * they are its channels now).
+   */
+  replay(events: Event[], unrouted: Event[] = []): number {
     let n = 0;
     for (const ev of events) if (this.routes(ev)) n = this.queue.push(ev);
+    for (const ev of unrouted) {
+      if (!this.routes(ev)) continue;
+      n = this.queue.push(ev);
+      this.recent.push(ev);
+    }
     this.queuedTo = this.recent.last;
     return n;
   }
@@ -137,6 +146,15 @@ interface Parked {
   instance: string;
   interest: Set<string>;
   recent: Recent;
+  /**
+   * The log events of every other channel meanwhile (not numbered): the relay may take up a channel
+   * while cut (a socket admitted through another controller), and it has no seq of it to read the
+   * store back from. Bounded like `recent`; the oldest go first.
+   */
+  others: Event[];
+  othersChars: number;
+  /** Some of `others` were pushed out. */
+  othersDropped: boolean;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -154,7 +172,7 @@ export interface HubOptions {
 /** What a stream opened by a relay instance seen before replays first. */
 export interface Replay {
   events: number;
-  /** Some events routed to the relay after what it received were pushed out by newer ones. */
+  /** Some events routed to the relay after what it received (or kept for other channels during the cut) were pushed out by newer ones. */
   incomplete: boolean;
 }
 
@@ -167,9 +185,10 @@ export interface Replay {
  * may never have arrived, and events published meanwhile go nowhere. The relay reads back from the
  * store what its channels missed, but only for channels it has a seq of; so the hub numbers the log
  * events it routes to each relay instance (every response says how far the relay has them), keeps
- * the newest of them, and for `parkMs` after a cut goes on collecting that instance's events. When the
- * same instance opens a stream again it says the last position it received, and what was routed
- * after that is replayed first: exactly what it missed, within the bounds.
+ * the newest of them, and for `parkMs` after a cut goes on collecting that instance's events (and,
+ * apart, every other channel's: the relay may take one up meanwhile). When the same instance opens a
+ * stream again it says the last position it received, and what was routed after that is replayed
+ * first, then the other channels' events of its channels now: exactly what it missed, within the bounds.
  */
 export class Hub {
   private readonly streams = new Map<string, RelayStream>();
@@ -210,7 +229,8 @@ export class Hub {
     const s = new RelayStream(relayId, channels, this.maxQueue, instance, from, received);
     this.streams.set(relayId, s);
     const missed = from.after(received);
-    s.replayed = { events: s.replay(missed.events), incomplete: !missed.complete };
+    const others = handover ? undefined : parked;
+    s.replayed = { events: s.replay(missed.events, others?.others), incomplete: !missed.complete || !!others?.othersDropped };
     return s;
   }
 
@@ -223,7 +243,7 @@ export class Hub {
     if (!cut || !s.instance || this.parkMs <= 0) return;
     const timer = setTimeout(() => this.unpark(s.relayId), this.parkMs);
     timer.unref?.();
-    this.parked.set(s.relayId, { instance: s.instance, interest: s.interest, recent: s.recent, timer });
+    this.parked.set(s.relayId, { instance: s.instance, interest: s.interest, recent: s.recent, others: [], othersChars: 0, othersDropped: false, timer });
   }
 
   private unpark(relayId: string): void {
@@ -248,8 +268,23 @@ export class Hub {
       s.flush();
     }
     for (const p of this.parked.values()) {
-      for (const ev of events) if (!EPHEMERAL.has(ev.kind) && routed(p.interest, ev)) p.recent.push(ev);
+      for (const ev of events) {
+        if (EPHEMERAL.has(ev.kind)) continue;
+        if (routed(p.interest, ev)) p.recent.push(ev);
+        else this.keepOther(p, ev);
+      }
     }
+  }
+
+  private keepOther(p: Parked, ev: Event): void {
+    if (this.recentEvents <= 0) return;
+    p.others.push(ev);
+    p.othersChars += ev.frame.length;
+    if (p.others.length <= this.recentEvents && p.othersChars <= this.recentChars) return;
+    // Dropping from the front is O(n) per event: drop a tenth at once (amortized O(1)).
+    const drop = Math.max(1, Math.ceil(p.others.length / 10));
+    for (const gone of p.others.splice(0, drop)) p.othersChars -= gone.frame.length;
+    p.othersDropped = true;
   }
 
   /** Events every relay receives whatever its interest (presence leases). */
