@@ -183,7 +183,7 @@ async function setup(opts: { second?: boolean } = {}) {
     proxy.restore();
     await waitFor(() => controller.hub.relayCount === 1, "the relay to re-open its stream", 15_000);
   };
-  return { store, team, connect, interested, send, cut };
+  return { store, log, team, connect, interested, send, cut };
 }
 
 test("a relay cut off from a live controller gets, live, what its channels received meanwhile, even a channel it had seen nothing of", async () => {
@@ -218,14 +218,18 @@ test("after a cut nothing the relay had received is delivered again, even to a s
 }, 30_000);
 
 test("a channel the relay took up during the cut (a socket admitted through another controller) gets, live, what it received after that", async () => {
-  const { store, team, connect, interested, send, cut } = await setup({ second: true });
+  const { store, log, team, connect, interested, send, cut } = await setup({ second: true });
   expect(interested()).toBe(false); // no socket of the team yet: not among the relay's channels at the cut
   let socket!: Awaited<ReturnType<typeof connect>>;
   await cut(async () => {
     socket = await connect(); // admitted while the stream is down: the controller does not know the relay wants the team
     await send("while cut");
     await waitFor(async () => (await store.since(team.id, undefined, 0, 10)).length === 1, "the message to be stored");
+    // A membership event of the team after it (such events reach every relay): replayed in publish order, not before the message.
+    const joined = { kind: "member_joined", channel_id: team.id, user: "c@x.dev", by: "a@x.dev", ts: new Date().toISOString() };
+    await log.append([{ channelId: team.id, value: JSON.stringify(joined) }]);
   });
+  await waitFor(() => socket.frames.some((f) => f.event === "member_joined"), "the membership event published while cut");
   await waitFor(() => socket.messages().includes("while cut"), "the message published while cut, delivered live");
   await send("after");
   await waitFor(() => socket.messages().includes("after"), "the next message");

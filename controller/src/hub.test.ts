@@ -74,13 +74,41 @@ test("a channel the relay takes up while cut gets what it received meanwhile, nu
   hub.publish([msg(B, 2), msg(A, 3), typing(B), msg(C, 4)]); // B and C were not its channels then
   const again = hub.open("r1", [A, B], "i1", had(first)); // a socket of B was admitted during the cut
   expect(again.replayed).toEqual({ events: 2, incomplete: false });
-  expect(frames(await taken(again))).toEqual(["a3", "b2"]); // per channel in publish order; C is not its channel
+  expect(frames(await taken(again))).toEqual(["b2", "a3"]); // in publish order; C is not its channel
   expect(again.position).toBe(3);
   // Cut again at once: what it received of B is not replayed a second time.
   hub.release(again);
   hub.publish([msg(B, 5)]);
   const third = hub.open("r1", [A, B], "i1", had(again));
   expect(frames(await taken(third))).toEqual(["b5"]);
+});
+
+test("a channel taken up while cut is replayed in publish order, its membership events among its messages", async () => {
+  const hub = new Hub();
+  hub.release(hub.open("r1", [A], "i1"));
+  // Membership events reach every relay (numbered with its channels'); B's messages are kept apart.
+  hub.publish([msg(B, 1), joined(B, 2), msg(A, 3), msg(B, 4)]);
+  const again = hub.open("r1", [A, B], "i1", none);
+  expect(frames(await taken(again))).toEqual(["b1", "join b2", "a3", "b4"]);
+});
+
+test("the events kept for other channels are bounded in characters too; only a channel of the relay's that lost some makes the replay incomplete", async () => {
+  const big = (ch: string, seq: number) => newEvent({ kind: EventKind.MESSAGE, channelId: ch, seq: BigInt(seq), to: "*", frame: `${ch[0]}${seq}`.padEnd(4, ".") });
+  const hub = new Hub({ recentEvents: 100, recentChars: 12 });
+  hub.release(hub.open("r1", [A], "i1"));
+  hub.publish([big(C, 1), big(B, 2), big(B, 3), big(B, 4)]); // 16 characters: C's goes
+  const again = hub.open("r1", [A, B], "i1", none);
+  expect(again.replayed).toEqual({ events: 3, incomplete: false }); // what was pushed out was not of the relay's channels
+  expect(frames(await taken(again))).toEqual(["b2..", "b3..", "b4.."]);
+  const lost = new Hub({ recentEvents: 100, recentChars: 12 });
+  lost.release(lost.open("r1", [A], "i1"));
+  lost.publish([1, 2, 3, 4].map((seq) => big(B, seq)));
+  expect(lost.open("r1", [A, B], "i1", none).replayed).toEqual({ events: 3, incomplete: true });
+
+  const one = new Hub({ recentEvents: 100, recentChars: 2 });
+  one.release(one.open("r1", [A], "i1"));
+  one.publish([big(B, 1)]); // larger than the bound alone: kept, like the numbered ring keeps its newest
+  expect(frames(await taken(one.open("r1", [A, B], "i1", none)))).toEqual(["b1.."]);
 });
 
 test("the events kept for channels taken up while cut are bounded too; a replay that lacks some says so", async () => {

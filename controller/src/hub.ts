@@ -86,14 +86,26 @@ export class RelayStream {
    * then the events kept during a cut for channels it was not in then (`unrouted`: numbered now, if
    * they are its channels now).
    */
-  replay(events: Event[], unrouted: Event[] = []): number {
+  replay(events: Event[], unrouted: KeptOther[] = []): number {
     let n = 0;
-    for (const ev of events) if (this.routes(ev)) n = this.queue.push(ev);
-    for (const ev of unrouted) {
-      if (!this.routes(ev)) continue;
+    // In publish order: a channel's membership events are numbered, its messages kept apart, and the
+    // relay drops whatever comes after a higher seq of the same channel.
+    const first = this.recent.last - events.length + 1; // `events` run up to the newest position
+    const taken: Event[] = [];
+    let k = 0;
+    const other = () => {
+      const ev = unrouted[k++]!.ev;
+      if (!this.routes(ev)) return;
       n = this.queue.push(ev);
-      this.recent.push(ev);
-    }
+      taken.push(ev);
+    };
+    events.forEach((ev, i) => {
+      while (k < unrouted.length && unrouted[k]!.at < first + i) other();
+      if (this.routes(ev)) n = this.queue.push(ev);
+    });
+    while (k < unrouted.length) other();
+    // Numbered after the rest: the relay gets the replay as one batch, whose position covers them all.
+    for (const ev of taken) this.recent.push(ev);
     this.queuedTo = this.recent.last;
     return n;
   }
@@ -151,19 +163,31 @@ interface Parked {
    * while cut (a socket admitted through another controller), and it has no seq of it to read the
    * store back from. Bounded like `recent`; the oldest go first.
    */
-  others: Event[];
+  others: KeptOther[];
   othersChars: number;
-  /** Some of `others` were pushed out. */
-  othersDropped: boolean;
+  /** The channels some of whose `others` were pushed out ("all": too many to name). */
+  othersDropped: Set<string> | "all";
   timer: ReturnType<typeof setTimeout>;
 }
+
+/** An event of a channel the relay was not in at the cut, and how many events were numbered before it. */
+interface KeptOther {
+  ev: Event;
+  at: number;
+}
+
+/** Past this many channels with events pushed out of `others`, a replay is incomplete whatever its channels. */
+const MAX_DROPPED_NAMED = 10_000;
 
 export interface HubOptions {
   /** Events queued for one relay at most; past it its stream is closed (it recovers from the store). */
   maxQueue?: number;
   /** Log events kept per relay instance for a re-opened stream to replay (5,000: a few seconds at 1,000 events/s for that relay). */
   recentEvents?: number;
-  /** ...and at most this many characters of their frames (4 Mi; the events are shared with every stream that has them). */
+  /**
+   * ...and at most this many characters of their frames (4 Mi; the events are shared with every stream
+   * that has them). A cut-off relay has both bounds twice: for its channels, and for the others' events.
+   */
   recentChars?: number;
   /** How long a cut stream's relay instance has to re-open it and get what it missed. */
   parkMs?: number;
@@ -230,7 +254,9 @@ export class Hub {
     this.streams.set(relayId, s);
     const missed = from.after(received);
     const others = handover ? undefined : parked;
-    s.replayed = { events: s.replay(missed.events, others?.others), incomplete: !missed.complete || !!others?.othersDropped };
+    const dropped = others?.othersDropped;
+    const lacking = dropped === "all" || [...(dropped ?? [])].some((ch) => s.interest.has(ch));
+    s.replayed = { events: s.replay(missed.events, others?.others), incomplete: !missed.complete || lacking };
     return s;
   }
 
@@ -243,7 +269,7 @@ export class Hub {
     if (!cut || !s.instance || this.parkMs <= 0) return;
     const timer = setTimeout(() => this.unpark(s.relayId), this.parkMs);
     timer.unref?.();
-    this.parked.set(s.relayId, { instance: s.instance, interest: s.interest, recent: s.recent, others: [], othersChars: 0, othersDropped: false, timer });
+    this.parked.set(s.relayId, { instance: s.instance, interest: s.interest, recent: s.recent, others: [], othersChars: 0, othersDropped: new Set(), timer });
   }
 
   private unpark(relayId: string): void {
@@ -276,15 +302,24 @@ export class Hub {
     }
   }
 
+  /** Keeps `ev` in `p.others`, the oldest pushed out past the bounds (the newest one always stays). */
   private keepOther(p: Parked, ev: Event): void {
     if (this.recentEvents <= 0) return;
-    p.others.push(ev);
+    p.others.push({ ev, at: p.recent.last });
     p.othersChars += ev.frame.length;
     if (p.others.length <= this.recentEvents && p.othersChars <= this.recentChars) return;
-    // Dropping from the front is O(n) per event: drop a tenth at once (amortized O(1)).
-    const drop = Math.max(1, Math.ceil(p.others.length / 10));
-    for (const gone of p.others.splice(0, drop)) p.othersChars -= gone.frame.length;
-    p.othersDropped = true;
+    // At least a tenth at once (a splice from the front is O(n): amortized O(1) per event), and as many as the characters need.
+    const atLeast = Math.max(p.others.length - this.recentEvents, Math.ceil(p.others.length / 10));
+    let drop = 0;
+    while (drop < p.others.length - 1 && (drop < atLeast || p.othersChars > this.recentChars)) {
+      const gone = p.others[drop++]!.ev;
+      p.othersChars -= gone.frame.length;
+      if (p.othersDropped !== "all") {
+        p.othersDropped.add(gone.channelId);
+        if (p.othersDropped.size > MAX_DROPPED_NAMED) p.othersDropped = "all";
+      }
+    }
+    p.others.splice(0, drop);
   }
 
   /** Events every relay receives whatever its interest (presence leases). */

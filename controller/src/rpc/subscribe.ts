@@ -10,7 +10,7 @@ export async function* subscribe(rpc: RpcContext, req: SubscribeRequest, ctx: Ha
   const at = () => ({ epoch: stream.recent.epoch, position: BigInt(stream.position) });
   rpc.metrics.relayStreams.set(rpc.hub.relayCount);
   rpc.logger.info("relay subscribed", { relay_id: stream.relayId, channels: stream.interest.size, replayed: stream.replayed?.events });
-  if (stream.replayed?.incomplete) rpc.logger.warn("more events were routed to a cut-off relay than the hub keeps; it reads back from the store only channels it has a seq of", { relay_id: stream.relayId });
+  if (stream.replayed?.incomplete) rpc.logger.warn("a cut-off relay missed more events than the hub keeps; it reads back from the store only channels it has a seq of", { relay_id: stream.relayId });
   try {
     // Every response says how far the relay has this stream's log events (where it starts, first).
     yield create(SubscribeResponseSchema, { events: [], ...at() });
