@@ -55,7 +55,7 @@ export class EmbeddedLog implements MessageLog {
   private trimTarget: number | undefined;
   /** The highest seq committed (written to the WAL, perhaps not yet fsync'd). */
   private top = 0;
-  /** The last seq handed out (≥ top: after a crash, the old bound), committed or being committed. */
+  /** The last seq handed out: committed (≥ top), or at start the bound a crash may have used up to. */
   private assigned = 0;
   private readonly tail = new RecordTail(TAIL, TAIL_BYTES);
   /** The highest seq consumers may read: committed (and within the reservation) or fsync'd. */
@@ -99,7 +99,6 @@ export class EmbeddedLog implements MessageLog {
     db.run("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
     db.run("CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
     db.run("CREATE TABLE IF NOT EXISTS reserved (k INTEGER PRIMARY KEY CHECK (k = 0), seq INTEGER NOT NULL)");
-    dropAutoincrement(db);
     // Standalone used to consume as "controllers"; it now uses KAFKA_GROUP's default like every mode.
     db.run("UPDATE OR IGNORE offsets SET grp = 'chat-controllers' WHERE grp = 'controllers'");
     db.run("DELETE FROM offsets WHERE grp = 'controllers'");
@@ -130,16 +129,17 @@ export class EmbeddedLog implements MessageLog {
       setReserved.run(this.assigned);
     });
 
-    // Start above every seq that may have been delivered before a crash (and every one still in the log).
-    const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
-    const highest = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
-    this.assigned = this.reserved = this.reserving = Math.max(bound, highest);
     // What a crashed predecessor wrote is delivered only once it is on disk. A checkpoint copies the
     // WAL into the database file and syncs that (once, at start): it holds even if the predecessor
     // died after a failed fsync (the kernel may then keep those WAL pages in its cache as clean, and
     // a descriptor opened now would not hear of the error).
     const cp = db.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get();
     if (cp?.busy) throw new Error(`log: ${path} is in use by another process (its WAL could not be checkpointed)`);
+    dropAutoincrement(db);
+    // Start above every seq that may have been delivered before a crash (and every one still in the log).
+    const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
+    const highest = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
+    this.assigned = this.reserved = this.reserving = Math.max(bound, highest);
     this.deliverable = this.top = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
     this.syncer = startCheckpointer(path, { syncGate: opts.syncGate, name: "log" });
   }
@@ -325,9 +325,11 @@ export class EmbeddedLog implements MessageLog {
 }
 
 /**
- * A log written before seqs were assigned here has an AUTOINCREMENT table: rebuilt without it, once
- * (bounded: the log keeps `retain` entries), its counter carried into the `reserved` bound so that no
- * seq it handed out is given again.
+ * A log written before seqs were assigned here has an AUTOINCREMENT table: rebuilt without it, once,
+ * in one transaction (a copy of what the log still holds: about `retain` entries behind the slowest
+ * consumer), its counter carried into the `reserved` bound so that no seq it handed out is given
+ * again. No way back: an older build reading this log would take its (now empty) counter for the
+ * last seq and could reuse seqs; keep a copy of the data directory before upgrading if you may need to.
  */
 function dropAutoincrement(db: Database): void {
   const sql = db.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'log'").get()?.sql ?? "";
