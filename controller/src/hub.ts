@@ -83,31 +83,22 @@ export class RelayStream {
 
   /**
    * Queues what this relay instance's earlier stream routed after what it received (`recent.after`),
-   * then the events kept during a cut for channels it was not in then (`unrouted`: numbered now, if
-   * they are its channels now).
+   * and the events kept during a cut for channels it was not in then (`unrouted`) that are its
+   * channels now (numbered now). Each channel's events go out in seq order: the relay drops whatever
+   * comes after a higher seq of the same channel, and a channel's membership events are numbered
+   * while its messages were kept apart (also when this replay is cut off and replayed again).
    */
-  replay(events: Event[], unrouted: KeptOther[] = []): number {
-    let n = 0;
-    // In publish order: a channel's membership events are numbered, its messages kept apart, and the
-    // relay drops whatever comes after a higher seq of the same channel.
-    const first = this.recent.last - events.length + 1; // `events` run up to the newest position
-    const taken: Event[] = [];
-    let k = 0;
-    const other = () => {
-      const ev = unrouted[k++]!.ev;
-      if (!this.routes(ev)) return;
-      n = this.queue.push(ev);
-      taken.push(ev);
-    };
-    events.forEach((ev, i) => {
-      while (k < unrouted.length && unrouted[k]!.at < first + i) other();
-      if (this.routes(ev)) n = this.queue.push(ev);
-    });
-    while (k < unrouted.length) other();
-    // Numbered after the rest: the relay gets the replay as one batch, whose position covers them all.
-    for (const ev of taken) this.recent.push(ev);
+  replay(events: Event[], unrouted: Event[] = []): number {
+    const start = this.queue.length;
+    for (const ev of events) if (this.routes(ev)) this.queue.push(ev);
+    for (const ev of unrouted) {
+      if (!this.routes(ev)) continue;
+      this.queue.push(ev);
+      this.recent.push(ev);
+    }
+    inSeqOrderPerChannel(this.queue, start);
     this.queuedTo = this.recent.last;
-    return n;
+    return this.queue.length;
   }
 
   push(ev: Event): void {
@@ -163,17 +154,11 @@ interface Parked {
    * while cut (a socket admitted through another controller), and it has no seq of it to read the
    * store back from. Bounded like `recent`; the oldest go first.
    */
-  others: KeptOther[];
+  others: Event[];
   othersChars: number;
   /** The channels some of whose `others` were pushed out ("all": too many to name). */
   othersDropped: Set<string> | "all";
   timer: ReturnType<typeof setTimeout>;
-}
-
-/** An event of a channel the relay was not in at the cut, and how many events were numbered before it. */
-interface KeptOther {
-  ev: Event;
-  at: number;
 }
 
 /** Past this many channels with events pushed out of `others`, a replay is incomplete whatever its channels. */
@@ -212,7 +197,8 @@ export interface Replay {
  * the newest of them, and for `parkMs` after a cut goes on collecting that instance's events (and,
  * apart, every other channel's: the relay may take one up meanwhile). When the same instance opens a
  * stream again it says the last position it received, and what was routed after that is replayed
- * first, then the other channels' events of its channels now: exactly what it missed, within the bounds.
+ * first, with the other channels' events of its channels now (each channel in seq order): exactly
+ * what it missed, within the bounds.
  */
 export class Hub {
   private readonly streams = new Map<string, RelayStream>();
@@ -305,14 +291,14 @@ export class Hub {
   /** Keeps `ev` in `p.others`, the oldest pushed out past the bounds (the newest one always stays). */
   private keepOther(p: Parked, ev: Event): void {
     if (this.recentEvents <= 0) return;
-    p.others.push({ ev, at: p.recent.last });
+    p.others.push(ev);
     p.othersChars += ev.frame.length;
     if (p.others.length <= this.recentEvents && p.othersChars <= this.recentChars) return;
     // At least a tenth at once (a splice from the front is O(n): amortized O(1) per event), and as many as the characters need.
     const atLeast = Math.max(p.others.length - this.recentEvents, Math.ceil(p.others.length / 10));
     let drop = 0;
     while (drop < p.others.length - 1 && (drop < atLeast || p.othersChars > this.recentChars)) {
-      const gone = p.others[drop++]!.ev;
+      const gone = p.others[drop++]!;
       p.othersChars -= gone.frame.length;
       if (p.othersDropped !== "all") {
         p.othersDropped.add(gone.channelId);
@@ -348,6 +334,22 @@ export class Hub {
     for (const s of this.streams.values()) s.close(reason);
     this.streams.clear();
     for (const relayId of [...this.parked.keys()]) this.unpark(relayId);
+  }
+}
+
+/** Sorts each channel's events of `q` from `from` on by seq, within the slots that channel's events hold. */
+function inSeqOrderPerChannel(q: Event[], from: number): void {
+  const slots = new Map<string, number[]>();
+  for (let i = from; i < q.length; i++) {
+    const ch = q[i]!.channelId;
+    const at = slots.get(ch);
+    if (at) at.push(i);
+    else slots.set(ch, [i]);
+  }
+  for (const at of slots.values()) {
+    if (at.length < 2) continue;
+    const sorted = at.map((i) => q[i]!).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    at.forEach((i, k) => (q[i] = sorted[k]!));
   }
 }
 
