@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
 import { waitFor } from "@chat/common/contracts/wait";
 import { EventKind, type Event } from "@chat/proto/chat/v1/controller_pb";
-import { Hub, newEvent, Recent, type RelayStream } from "./hub";
+import { Hub, newEvent, type RelayStream } from "./hub";
+import { Recent } from "./recent";
 
 // The hub's replay for a relay instance whose stream was cut (hub.ts). A stream ends the way the
 // Subscribe handler ends it: release() without the hub having closed it. What the relay "received"

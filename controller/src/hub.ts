@@ -1,54 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { wakeOrAbort } from "@chat/common/retry";
 import { EventKind, EventSchema, type Event } from "@chat/proto/chat/v1/controller_pb";
-
-/**
- * The log events (not typing or presence) routed to one relay instance, numbered from 1 (their
- * position): the newest kept, at most `maxEvents` and `maxChars` of frames.
- */
-export class Recent {
-  private events: Event[] = [];
-  private sizes: number[] = [];
-  private start = 0;
-  private chars = 0;
-  /** The position of the newest event routed (0: none yet), kept or not. */
-  last = 0;
-  /** Names this count: a relay's position means something only under the epoch it came with. */
-  readonly epoch = crypto.randomUUID();
-
-  constructor(
-    private readonly maxEvents: number,
-    /** Frame characters kept at most (UTF-16 code units: up to twice as many bytes). */
-    private readonly maxChars = Infinity,
-  ) {}
-
-  /** Numbers `ev` (and keeps it, pushing the oldest out past the bounds). */
-  push(ev: Event): number {
-    this.last++;
-    if (this.maxEvents <= 0) return this.last;
-    this.events.push(ev);
-    this.sizes.push(ev.frame.length);
-    this.chars += ev.frame.length;
-    while (this.events.length - this.start > this.maxEvents || (this.chars > this.maxChars && this.events.length - this.start > 1)) {
-      this.chars -= this.sizes[this.start]!;
-      this.start++;
-    }
-    if (this.start > 1024 && this.start * 2 > this.events.length) {
-      this.events = this.events.slice(this.start);
-      this.sizes = this.sizes.slice(this.start);
-      this.start = 0;
-    }
-    return this.last;
-  }
-
-  /** The kept events after `position`; `complete` if none after it was pushed out. */
-  after(position: number): { events: Event[]; complete: boolean } {
-    const kept = this.events.length - this.start;
-    const first = this.last - kept + 1;
-    if (position >= this.last) return { events: [], complete: position === this.last };
-    return { events: this.events.slice(this.start + Math.max(0, position + 1 - first)), complete: position + 1 >= first };
-  }
-}
+import { Recent } from "./recent";
 
 /** One relay's open Subscribe stream: its interest set and the events queued for it. */
 export class RelayStream {
@@ -150,12 +103,11 @@ interface Parked {
   interest: Set<string>;
   recent: Recent;
   /**
-   * The log events of every other channel meanwhile (not numbered): the relay may take up a channel
-   * while cut (a socket admitted through another controller), and it has no seq of it to read the
-   * store back from. Bounded like `recent`; the oldest go first.
+   * The log events of every other channel meanwhile (their count is not the relay's positions): the
+   * relay may take up a channel while cut (a socket admitted through another controller), and it has
+   * no seq of it to read the store back from. Bounded like `recent`; the oldest go first.
    */
-  others: Event[];
-  othersChars: number;
+  others: Recent;
   /** The channels some of whose `others` were pushed out ("all": too many to name). */
   othersDropped: Set<string> | "all";
   timer: ReturnType<typeof setTimeout>;
@@ -242,7 +194,7 @@ export class Hub {
     const others = handover ? undefined : parked;
     const dropped = others?.othersDropped;
     const lacking = dropped === "all" || [...(dropped ?? [])].some((ch) => s.interest.has(ch));
-    s.replayed = { events: s.replay(missed.events, others?.others), incomplete: !missed.complete || lacking };
+    s.replayed = { events: s.replay(missed.events, others?.others.after(0).events), incomplete: !missed.complete || lacking };
     return s;
   }
 
@@ -255,7 +207,15 @@ export class Hub {
     if (!cut || !s.instance || this.parkMs <= 0) return;
     const timer = setTimeout(() => this.unpark(s.relayId), this.parkMs);
     timer.unref?.();
-    this.parked.set(s.relayId, { instance: s.instance, interest: s.interest, recent: s.recent, others: [], othersChars: 0, othersDropped: new Set(), timer });
+    const parked: Parked = {
+      instance: s.instance,
+      interest: s.interest,
+      recent: s.recent,
+      others: new Recent(this.recentEvents, this.recentChars, (ev) => droppedOther(parked, ev)),
+      othersDropped: new Set(),
+      timer,
+    };
+    this.parked.set(s.relayId, parked);
   }
 
   private unpark(relayId: string): void {
@@ -283,29 +243,9 @@ export class Hub {
       for (const ev of events) {
         if (EPHEMERAL.has(ev.kind)) continue;
         if (routed(p.interest, ev)) p.recent.push(ev);
-        else this.keepOther(p, ev);
+        else p.others.push(ev);
       }
     }
-  }
-
-  /** Keeps `ev` in `p.others`, the oldest pushed out past the bounds (the newest one always stays). */
-  private keepOther(p: Parked, ev: Event): void {
-    if (this.recentEvents <= 0) return;
-    p.others.push(ev);
-    p.othersChars += ev.frame.length;
-    if (p.others.length <= this.recentEvents && p.othersChars <= this.recentChars) return;
-    // At least a tenth at once (a splice from the front is O(n): amortized O(1) per event), and as many as the characters need.
-    const atLeast = Math.max(p.others.length - this.recentEvents, Math.ceil(p.others.length / 10));
-    let drop = 0;
-    while (drop < p.others.length - 1 && (drop < atLeast || p.othersChars > this.recentChars)) {
-      const gone = p.others[drop++]!;
-      p.othersChars -= gone.frame.length;
-      if (p.othersDropped !== "all") {
-        p.othersDropped.add(gone.channelId);
-        if (p.othersDropped.size > MAX_DROPPED_NAMED) p.othersDropped = "all";
-      }
-    }
-    p.others.splice(0, drop);
   }
 
   /** Events every relay receives whatever its interest (presence leases). */
@@ -335,6 +275,13 @@ export class Hub {
     this.streams.clear();
     for (const relayId of [...this.parked.keys()]) this.unpark(relayId);
   }
+}
+
+/** Notes the channel of an event pushed out of a parked relay's `others`. */
+function droppedOther(p: Parked, ev: Event): void {
+  if (p.othersDropped === "all") return;
+  p.othersDropped.add(ev.channelId);
+  if (p.othersDropped.size > MAX_DROPPED_NAMED) p.othersDropped = "all";
 }
 
 /** Sorts each channel's events of `q` from `from` on by seq, within the slots that channel's events hold. */
