@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ConsumeHandler, LogRecord, MessageLog } from "../ports";
+import { dropAutoincrement } from "./embedded-log-upgrade";
 import { RecordTail } from "./record-tail";
 import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer";
 
@@ -30,7 +31,8 @@ interface Pending {
  * never waits for the disk — and only then do the appends resolve (are acked). A power loss can
  * take what was delivered but never acked; never a seq: they are reserved durably ahead of use.
  * One class (~320 lines) because its parts share one connection and one set of bounds (seqs, the
- * reservation, positions); the in-memory tail is record-tail.ts, the sync thread sqlite-checkpointer.ts.
+ * reservation, positions); the in-memory tail is record-tail.ts, the sync thread sqlite-checkpointer.ts,
+ * the one-time upgrade of an older log embedded-log-upgrade.ts.
  */
 export class EmbeddedLog implements MessageLog {
   readonly groupsAppends = true;
@@ -140,7 +142,7 @@ export class EmbeddedLog implements MessageLog {
     const bound = db.query<{ seq: number }, []>("SELECT seq FROM reserved WHERE k = 0").get()?.seq ?? 0;
     const highest = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
     this.assigned = this.reserved = this.reserving = Math.max(bound, highest);
-    this.deliverable = this.top = db.query<{ m: number | null }, []>("SELECT MAX(seq) AS m FROM log").get()?.m ?? 0;
+    this.deliverable = this.top = highest;
     this.syncer = startCheckpointer(path, { syncGate: opts.syncGate, name: "log" });
   }
 
@@ -322,24 +324,4 @@ export class EmbeddedLog implements MessageLog {
     await this.syncer.close();
     this.db.close();
   }
-}
-
-/**
- * A log written before seqs were assigned here has an AUTOINCREMENT table: rebuilt without it, once,
- * in one transaction (a copy of what the log still holds: about `retain` entries behind the slowest
- * consumer), its counter carried into the `reserved` bound so that no seq it handed out is given
- * again. No way back: an older build reading this log would take its (now empty) counter for the
- * last seq and could reuse seqs; keep a copy of the data directory before upgrading if you may need to.
- */
-function dropAutoincrement(db: Database): void {
-  const sql = db.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'log'").get()?.sql ?? "";
-  if (!/AUTOINCREMENT/i.test(sql)) return;
-  db.transaction(() => {
-    const counter = db.query<{ seq: number }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'log'").get()?.seq ?? 0;
-    db.run("CREATE TABLE log_new (seq INTEGER PRIMARY KEY, channel_id TEXT NOT NULL, value TEXT NOT NULL)");
-    db.run("INSERT INTO log_new SELECT seq, channel_id, value FROM log ORDER BY seq");
-    db.run("DROP TABLE log");
-    db.run("ALTER TABLE log_new RENAME TO log");
-    db.run("INSERT INTO reserved (k, seq) VALUES (0, ?) ON CONFLICT(k) DO UPDATE SET seq = MAX(seq, excluded.seq)", [counter]);
-  })();
 }

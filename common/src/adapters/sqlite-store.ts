@@ -17,7 +17,7 @@ const PRUNE_PAGE = 1000;
 
 /**
  * The standalone database: teams, membership rows and messages in one SQLite file under DATA_DIR.
- * One class for the two ports over one connection (~380 lines, mostly the schema, its migrations
+ * One class for the two ports over one connection (~390 lines, mostly the schema, its migrations
  * and one short method per port operation); rows are mapped in sqlite-rows.ts and batches written in
  * sqlite-batch.ts. Splitting the TeamStore half out is the next cut if it grows.
  */
