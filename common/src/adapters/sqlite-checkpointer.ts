@@ -4,7 +4,7 @@
 // instead, on its own connection, every CHECKPOINT_MS (PASSIVE: it never blocks readers or the writer),
 // and on request fsyncs the WAL, after which every commit made before the request survives a power loss.
 import { Database } from "bun:sqlite";
-import { setPriority } from "node:os";
+import { getPriority, setPriority } from "node:os";
 import { WalFile } from "./wal-file";
 
 const CHECKPOINT_MS = 1000;
@@ -14,13 +14,13 @@ const CHECKPOINT_MS = 1000;
  */
 const SYNC_GAP_MS = 200;
 /**
- * The thread's nice value (Linux). Woken for every commit's sync, at the default priority it took the
- * core from the event loop mid-delivery (or from whatever else had it) for its fdatasync's ~0.1 ms of
- * kernel work; a lower one (like RocksDB's background threads) makes it wait for a free core instead.
- * Fan-out 200 x 1,000 msg/s: delivery p50 1.60-1.65 -> 1.18-1.29 ms, ack p50 unchanged
- * (bench/README.md, "The sync threads' priority"). Raising a nice value needs no privilege.
+ * How many nice levels below the event loop the thread runs (Linux; at most 19). Woken for every
+ * commit's sync, at the event loop's priority it preempted it mid-delivery (or whatever else had the
+ * core) for its fdatasync's ~0.1 ms of kernel work; lower (like RocksDB's background threads) it yields
+ * instead, and under full load its wake-ups, and so the acks, wait longer. Fan-out 200 x 1,000 msg/s:
+ * delivery p50 1.52-1.65 -> 1.18-1.29 ms, ack p50 +0.1 (bench/README.md, "The sync threads' priority").
  */
-export const SYNC_THREAD_NICE = 10;
+export const SYNC_THREAD_NICE_BELOW = 10;
 
 type Request = { type: "open"; path: string; syncGate?: Int32Array } | { type: "sync"; id: number; now: boolean } | { type: "hurry" } | { type: "close" };
 type Reply = { type: "synced"; id: number; error?: string } | { type: "closed" };
@@ -130,14 +130,19 @@ interface Waiter {
 
 /**
  * This thread only: on Linux a nice value belongs to the thread, and `setpriority(PRIO_PROCESS, 0)`
- * (what `os.setPriority(0, …)` calls) sets the caller's. Elsewhere it would be the whole process's: left alone.
+ * (what `os.setPriority(0, …)` calls) sets the caller's. Elsewhere it would be the whole process's: left
+ * alone. Only ever lowered, so it needs no privilege (and never outranks the event loop, whatever nice
+ * the process runs at). Threads this one starts inherit it: a runtime helper thread it happens to start
+ * first (JSC's JIT compiler threads after they idled out) serves the event loop at this priority too.
  */
 function lowerPriority(): void {
   if (process.platform !== "linux") return;
   try {
-    setPriority(0, SYNC_THREAD_NICE);
+    const now = getPriority(0);
+    const target = Math.min(19, now + SYNC_THREAD_NICE_BELOW);
+    if (target > now) setPriority(0, target);
   } catch {
-    // Refused (a sandbox): the thread works the same, only at the default priority.
+    // Refused (a sandbox): the thread works the same, only at the event loop's priority.
   }
 }
 
