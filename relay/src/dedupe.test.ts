@@ -30,12 +30,29 @@ test("past the entry cap the oldest keys go first", () => {
   expect(d.get("u", "c-1000", 2000)).toBeDefined();
 });
 
-test("a miss proves nothing while keys younger than the window have been evicted", () => {
+test("past the cap, a miss needs the store only for keys evicted inside their window, not for every key", () => {
   const d = new Dedupe(60_000, 1000);
   for (let i = 0; i < 1000; i++) d.remember("u", `c-${i}`, ack(i), i);
-  expect(d.complete(1000)).toBe(true);
-  d.remember("u", "c-1000", ack(1000), 1000); // over the cap: down to 900 keys, all evicted ones inside the window
-  expect(d.complete(1001)).toBe(false);
-  expect(d.complete(60_100)).toBe(false); // c-100, the youngest evicted, could be resent until 60,100
-  expect(d.complete(60_101)).toBe(true);
+  expect(d.mayHaveForgotten("u", "c-0", 1000)).toBe(false);
+  d.remember("u", "c-1000", ack(1000), 1000); // over the cap: down to 900 keys, the 101 evicted ones all inside the window
+  for (let i = 0; i <= 100; i++) expect(d.mayHaveForgotten("u", `c-${i}`, 1001)).toBe(true);
+  expect(d.get("u", "c-101", 1001)).toBeDefined(); // still remembered: answered from memory, not the filter
+  // Keys never sent: nearly all known not to be forgotten (a Bloom filter's false positives are ~1 %).
+  let positives = 0;
+  for (let i = 0; i < 1000; i++) if (d.mayHaveForgotten("u", `new-${i}`, 1001)) positives++;
+  expect(positives).toBeLessThan(30);
+  expect(d.mayHaveForgotten("v", "c-0", 1001)).toBe(false); // per user
+  expect(d.mayHaveForgotten("u", "c-100", 60_100)).toBe(true); // c-100, the youngest evicted, could be resent until 60,100
+  expect(d.mayHaveForgotten("u", "c-100", 60_101)).toBe(false);
+});
+
+test("keys evicted past the filters' bound make every miss need the store until they would have expired", () => {
+  const d = new Dedupe(60_000, 1000, 2); // generations of 1,000 evicted keys, 2 at most
+  // c-0 … c-3099 evicted inside the window: generations c-0…c-999, c-1000…c-1999, c-2000…c-2999, c-3000…;
+  // the first two dropped early, the youngest of them (c-1999) resendable until 61,999.
+  for (let i = 0; i < 4000; i++) d.remember("u", `c-${i}`, ack(i), i);
+  expect(d.mayHaveForgotten("u", "never-sent", 4000)).toBe(true);
+  expect(d.mayHaveForgotten("u", "never-sent", 61_999)).toBe(true);
+  expect(d.mayHaveForgotten("u", "never-sent", 62_000)).toBe(false);
+  expect(d.mayHaveForgotten("u", "c-2500", 62_000)).toBe(true); // still in a kept generation
 });

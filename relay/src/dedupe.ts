@@ -1,24 +1,35 @@
+import { EvictedKeys } from "./evicted-keys";
+
 export interface AckInfo {
   id: string;
   seq: number;
   ts: string;
 }
 
+/** Generations of forgotten keys kept at most (each ~1.2 bytes per key it holds): see `EvictedKeys`. */
+const MAX_GENERATIONS = 64;
+
 /**
  * The relay's fast path for client_msg_id idempotency: the first send of a key is remembered
  * (pending, then its ack) for the window; a resend within it gets the same ack instead of a second
- * message. Bounded by `maxEntries`: when keys still inside the window had to be evicted, `complete`
- * turns false until they would have expired, and a miss must be checked against the store.
+ * message. Bounded by `maxEntries`: keys evicted while still inside the window go into Bloom filters
+ * (evicted-keys.ts), and a miss on one of those (or on a ~1 % false positive) must be checked against
+ * the store. A relay with more keys in its window than `maxEntries` (more than 667 keyed messages/s
+ * over the default 5 minutes) used to check every miss against the store once one young key was
+ * evicted: throughput fell from ~25,000 to ~6,500 messages/s (bench/README.md, "The dedupe cliff").
  */
 export class Dedupe {
   /** A failed send leaves `result` unset: its key stays suspect (the append may have been stored anyway). */
   private readonly entries = new Map<string, { at: number; result?: Promise<AckInfo> }>();
-  /** A key evicted before its window ended could be resent until then. */
-  private lossyUntil = Number.NEGATIVE_INFINITY;
+  /** Keys evicted before their window ended (they could be resent until then). */
+  private readonly evicted: EvictedKeys;
   constructor(
     private readonly windowMs: number,
     private readonly maxEntries = 200_000,
-  ) {}
+    maxGenerations = MAX_GENERATIONS,
+  ) {
+    this.evicted = new EvictedKeys(Math.max(1000, Math.ceil(maxEntries / 2)), maxGenerations);
+  }
 
   get(user: string, clientMsgId: string, now = Date.now()): Promise<AckInfo> | undefined {
     const key = `${user}\u0000${clientMsgId}`;
@@ -37,9 +48,9 @@ export class Dedupe {
     return e !== undefined && e.result === undefined && now - e.at <= this.windowMs;
   }
 
-  /** Whether a miss means "not sent through this relay within the window" (nothing young was evicted). */
-  complete(now = Date.now()): boolean {
-    return now > this.lossyUntil;
+  /** Whether a miss on this key may be a key this relay forgot within the window (false: it was not sent through this relay within it). */
+  mayHaveForgotten(user: string, clientMsgId: string, now = Date.now()): boolean {
+    return this.evicted.mayHave(`${user}\u0000${clientMsgId}`, now);
   }
 
   /** Remembers `result`; if it fails, a retry can go through, but as a suspect (see `suspect`). */
@@ -56,7 +67,7 @@ export class Dedupe {
   private evict(now: number): void {
     for (const [k, e] of this.entries) {
       if (this.entries.size <= this.maxEntries * 0.9 && now - e.at <= this.windowMs) break;
-      if (now - e.at <= this.windowMs) this.lossyUntil = Math.max(this.lossyUntil, e.at + this.windowMs);
+      if (now - e.at <= this.windowMs) this.evicted.add(k, e.at + this.windowMs, now);
       this.entries.delete(k);
     }
   }

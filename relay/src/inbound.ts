@@ -138,9 +138,9 @@ export class Inbound {
       ? append()
       : reconnecting
         ? this.verified(msg.channel_id, user, clientMsgId, id, append)
-        : dedupe.complete()
-          ? append()
-          : this.lookedUp(msg.channel_id, user, clientMsgId, append);
+        : dedupe.mayHaveForgotten(user, clientMsgId)
+          ? this.lookedUp(msg.channel_id, user, clientMsgId, append)
+          : append();
     if (clientMsgId) dedupe.remember(user, clientMsgId, acked);
     // A keyed send can be resent safely, so its client waits at most verdictWaitMs; a keyless one only gets the append's own answer.
     const ack = clientMsgId ? await this.inTime(acked) : await acked;
