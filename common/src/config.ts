@@ -46,7 +46,7 @@ export const Settings = Type.Object({
   LIMIT_PENDING_APPENDS: Int(1, 1_000_000, 20000, "messages waiting for the log before the relay answers unavailable"),
   LIMIT_UNSTORED_RECORDS: Int(1000, 10_000_000, 100_000, "log records a controller has consumed and published but not yet stored; past it consumption waits for the database (and relays' delivery lag turns sends away)"),
   DEDUPE_WINDOW_SEC: Int(1, 86400, 300, "client_msg_id dedupe window"),
-  DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it, a resend of a key it forgot is checked against the store (forgotten keys are kept in Bloom filters, ~1.2 bytes each)"),
+  DEDUPE_MAX_ENTRIES: Int(1000, 50_000_000, 200_000, "client_msg_ids a relay remembers (about 120 bytes each) as a fast path; past it, a resend of a key it forgot is checked against the store (forgotten keys go into Bloom filters: 2 bytes per key, 64 MB at most)"),
   DEDUPE_RECONNECT_SEC: Int(0, 3600, 10, "for this long after a socket opens, a client_msg_id its relay does not remember is acked only with the controller's verdict on it (resends through another relay; 0 = off)"),
   PRESENCE_LEASE_SEC: Int(3, 300, 15, "a relay's presence lease: its users go offline this long (plus the 5 s grace) after it stops renewing (it renews every third of it)"),
 

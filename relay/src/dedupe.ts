@@ -6,17 +6,18 @@ export interface AckInfo {
   ts: string;
 }
 
-/** Generations of forgotten keys kept at most (each ~1.2 bytes per key it holds): see `EvictedKeys`. */
+/** Generations of forgotten keys kept at most (each 2 bytes per key of its capacity, `maxEntries / 2` up to 500,000): see `EvictedKeys`. */
 const MAX_GENERATIONS = 64;
 
 /**
  * The relay's fast path for client_msg_id idempotency: the first send of a key is remembered
  * (pending, then its ack) for the window; a resend within it gets the same ack instead of a second
  * message. Bounded by `maxEntries`: keys evicted while still inside the window go into Bloom filters
- * (evicted-keys.ts), and a miss on one of those (or on a ~1 % false positive) must be checked against
- * the store. A relay with more keys in its window than `maxEntries` (more than 667 keyed messages/s
- * over the default 5 minutes) used to check every miss against the store once one young key was
- * evicted: throughput fell from ~25,000 to ~6,500 messages/s (bench/README.md, "The dedupe cliff").
+ * (evicted-keys.ts), and a miss on one of those (or a false positive: ~0.05 % per live generation of
+ * `maxEntries / 2` keys) is checked against the store. Before them, a relay with more keys in its
+ * window than `maxEntries` (667 keyed messages/s over the default 5 minutes) checked every miss
+ * against the store once one young key was evicted: the closed-loop bench fell from 28–31k to 8–9k
+ * messages/s (bench/README.md, "The dedupe cliff").
  */
 export class Dedupe {
   /** A failed send leaves `result` unset: its key stays suspect (the append may have been stored anyway). */
@@ -28,7 +29,8 @@ export class Dedupe {
     private readonly maxEntries = 200_000,
     maxGenerations = MAX_GENERATIONS,
   ) {
-    this.evicted = new EvictedKeys(Math.max(1000, Math.ceil(maxEntries / 2)), maxGenerations);
+    // Generations of half the map's size, 1 MB at most (500,000 keys): 64 of them bound the filters' memory to 64 MB.
+    this.evicted = new EvictedKeys(Math.min(500_000, Math.max(1000, Math.ceil(maxEntries / 2))), maxGenerations);
   }
 
   get(user: string, clientMsgId: string, now = Date.now()): Promise<AckInfo> | undefined {
@@ -56,6 +58,8 @@ export class Dedupe {
   /** Remembers `result`; if it fails, a retry can go through, but as a suspect (see `suspect`). */
   remember(user: string, clientMsgId: string, result: Promise<AckInfo>, now = Date.now()): void {
     const key = `${user}\u0000${clientMsgId}`;
+    // Re-inserted, not updated in place: the map's order stays the order of age, which eviction relies on.
+    this.entries.delete(key);
     this.entries.set(key, { at: now, result });
     result.catch(() => {
       const e = this.entries.get(key);
