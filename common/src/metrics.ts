@@ -19,6 +19,11 @@ export function createMetrics() {
     messagesIn: new Counter({ name: "chat_messages_in_total", help: "client frames by outcome", labelNames: ["outcome"], registers }),
     framesOut: new Counter({ name: "chat_frames_out_total", help: "events fanned out by relays (one per topic publish)", registers }),
     slowClosed: new Counter({ name: "chat_ws_slow_consumers_closed_total", help: "sockets closed with 1013", registers }),
+    clientMsgIdChecks: new Counter({
+      name: "chat_client_msg_id_store_checks_total",
+      help: "client_msg_id reads a relay made in the store: a resend it could not vouch for from memory (after a reconnect, a failure, or a key it had to forget)",
+      registers,
+    }),
     appendSeconds: new Histogram({
       name: "chat_log_append_seconds",
       help: "time from accepting a message or a lifecycle op (edit, delete, react, read) to durable in the log",

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createMetrics } from "@chat/common/metrics";
 import type { MessageLog } from "@chat/common/ports";
 import { scriptedController, serveRelay } from "./testing";
 
@@ -19,14 +20,17 @@ const { transport } = scriptedController(CH, () => ["a@x.dev"], {
     return { found: false };
   },
 });
+const metrics = createMetrics();
+const storeChecks = async () => (await metrics.clientMsgIdChecks.get()).values[0]?.value ?? 0;
 let relay: Awaited<ReturnType<typeof serveRelay>>;
 beforeAll(async () => {
-  relay = await serveRelay("dedupe-routing-test", transport, log, {
-    DEDUPE_MAX_ENTRIES: "1000",
-    DEDUPE_RECONNECT_SEC: "0",
-    LIMIT_RATE_PER_SEC: "100000",
-    LIMIT_RATE_BURST: "100000",
-  });
+  relay = await serveRelay(
+    "dedupe-routing-test",
+    transport,
+    log,
+    { DEDUPE_MAX_ENTRIES: "1000", DEDUPE_RECONNECT_SEC: "0", LIMIT_RATE_PER_SEC: "100000", LIMIT_RATE_BURST: "100000" },
+    { metrics },
+  );
 });
 afterAll(() => relay.stop());
 
@@ -46,5 +50,6 @@ test("past its memory's cap a relay checks the store only for keys it forgot, no
   a.ws.send(text("k-0"));
   await a.waitFor((f) => f.event === "ack" && f.client_msg_id === "k-0" && f.seq > 1500);
   expect(checked).toContain("k-0");
+  expect(await storeChecks()).toBe(checked.length); // what operators see: chat_client_msg_id_store_checks_total
   a.ws.close();
 });

@@ -115,6 +115,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     metrics,
   });
   const lookup = async (channelId: string, user: string, clientMsgId: string) => {
+    metrics.clientMsgIdChecks.inc();
     try {
       const r = await upstream.client.lookupClientMessage({ channelId, user, clientMsgId, waitMs: 0 }, { timeoutMs: 3000 });
       return r.found ? { id: r.id, seq: Number(r.seq), ts: r.ts } : null;
