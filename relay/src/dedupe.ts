@@ -34,7 +34,7 @@ export class Dedupe {
   }
 
   get(user: string, clientMsgId: string, now = Date.now()): Promise<AckInfo> | undefined {
-    const key = `${user}\u0000${clientMsgId}`;
+    const key = keyOf(user, clientMsgId);
     const e = this.entries.get(key);
     if (!e?.result) return undefined;
     if (now - e.at > this.windowMs) {
@@ -46,18 +46,18 @@ export class Dedupe {
 
   /** Whether an earlier send of this key failed within the window: it may still have been stored, so a resend must be checked. */
   suspect(user: string, clientMsgId: string, now = Date.now()): boolean {
-    const e = this.entries.get(`${user}\u0000${clientMsgId}`);
+    const e = this.entries.get(keyOf(user, clientMsgId));
     return e !== undefined && e.result === undefined && now - e.at <= this.windowMs;
   }
 
   /** Whether a miss on this key may be a key this relay forgot within the window (false: it was not sent through this relay within it). */
   mayHaveForgotten(user: string, clientMsgId: string, now = Date.now()): boolean {
-    return this.evicted.mayHave(`${user}\u0000${clientMsgId}`, now);
+    return this.evicted.mayHave(keyOf(user, clientMsgId), now);
   }
 
   /** Remembers `result`; if it fails, a retry can go through, but as a suspect (see `suspect`). */
   remember(user: string, clientMsgId: string, result: Promise<AckInfo>, now = Date.now()): void {
-    const key = `${user}\u0000${clientMsgId}`;
+    const key = keyOf(user, clientMsgId);
     // Re-inserted, not updated in place: the map's order stays the order of age, which eviction relies on.
     this.entries.delete(key);
     this.entries.set(key, { at: now, result });
@@ -75,4 +75,9 @@ export class Dedupe {
       this.entries.delete(k);
     }
   }
+}
+
+/** A key of the map and the filters: per user, as client_msg_ids are. */
+function keyOf(user: string, clientMsgId: string): string {
+  return `${user}\u0000${clientMsgId}`;
 }
