@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 export INFRA_STATE=${INFRA_STATE:-/tmp/chat-infra-test}
 results=$(mktemp)
+failures=$(mktemp)
 started=0
 faults_started=0
 FAULT_ENV=(DIST_PORT_OFFSET="${FAULT_PORT_OFFSET:-700}" INFRA_STATE="$INFRA_STATE-faults")
@@ -30,16 +31,29 @@ run_bun() {
   bun test "$@" 2>&1 | tee "$out" | grep -v '^{"time"' || rc=${PIPESTATUS[0]}
   # bun prints " N pass", " N skip", " N fail" at the end of a run
   awk -v l="$label" '/^ *[0-9]+ pass$/{p=$1} /^ *[0-9]+ skip$/{s=$1} /^ *[0-9]+ fail$/{f=$1} END{print l, p+0, f+0, s+0}' "$out" >>"$results"
+  # Each failure's error as bun printed it (the lines since the previous test's result), repeated at the
+  # end: a CI log is often read from its tail, where bun itself lists only the failing tests' names.
+  awk -v l="$label" '
+    /^\{"time"/ || done { next }
+    /^ *[0-9]+ tests? (failed|skipped|todo):/ { done = 1; next }   # the summary: names only, again
+    /^\((pass|skip|todo)\) / || /^[^ ].*\.test\.[jt]sx?:$/ { n = 0; next }
+    /^\(fail\) / { if (++shown <= 10) { printf "[%s] %s\n", l, $0; for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "    " buf[i]; print "" } n = 0; next }
+    { buf[n++] = $0 }
+  ' "$out" >>"$failures"
   rm -f "$out"
   return "$rc"
 }
 cleanup() {
   if ((started)); then phase "stopping the distributed stack"; "$ROOT/scripts/dist.sh" stop >/dev/null 2>&1 || true; fi
   if ((faults_started)); then env "${FAULT_ENV[@]}" "$ROOT/scripts/dist.sh" stop >/dev/null 2>&1 || true; fi
+  if [ -s "$failures" ]; then
+    phase "failures (repeated from above)"
+    cat "$failures"
+  fi
   if [ -s "$results" ]; then
     awk '{p+=$2; f+=$3; s+=$4; printf "  %-40s %4d passed, %d failed, %d skipped\n", $1, $2, $3, $4} END{printf "\n%d passed, %d failed, %d skipped\n", p, f, s}' "$results"
   fi
-  rm -f "$results"
+  rm -f "$results" "$failures"
 }
 trap cleanup EXIT
 
