@@ -132,8 +132,8 @@ export async function stored(t: Target, team: string, token: string, id: string)
 
 export type Frame = Record<string, any>;
 
-/** What an upgrade request to `url` is answered (a refused upgrade says why in its status). */
-async function upgradeStatus(url: string, token?: string): Promise<number> {
+/** What an upgrade request to `url` is answered (a refused upgrade says why in its status; 0: no answer). */
+export async function upgradeStatus(url: string, token?: string): Promise<number> {
   const headers: Record<string, string> = { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
   if (token) headers.authorization = `Bearer ${token}`;
   try {
@@ -168,8 +168,9 @@ export class Client {
 
   /**
    * Opens a socket and waits for its `ready` frame. Behind the balancer, right after a test restarted or
-   * killed a relay, an upgrade can meet a moment with no relay to take it (503, `unavailable`): like any
-   * client, this one retries that, and only that, a few times with backoff; any other refusal fails at once.
+   * killed a relay, an upgrade can meet a moment with no relay to take it (503, `unavailable`), or a relay
+   * draining: like any client, this one retries a few times with backoff when the refusal was a 503 or is
+   * already gone (the same upgrade, asked again without the socket, is taken: 101); any other fails at once.
    */
   static async connect(t: Target, token: string, query = "", via: "header" | "query" = "header"): Promise<Client> {
     const url = via === "query" ? `${t.ws}?access_token=${encodeURIComponent(token)}${query ? "&" + query : ""}` : `${t.ws}${query ? "?" + query : ""}`;
@@ -187,7 +188,7 @@ export class Client {
         return c;
       }
       const status = await upgradeStatus(url, via === "header" ? token : undefined);
-      if (status !== 503 || attempt >= 5) throw new Error(`websocket failed to open (upgrade answered ${status})`);
+      if ((status !== 503 && status !== 101) || attempt >= 5) throw new Error(`websocket failed to open (upgrade answered ${status})`);
       await Bun.sleep(100 * 2 ** attempt); // backoff before the next attempt, as a client would
     }
   }

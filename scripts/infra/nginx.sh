@@ -23,9 +23,13 @@ install() {
     timeout 600 apt-get install -y -q --no-install-recommends nginx
 }
 
-# A refused connection moves the request to the next server, and marks that one down for 2 s only (nginx's
-# default 10 s left no server at all for a while when both relays restart one after the other).
-servers() { tr ',' '\n' <<<"$1" | sed '/^$/d; s/.*/    server & max_fails=1 fail_timeout=2s;/'; }
+# servers LIST OPTIONS: one `server` line per host:port. A refused connection always moves the request to
+# the next server. Management's servers are then marked down for 2 s (nginx's default 10 s left no server
+# at all for a while when instances restart one after the other). The relays' never are (max_fails=0):
+# nginx clears the mark only when a request to the server completes, and a WebSocket completes when it
+# closes — a relay back from a restart stayed skipped for as long as the sockets it took since stayed
+# open, and two relays back at once answered 503 while both were up (tests/relays.e2e.test.ts).
+servers() { tr ',' '\n' <<<"$1" | sed "/^\$/d; s/.*/    server & $2;/"; }
 
 write_conf() {
   mkdir -p "$DIR/tmp"
@@ -58,10 +62,10 @@ http {
   map \$http_x_request_id \$req_id { default \$http_x_request_id; '' \$request_id; }
 
   upstream relays {
-$(servers "$RELAY_UPSTREAMS")
+$(servers "$RELAY_UPSTREAMS" "max_fails=0")
   }
   upstream management {
-$(servers "$MANAGEMENT_UPSTREAMS")
+$(servers "$MANAGEMENT_UPSTREAMS" "max_fails=1 fail_timeout=2s")
     keepalive 16;
   }
 
@@ -94,6 +98,9 @@ $(servers "$MANAGEMENT_UPSTREAMS")
       proxy_set_header X-Forwarded-For \$remote_addr;
       proxy_set_header X-Forwarded-Proto \$scheme;
       proxy_set_header X-Request-Id \$req_id;
+      # No relay is ever marked down (upstream above): one that does not answer (rather than refuse) costs a
+      # new socket at most 2 s before the next relay is tried.
+      proxy_connect_timeout 2s;
       proxy_read_timeout 1h;
       proxy_send_timeout 1h;
       proxy_buffering off;
