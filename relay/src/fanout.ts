@@ -10,7 +10,9 @@ import type { Upstream } from "./upstream";
 /**
  * Controller → clients: each event the controllers stream is published once to the Bun topic of
  * its audience, in seq order per channel, never twice (a controller restart or rebalance may
- * redeliver). After a stream reopens, what a channel missed meanwhile is read back from the store.
+ * redeliver) — one socket at a time instead, leaving some out, for an event a resumed socket already
+ * read from the store (resume.ts, `aheadOf`). After a stream reopens, what a channel missed meanwhile
+ * is read back from the store.
  */
 export class Fanout {
   /** The last seq delivered per channel this relay is interested in. */
@@ -26,13 +28,6 @@ export class Fanout {
     private readonly membership: Membership,
     private readonly logger: Logger,
   ) {}
-
-  /** Everything of `ch` up to `seq` counts as delivered (it reached a socket from the store). */
-  advance(ch: string, seq: number): void {
-    if (!this.upstream.has(ch)) return;
-    const last = this.lastSeq.get(ch);
-    if (last === undefined || seq > last) this.lastSeq.set(ch, seq);
-  }
 
   /** The highest seq of `ch` delivered here (undefined: none since the relay took an interest in it). */
   delivered(ch: string): number | undefined {
@@ -60,6 +55,12 @@ export class Fanout {
       if (last !== undefined && seq <= last) return; // redelivered after a controller restart or rebalance
       this.lastSeq.set(ch, seq);
     }
+    // Sockets that read this event from the store while it was on its way here (resume.ts) are left out.
+    const skip = this.resumer.aheadOf(ch, seq);
+    const publish = (user?: string) => {
+      if (!skip) this.sockets.publish(user === undefined ? broadcastTopic(ch) : directTopic(ch, user), ev.frame);
+      else this.sockets.publishExcept(ch, user, ev.frame, skip);
+    };
     switch (ev.kind) {
       case EventKind.MESSAGE:
       case EventKind.MESSAGE_EDITED:
@@ -67,27 +68,27 @@ export class Fanout {
       case EventKind.REACTION_ADDED:
       case EventKind.REACTION_REMOVED:
       case EventKind.READ: // to = from = the reader: their own sockets only
-        if (ev.to === "*") this.sockets.publish(broadcastTopic(ch), ev.frame);
+        if (ev.to === "*") publish();
         else {
-          this.sockets.publish(directTopic(ch, ev.to), ev.frame);
-          if (ev.from !== ev.to) this.sockets.publish(directTopic(ch, ev.from), ev.frame);
+          publish(ev.to);
+          if (ev.from !== ev.to) publish(ev.from);
         }
         break;
       case EventKind.MEMBER_JOINED:
         this.cache.invalidate(ch, ev.to);
-        this.sockets.publish(broadcastTopic(ch), ev.frame);
+        publish();
         void this.membership.reconcile(ev.to, ch, seq, ev.frame);
         break;
       case EventKind.MEMBER_LEFT:
         this.cache.invalidate(ch, ev.to);
         this.membership.left(ev.to, ch); // at once: a removed member must not receive one more message
-        this.sockets.publish(broadcastTopic(ch), ev.frame);
+        publish();
         void this.membership.reconcile(ev.to, ch, seq);
         break;
       case EventKind.ADMIN_ADDED:
       case EventKind.ADMIN_REMOVED:
         this.cache.invalidate(ch, ev.to); // roles decide who may delete others' messages
-        this.sockets.publish(broadcastTopic(ch), ev.frame);
+        publish();
         break;
       case EventKind.TEAM_UPDATED:
         this.cache.invalidateChannel(ch);
@@ -99,7 +100,8 @@ export class Fanout {
   /** After a stream reopens, fetch what each channel may have missed while it was down. */
   recoverAll(channels: string[]): void {
     for (const ch of channels) {
-      const last = this.lastSeq.get(ch);
+      // Nothing delivered live yet: from what the sockets that resumed read (they skip what they have).
+      const last = this.lastSeq.get(ch) ?? this.resumer.aheadFloor(ch);
       if (last !== undefined) void this.recover(ch, last);
     }
   }

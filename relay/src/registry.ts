@@ -15,8 +15,9 @@ export function bufferOptions(bufferLimit: number): { backpressureLimit: number;
 
 /**
  * Every open socket of this relay, by user, and the one way to write to them: Bun topics for
- * fan-out (one publish per event, whatever the audience) and `send` with back-pressure for
- * frames meant for one socket. A client that cannot keep up is closed with 1013.
+ * fan-out (one publish per event, whatever the audience; `publishExcept` for the rare event some
+ * subscribers must not get) and `send` with back-pressure for frames meant for one socket. A client
+ * that cannot keep up is closed with 1013.
  */
 export class SocketRegistry {
   private server: Server<SocketData> | undefined;
@@ -158,6 +159,20 @@ export class SocketRegistry {
       this.touched = new Set();
       for (const c of touched) this.closeSlowOf(c);
     }, 0);
+  }
+
+  /**
+   * What `publish` to a channel's topic (`user`: that user's direct topic there) delivers, one socket at
+   * a time and leaving out `except`: for the rare event some subscribers already have (resume.ts).
+   */
+  publishExcept(ch: string, user: string | undefined, frame: string, except: ReadonlySet<WS>): void {
+    let sent = false;
+    for (const ws of this.byChannel.get(ch) ?? []) {
+      if (except.has(ws) || (user !== undefined && ws.data.user !== user)) continue;
+      this.send(ws, frame);
+      sent = true;
+    }
+    if (sent) this.metrics.framesOut.inc(); // as `publish` counts: one per frame published
   }
 
   /** Sends one frame; a client that cannot keep up is closed with 1013 rather than buffered without bound. */

@@ -16,14 +16,47 @@ const MAX_RESUME_BUFFER = 10_000;
 export class Resumer {
   /** Sockets catching up, by channel: live events of the channel are held for them. */
   private readonly catchingUp = new Map<string, Set<WS>>();
+  /**
+   * Sockets on a channel's topics that read from the store past what had reached this relay live, by
+   * channel, with the seq they read up to: those events are still on their way here (a stream can lag a
+   * store read; a controller taking a partition over re-sends), and must reach the channel's other
+   * sockets then, but not these a second time. An entry goes when the channel's live events reach its
+   * seq, or with its socket; on a quiet channel (after a relay restart every channel has no live
+   * position yet) it stays as long as its socket: one number per resumed socket and channel.
+   */
+  private readonly ahead = new Map<string, Map<WS, number>>();
 
   constructor(
     private readonly sockets: SocketRegistry,
     private readonly upstream: Upstream,
-    /** Tells the fan-out that a channel's events up to `seq` reached a socket from the store. */
-    private readonly caughtUp: (ch: string, seq: number) => void,
+    /** The highest seq of a channel the fan-out has delivered live (undefined: none yet). */
+    private readonly delivered: (ch: string) => number | undefined,
     private readonly logger: Logger,
   ) {}
+
+  /** The lowest seq the sockets ahead on `ch` read up to: where a recovery can start when nothing was delivered live. */
+  aheadFloor(ch: string): number | undefined {
+    let min: number | undefined;
+    for (const floor of this.ahead.get(ch)?.values() ?? []) if (min === undefined || floor < min) min = floor;
+    return min;
+  }
+
+  /**
+   * The sockets of `ch` that already have `seq` from the store, or undefined (nearly always: one map
+   * lookup). Called by the fan-out for each live event, in seq order: a socket is forgotten once the
+   * live stream has reached what it read.
+   */
+  aheadOf(ch: string, seq: number): ReadonlySet<WS> | undefined {
+    const sockets = this.ahead.get(ch);
+    if (!sockets) return undefined;
+    let skip: Set<WS> | undefined;
+    for (const [ws, floor] of sockets) {
+      if (floor >= seq) (skip ??= new Set()).add(ws);
+      if (floor <= seq) sockets.delete(ws);
+    }
+    if (sockets.size === 0) this.ahead.delete(ch);
+    return skip;
+  }
 
   /** Holds a live event for every socket still catching up on its channel. */
   hold(ev: Event): void {
@@ -40,10 +73,17 @@ export class Resumer {
   /** The socket no longer catches up on `ch` (it left the team, or closed). */
   cancel(ws: WS, ch: string): void {
     if (ws.data.resuming.delete(ch)) this.catchingUp.get(ch)?.delete(ws);
+    this.unahead(ws, ch);
   }
 
   cancelAll(ws: WS): void {
     for (const ch of ws.data.resuming.keys()) this.catchingUp.get(ch)?.delete(ws);
+    for (const ch of ws.data.channels) this.unahead(ws, ch); // a channel it left was cancelled then
+  }
+
+  private unahead(ws: WS, ch: string): void {
+    const sockets = this.ahead.get(ch);
+    if (sockets?.delete(ws) && sockets.size === 0) this.ahead.delete(ch);
   }
 
   /** Replays `ch` after `after` to `ws`, once `interest` says the controllers forward the channel to us. */
@@ -74,13 +114,19 @@ export class Resumer {
             r.floor = seq;
           }
         }
-        // A controller that takes the channel over after a rebalance re-sends what this relay may have read
-        // only from the store: the fan-out must treat it as delivered, or the socket would see it twice.
-        this.caughtUp(ch, r.floor);
         ws.data.resuming.delete(ch);
         this.catchingUp.get(ch)?.delete(ws);
         if (this.catchingUp.get(ch)?.size === 0) this.catchingUp.delete(ch);
-        if (!ws.data.closed && ws.data.channels.has(ch)) this.sockets.subscribe(ws, ch);
+        if (!ws.data.closed && ws.data.channels.has(ch)) {
+          this.sockets.subscribe(ws, ch);
+          // What it read past the live stream will still arrive live: for the others, not for it (`aheadOf`).
+          const live = this.delivered(ch);
+          if (live === undefined || r.floor > live) {
+            let sockets = this.ahead.get(ch);
+            if (!sockets) this.ahead.set(ch, (sockets = new Map()));
+            sockets.set(ws, r.floor);
+          }
+        }
       }
     }
   }

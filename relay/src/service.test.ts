@@ -103,3 +103,48 @@ test("events read from the store during a resume are not delivered again when a 
   ws.close();
   holdBacklog = false;
 });
+
+test("a resume that read from the store what has not reached this relay live yet: the other sockets still get it live, the resumed one once", async () => {
+  members = ["a@x.dev", "b@x.dev", "c@x.dev"];
+  const [a, c] = [await open("a@x.dev"), await open("c@x.dev")];
+  push([ev(50)]);
+  await c.waitFor(() => c.frames.some((f) => f.seq === 50));
+  holdBacklog = true;
+  const asked = new Promise<void>((r) => (backlogAsked = r));
+  const b = open("b@x.dev", `?since=${CH}:49`);
+  await asked;
+  // 51 (a DM a→b) and 52 are stored, and on their way here on the controller's stream (a stream can lag a store read).
+  backlog!.resolve([ev(50), ev(51, "b@x.dev"), ev(52)]);
+  const { ws, frames, waitFor } = await b;
+  await waitFor(() => frames.some((f) => f.seq === 52));
+  push([ev(51, "b@x.dev"), ev(52), ev(53)]);
+  for (const s of [a, c]) await s.waitFor(() => s.frames.some((f) => f.seq === 53));
+  await waitFor(() => frames.some((f) => f.seq === 53));
+  expect(a.frames.slice(1).map((f) => f.seq)).toEqual([50, 51, 52, 53]);
+  expect(c.frames.slice(1).map((f) => f.seq)).toEqual([50, 52, 53]);
+  expect(frames.slice(1).map((f) => f.seq)).toEqual([50, 51, 52, 53]);
+  for (const s of [a, c]) s.ws.close();
+  ws.close();
+  holdBacklog = false;
+});
+
+test("a stream reopened before any live event recovers from what the resumed sockets read: every socket gets what was missed, once", async () => {
+  const CH2 = "6b06d90e68a988520eac2a7a";
+  const ev2 = (seq: number): Event => create(EventSchema, { kind: EventKind.MESSAGE, channelId: CH2, seq: BigInt(seq), to: "*", from: "a@x.dev", frame: JSON.stringify({ event: "message", seq, channel_id: CH2 }) });
+  const store = [ev2(60), ev2(61)];
+  const c2 = scriptedController(CH2, () => ["a@x.dev", "b@x.dev"], { fetchSince: (req) => ({ events: store.filter((e) => e.seq > req.afterSeq) }) });
+  const r2 = await serveRelay("recover-relay", c2.transport, new EmbeddedLog(mkdtempSync(join(tmpdir(), "relay-test-"))));
+  try {
+    const b = await r2.open("b@x.dev", `?since=${CH2}:59`);
+    await b.waitFor((f) => f.seq === 61); // read from the store: nothing of CH2 reached this relay live
+    const a = await r2.open("a@x.dev");
+    store.push(ev2(62)); // published while the stream is cut: it never arrives live
+    c2.cut();
+    for (const s of [a, b]) await s.waitFor((f) => f.seq === 62);
+    expect(b.frames.slice(1).map((f) => f.seq)).toEqual([60, 61, 62]);
+    expect(a.frames.slice(1).map((f) => f.seq)).toEqual([62]);
+    for (const s of [a, b]) s.ws.close();
+  } finally {
+    await r2.stop();
+  }
+});

@@ -88,7 +88,7 @@ export function createRelay(config: Config, ports: RelayPorts, overrides: RelayO
     return { found: r.found, active: r.active, role: ROLES[r.role] ?? "none" };
   });
   const sockets = new SocketRegistry(limits.wsBufferBytes, metrics);
-  const resumer = new Resumer(sockets, upstream, (ch, seq) => fanout!.advance(ch, seq), logger);
+  const resumer = new Resumer(sockets, upstream, (ch) => fanout!.delivered(ch), logger);
   const lag = new DeliveryLag(limits.deliveryLagMs, (ch, seq) => (fanout!.delivered(ch) ?? 0) >= seq);
   const dropInterest = (ch: string) => {
     upstream.remove(ch);

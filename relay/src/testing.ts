@@ -12,23 +12,30 @@ export const TEST_SECRET = "relay-test-secret".padEnd(40, "x");
 
 /**
  * A controller the test scripts: its Subscribe stream carries what the test `push`es (to the latest
- * subscriber), membership is `members()` of one channel, the backlog is empty; `extra` replaces handlers.
+ * subscriber) until it is `cut`, membership is `members()` of one channel, the backlog is empty; `extra`
+ * replaces handlers.
  */
 export function scriptedController(channel: string, members: () => string[], extra: Partial<ServiceImpl<typeof ControllerService>> = {}) {
   let push: (events: Event[]) => void = () => {};
+  let cut: () => void = () => {};
   const transport = createRouterTransport((router) =>
     router.service(ControllerService, {
       async *subscribe(_req, ctx) {
         const queue: Event[][] = [];
         let wake: (() => void) | undefined;
+        let ended = false;
         push = (events) => {
           queue.push(events);
           wake?.();
         };
+        cut = () => {
+          ended = true;
+          wake?.();
+        };
         yield { events: [] };
-        while (!ctx.signal.aborted) {
+        while (!ctx.signal.aborted && !ended) {
           if (!queue.length) await new Promise<void>((r) => ((wake = r), ctx.signal.addEventListener("abort", () => r(), { once: true })));
-          while (queue.length) yield { events: queue.shift()! };
+          while (queue.length && !ended) yield { events: queue.shift()! };
         }
       },
       updateInterest: () => ({}),
@@ -39,7 +46,8 @@ export function scriptedController(channel: string, members: () => string[], ext
       ...extra,
     }),
   );
-  return { transport, push: (events: Event[]) => push(events) };
+  /** `cut()` ends the current Subscribe stream (the relay opens another and recovers what its channels missed). */
+  return { transport, push: (events: Event[]) => push(events), cut: () => cut() };
 }
 
 export interface TestSocket {
