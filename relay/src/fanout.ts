@@ -4,7 +4,7 @@ import type { MembershipCache } from "./channel-cache";
 import type { Membership } from "./membership";
 import type { SocketRegistry } from "./registry";
 import type { Resumer } from "./resume";
-import { broadcastTopic, directTopic } from "./socket";
+import { broadcastTopic, directTopic, type WS } from "./socket";
 import type { Upstream } from "./upstream";
 
 /**
@@ -57,10 +57,6 @@ export class Fanout {
     }
     // Sockets that read this event from the store while it was on its way here (resume.ts) are left out.
     const skip = this.resumer.aheadOf(ch, seq);
-    const publish = (user?: string) => {
-      if (!skip) this.sockets.publish(user === undefined ? broadcastTopic(ch) : directTopic(ch, user), ev.frame);
-      else this.sockets.publishExcept(ch, user, ev.frame, skip);
-    };
     switch (ev.kind) {
       case EventKind.MESSAGE:
       case EventKind.MESSAGE_EDITED:
@@ -68,33 +64,40 @@ export class Fanout {
       case EventKind.REACTION_ADDED:
       case EventKind.REACTION_REMOVED:
       case EventKind.READ: // to = from = the reader: their own sockets only
-        if (ev.to === "*") publish();
+        if (ev.to === "*") this.publish(ev, skip);
         else {
-          publish(ev.to);
-          if (ev.from !== ev.to) publish(ev.from);
+          this.publish(ev, skip, ev.to);
+          if (ev.from !== ev.to) this.publish(ev, skip, ev.from);
         }
         break;
       case EventKind.MEMBER_JOINED:
         this.cache.invalidate(ch, ev.to);
-        publish();
+        this.publish(ev, skip);
         void this.membership.reconcile(ev.to, ch, seq, ev.frame);
         break;
       case EventKind.MEMBER_LEFT:
         this.cache.invalidate(ch, ev.to);
         this.membership.left(ev.to, ch); // at once: a removed member must not receive one more message
-        publish();
+        this.publish(ev, skip);
         void this.membership.reconcile(ev.to, ch, seq);
         break;
       case EventKind.ADMIN_ADDED:
       case EventKind.ADMIN_REMOVED:
         this.cache.invalidate(ch, ev.to); // roles decide who may delete others' messages
-        publish();
+        this.publish(ev, skip);
         break;
       case EventKind.TEAM_UPDATED:
         this.cache.invalidateChannel(ch);
         break;
     }
     this.resumer.hold(ev);
+  }
+
+  /** To the event's channel topic (`user`: that user's direct topic), leaving out `skip`. */
+  private publish(ev: Event, skip: ReadonlySet<WS> | undefined, user?: string): void {
+    const ch = ev.channelId;
+    if (!skip) this.sockets.publish(user === undefined ? broadcastTopic(ch) : directTopic(ch, user), ev.frame);
+    else this.sockets.publishExcept(ch, user, ev.frame, skip);
   }
 
   /** After a stream reopens, fetch what each channel may have missed while it was down. */
