@@ -260,8 +260,8 @@ describe("resume", () => {
     const live: Promise<any>[] = [];
     let pumping = true;
     const pump = (async () => {
-      while (pumping && live.length < 4 * 25) {
-        live.push(senders[live.length % 4]!.request(text(team, `live${live.length}`, { client_msg_id: cmid() })));
+      while (pumping && live.length < senders.length * 25) {
+        live.push(senders[live.length % senders.length]!.request(text(team, `live${live.length}`, { client_msg_id: cmid() })));
         await Bun.sleep(1); // pacing, to keep sending across the reconnect
       }
     })();

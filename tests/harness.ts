@@ -145,6 +145,14 @@ export async function upgradeStatus(url: string, token?: string): Promise<number
   }
 }
 
+/** Whether `ws` opens (true) or fails before it does (false; the status is not exposed). */
+export function opened(ws: WebSocket): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    ws.addEventListener("open", () => resolve(true), { once: true });
+    ws.addEventListener("error", () => resolve(false), { once: true });
+  });
+}
+
 /** A WebSocket client that queues every frame and lets a test await the next one matching a predicate. */
 export class Client {
   readonly frames: Frame[] = [];
@@ -178,11 +186,7 @@ export class Client {
       const ws = via === "header" ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } } as any) : new WebSocket(url);
       const c = new Client(ws);
       c.token = token;
-      const opened = await new Promise<boolean>((resolve) => {
-        ws.addEventListener("open", () => resolve(true), { once: true });
-        ws.addEventListener("error", () => resolve(false), { once: true });
-      });
-      if (opened) {
+      if (await opened(ws)) {
         const ready = await c.next((f) => f.event === "ready");
         if (!ready) throw new Error("no ready frame");
         return c;

@@ -1,6 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { distScript, kill9, restart } from "./dist-control";
-import { Client, api, createTeam, stored, uniqueUser, upgradeStatus, type Target } from "./harness";
+import { Client, api, createTeam, opened, stored, uniqueUser, upgradeStatus, type Target } from "./harness";
 import { distributed, useTarget } from "./target";
 
 // Real processes and sockets: each wait inside has its own deadline; this bounds a whole test.
@@ -92,11 +92,6 @@ describe.skipIf(relays.length < 2 || !distributed || !distScript)("the balancer 
 
   test("once both are back, every new socket is taken at once while the ones opened since stay open", async () => {
     const token = await t.token(uniqueUser("a"));
-    const open = (ws: WebSocket) =>
-      new Promise<boolean>((resolve) => {
-        ws.addEventListener("open", () => resolve(true), { once: true });
-        ws.addEventListener("error", () => resolve(false), { once: true });
-      });
     await Promise.all([kill9("relay1"), kill9("relay2")]);
     try {
       // No relay at all: nginx's own 503, and every nginx worker has seen both relays refuse.
@@ -111,7 +106,7 @@ describe.skipIf(relays.length < 2 || !distributed || !distScript)("the balancer 
       for (let i = 0; i < 24; i++) {
         const ws = new WebSocket(t.ws, { headers: { authorization: `Bearer ${token}` } } as any);
         held.push(ws);
-        if (!(await open(ws))) refused.push(i);
+        if (!(await opened(ws))) refused.push(i);
       }
       expect(refused).toEqual([]);
     } finally {
